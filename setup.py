@@ -1,0 +1,71 @@
+"""Packaging for wirewatch.
+
+The source folders keep the project's top-level layout (``core/``, ``pipelines/``,
+``connectors/``, ``schemas/``) but install under one import namespace, ``wirewatch.*``,
+so that nothing generic such as ``schemas`` lands at the top of site-packages.
+Beam's ``--setup_file`` builds an sdist from this file for remote workers, so everything
+the workers import must be found here.
+"""
+
+from setuptools import find_packages, setup
+
+# import name -> source folder
+ROOTS = {
+    "wirewatch": "wirewatch",
+    "wirewatch.core": "core",
+    "wirewatch.pipelines": "pipelines",
+    "wirewatch.connectors": "connectors",
+    "wirewatch.schemas": "schemas",
+}
+
+
+def _packages() -> dict[str, str]:
+    """Every package below each root, mapped to its folder (sub-packages included)."""
+    found = dict(ROOTS)
+    for name, folder in ROOTS.items():
+        if name == "wirewatch":
+            continue
+        for sub in find_packages(where=folder):
+            found[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
+    return found
+
+
+PACKAGES = _packages()
+
+setup(
+    name="wirewatch",
+    version="0.1.0",
+    description="Stream ingestion for news: read, normalise, dedupe, tag, write Avro.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={
+        "wirewatch.schemas": ["*.avsc"],
+        "wirewatch.core": ["data/*", "data/**/*"],
+    },
+    include_package_data=True,
+    install_requires=[
+        "apache-beam==2.77.*",
+        "kafka-python==3.0.*",
+        "feedparser>=6.0.11,<7",
+        "langdetect==1.0.9",
+        "fastavro>=1.9,<2",
+        "numpy>=1.26",
+        "xxhash>=3.4,<5",
+        "PyYAML>=6",
+        "rich>=13",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "ruff>=0.6",
+            "datasketch>=1.6",
+            "rensa>=0.2",
+        ],
+        "gcp": ["apache-beam[gcp]==2.77.*"],
+    },
+    entry_points={"console_scripts": ["wirewatch = wirewatch.pipelines.cli:main"]},
+)

@@ -1,0 +1,2 @@
+"""wirewatch."""
+__version__ = "0.1.0"
