@@ -1,0 +1,21 @@
+"""Shared fixtures. Real components (Kafka, Flink, Prism) get fixtures of their own modules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (or ``$WIREWATCH_SHARED_DATA``); skip with the reason when absent."""
+    path = Path(os.environ.get("WIREWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared test data not found at {path} (set WIREWATCH_SHARED_DATA); it is "
+                    "not part of the repository")
+    return path
