@@ -221,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0].startswith("-"):
         parser.parse_args(argv or ["--help"])
     _quiet_beam_import()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: "
+    logging.basicConfig(force=True, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     log.setLevel(logging.INFO)
     command = argv[0]
