@@ -1,0 +1,5 @@
+"""Shared fixtures (each defined next to the helper it wraps)."""
+
+from kafka_broker import kafka_broker
+
+__all__ = ["kafka_broker"]
