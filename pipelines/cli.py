@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from wirewatch import __version__
@@ -60,6 +61,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
         load_feed_list(args.feeds)
     except FeedListError as e:
         raise UsageError(str(e)) from None
+    if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
+        raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if not args.output:
         raise UsageError("--output is required: the folder to write Avro files to, e.g. out")
     if "://" not in args.output:  # local folder: create it now and make sure we may write there
@@ -72,15 +75,75 @@ def _check_run_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--output folder {output} is not writable")
 
 
-def _counters(result) -> dict[str, int]:
+def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:
+    """The run's wirewatch counters, and distributions as (count, sum, min, max)."""
     from apache_beam.metrics.metric import MetricsFilter
 
     from wirewatch.pipelines.metrics import NAMESPACE
 
-    totals: Counter = Counter()
-    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        totals[c.key.metric.name] += c.committed if c.committed is not None else c.attempted
-    return dict(totals)
+    def value(m):
+        return m.committed if m.committed is not None else m.attempted
+
+    found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    counters: Counter = Counter()
+    for c in found["counters"]:
+        counters[c.key.metric.name] += value(c)
+    distributions: dict[str, tuple[int, int, int, int]] = {}
+    for d in found["distributions"]:
+        v = value(d)
+        if v is None or not v.count:
+            continue
+        count, total, low, high = distributions.get(d.key.metric.name, (0, 0, v.min, v.max))
+        distributions[d.key.metric.name] = (count + v.count, total + v.sum, min(low, v.min),
+                                            max(high, v.max))
+    return dict(counters), distributions
+
+
+def run_summary(counters: dict[str, int],
+                distributions: dict[str, tuple[int, int, int, int]]) -> list[str]:
+    """The lines ``wirewatch run`` prints under its one-line result, from the run's metrics."""
+    from wirewatch.core.monitoring import human_ms
+    from wirewatch.pipelines.metrics import (
+        DEAD_LETTERS_BY_REASON,
+        DUPLICATES_BY_METHOD,
+        EVENT_TIME_LAG_MS,
+        EVENTS_BY_LANGUAGE,
+        EVENTS_BY_SOURCE,
+        EVENTS_BY_TOPIC,
+        EVENTS_WITHOUT_PUBLISHED_TIME,
+        FEED_POLL_FAILURES,
+        FEED_POLLS,
+        parse_name,
+    )
+
+    families: dict[str, Counter] = {}
+    for name, n in counters.items():
+        family, labels = parse_name(name)
+        families.setdefault(family, Counter())["/".join(labels.values())] += n
+
+    def line(title: str, family: str) -> str | None:
+        found = families.get(family)
+        if not found:
+            return None
+        ordered = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts = ", ".join(f"{k} {n}" for k, n in ordered)
+        return f"  {title}: {parts}"
+
+    lines = [line("by source", EVENTS_BY_SOURCE.family),
+             line("by language", EVENTS_BY_LANGUAGE.family),
+             line("by topic", EVENTS_BY_TOPIC.family),
+             line("duplicates by method", DUPLICATES_BY_METHOD.family),
+             line("dead letters by stage/error_type", DEAD_LETTERS_BY_REASON.family),
+             line("feed polls", FEED_POLLS.family),
+             line("feed poll failures", FEED_POLL_FAILURES.family)]
+    lag = distributions.get(EVENT_TIME_LAG_MS.family)
+    if lag:
+        count, total, low, high = lag
+        undated = counters.get(EVENTS_WITHOUT_PUBLISHED_TIME.family, 0)
+        lines.append(f"  event-time lag (published -> written): min {human_ms(low)}, "
+                     f"mean {human_ms(total / count)}, max {human_ms(high)} over {count} events"
+                     + (f" ({undated} without a published time)" if undated else ""))
+    return [text for text in lines if text]
 
 
 def run(argv: Sequence[str]) -> int:
@@ -89,6 +152,13 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from wirewatch.pipelines.ingest import build
+    from wirewatch.pipelines.metrics import (
+        DEAD_LETTERS_WRITTEN,
+        DUPLICATES_BY_METHOD,
+        EVENTS_WRITTEN,
+        parse_name,
+    )
+    from wirewatch.pipelines.prometheus import serve
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -101,13 +171,27 @@ def run(argv: Sequence[str]) -> int:
     log.info("running wirewatch %s: feeds %s -> %s", __version__, args.feeds, args.output)
     pipeline = beam.Pipeline(options=options)
     build(pipeline, options)
-    result = pipeline.run()
-    result.wait_until_finish()
-    counts = _counters(result)
-    print(f"wirewatch run: wrote {counts.get('events_written', 0)} article events "
-          f"({counts.get('duplicates', 0)} duplicates) and "
-          f"{counts.get('dead_letters_written', 0)} dead letters to {args.output} "
+    with ExitStack() as stack:
+        if args.prometheus_port is not None:
+            try:
+                port = stack.enter_context(serve(args.prometheus_port, args.prometheus_host))
+            except OSError as e:
+                print(f"wirewatch run: error: cannot serve Prometheus metrics on "
+                      f"{args.prometheus_host}:{args.prometheus_port}: {e.strerror or e}",
+                      file=sys.stderr)
+                return 2
+            log.info("Prometheus metrics on http://%s:%d/metrics", args.prometheus_host, port)
+        result = pipeline.run()
+        result.wait_until_finish()
+    counters, distributions = _metrics(result)
+    duplicates = sum(n for name, n in counters.items()
+                     if parse_name(name)[0] == DUPLICATES_BY_METHOD.family)
+    print(f"wirewatch run: wrote {counters.get(EVENTS_WRITTEN.family, 0)} article events "
+          f"({duplicates} duplicates) and "
+          f"{counters.get(DEAD_LETTERS_WRITTEN.family, 0)} dead letters to {args.output} "
           f"in {time.monotonic() - started:.1f} s")
+    for text in run_summary(counters, distributions):
+        print(text)
     return 0
 
 

@@ -10,20 +10,13 @@ from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.source import ReadFeedFiles
 from wirewatch.pipelines.dedupe import Dedupe
-from wirewatch.pipelines.metrics import counter
+from wirewatch.pipelines.measure import MeasureDeadLetters, MeasureEvents
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.pipelines.options import WirewatchOptions
 from wirewatch.pipelines.tag import Tag
 from wirewatch.schemas.records import ARTICLE_EVENT
 
 __all__ = ["build"]
-
-
-def _count(name: str):
-    def inc(record: dict) -> dict:
-        counter(name).inc()
-        return record
-    return inc
 
 
 def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -36,9 +29,9 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     tagged = deduped | "Tag" >> Tag()
 
     (tagged.events
-     | "CountEvents" >> beam.Map(_count("events_written"))
+     | "MeasureEvents" >> MeasureEvents()
      | "WriteEvents" >> WriteAvroFiles(opts.output, ARTICLE_EVENT))
     ((read[DEAD_LETTERS], normalised[DEAD_LETTERS], tagged[DEAD_LETTERS])
      | "AllDeadLetters" >> beam.Flatten()
-     | "CountDeadLetters" >> beam.Map(_count("dead_letters_written"))
+     | "MeasureDeadLetters" >> MeasureDeadLetters()
      | "WriteDeadLetters" >> WriteDeadLetters(opts.output))

@@ -32,3 +32,13 @@ class WirewatchOptions(PipelineOptions):
             "--output",
             help="Folder for Avro output: article events in <output>/article_events/, dead "
                  "letters in <output>/dead_letters/. Created if missing.")
+        group = parser.add_argument_group("wirewatch monitoring")
+        group.add_argument(
+            "--prometheus_port", type=int, default=None,
+            help="Serve Prometheus metrics on this port at /metrics while the pipeline runs. "
+                 "Only workers inside the launching process are seen: DirectRunner (in-memory) "
+                 "and Flink/Prism with --environment_type=LOOPBACK (see README, Monitoring).")
+        group.add_argument(
+            "--prometheus_host", default="127.0.0.1",
+            help="Address the Prometheus endpoint listens on (default 127.0.0.1; 0.0.0.0 to "
+                 "let a Prometheus server on another machine scrape it).")
