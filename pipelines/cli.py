@@ -1,4 +1,5 @@
-"""The ``wirewatch`` command: ``run`` the pipeline, ``inspect`` what it wrote."""
+"""The ``wirewatch`` command: ``run`` the pipeline, ``inspect`` what it wrote, ``monitor`` the
+Kafka topics of a running deployment."""
 
 from __future__ import annotations
 
@@ -274,7 +275,14 @@ def inspect(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run, "inspect": inspect}
+def monitor(argv: Sequence[str]) -> int:
+    """``wirewatch monitor``: watch the Kafka topics of a running deployment."""
+    from wirewatch.pipelines.monitor import main as watch
+
+    return watch(argv)
+
+
+COMMANDS = {"run": run, "inspect": inspect, "monitor": monitor}
 
 
 def _quiet_beam_import() -> None:
@@ -298,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "deduplicated, language- and topic-tagged Avro article events.",
         epilog="Commands:\n"
                "  run       run the ingest pipeline (wirewatch run --help)\n"
-               "  inspect   summarise Avro output (wirewatch inspect --help)\n",
+               "  inspect   summarise Avro output (wirewatch inspect --help)\n"
+               "  monitor   watch the Kafka topics of a deployment (wirewatch monitor --help)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
