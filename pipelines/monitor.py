@@ -301,17 +301,21 @@ def render(snapshot: dict, refresh: int | None = None) -> Group:
                 table.add_row(key, value)
             parts.append(table)
         elif t["kind"] == DEAD_LETTER:
-            table = Table(title=f"{topic}: {window['dead_letters']} dead letters, {span} "
-                                f"({window['undecodable']} undecodable)", title_justify="left")
-            for column in ("error_type / latest", "count", "stage", "reason", "origin"):
-                table.add_column(column)
+            heading = Text(f"{topic}: {window['dead_letters']} dead letters, {span} "
+                           f"({window['undecodable']} undecodable)", style="italic")
+            counts = Table()
+            for column in ("error_type", "count", "share"):
+                counts.add_column(column, justify="left" if column == "error_type" else "right")
             for entry in window["by_error_type"]:
-                table.add_row(entry["name"], str(entry["count"]), "", "", "")
+                counts.add_row(entry["name"], str(entry["count"]), f"{entry['share']:.0%}")
+            latest = Table(title="latest", title_justify="left")
+            for column in ("time", "stage", "error_type", "reason", "origin"):
+                latest.add_column(column, overflow="ellipsis", no_wrap=True,
+                                  max_width=60 if column in ("reason", "origin") else None)
             for letter in window["latest"]:
-                table.add_row(f"{_utc(letter['timestamp_ms'])} {letter['error_type']}", "",
-                              letter["stage"], letter["reason"][:60], letter["origin"][:40],
-                              style="dim")
-            parts.append(table)
+                latest.add_row(_utc(letter["timestamp_ms"]), letter["stage"],
+                               letter["error_type"], letter["reason"], letter["origin"])
+            parts += [heading, counts, latest]
     return Group(*parts)
 
 
