@@ -19,7 +19,7 @@ import logging
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -350,7 +350,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="print one snapshot and exit")
     parser.add_argument("--json", action="store_true",
                         help="print snapshots as JSON (with --once: one document, for scripts "
-                             "and alerting; else one line per refresh)")
+                             "and alerting; else one line per refresh, {\"error\": ...} when "
+                             "the broker did not answer)")
     return parser
 
 
@@ -370,18 +371,26 @@ def _watch(args: argparse.Namespace) -> Watch:
                  rate_window_s=args.rate_window_s, latest=args.latest)
 
 
+def _refreshes(watcher: Watcher, args: argparse.Namespace) -> Iterator[tuple[int, dict]]:
+    """``(n, snapshot)`` every ``--refresh_s``; a snapshot that failed is ``{"error": ...}``,
+    because the broker may come back and the watch goes on."""
+    n = 0
+    while args.iterations is None or n < args.iterations:
+        if n:
+            time.sleep(args.refresh_s)
+        n += 1
+        try:
+            yield n, watcher.snapshot()
+        except MonitorError as e:
+            yield n, {"time_ms": round(time.time() * 1000), "error": str(e)}
+
+
 def _live(watcher: Watcher, args: argparse.Namespace, console: Console) -> None:
-    refreshes = 0
-    with Live(console=console, auto_refresh=False, screen=False) as live:
-        while args.iterations is None or refreshes < args.iterations:
-            refreshes += 1
-            try:
-                view = render(watcher.snapshot(), refreshes)
-            except MonitorError as e:  # the broker may come back: keep watching
-                view = Text(f"#{refreshes} {e}", style="red")
+    with Live(console=console, auto_refresh=False) as live:
+        for n, snapshot in _refreshes(watcher, args):
+            view = (Text(f"#{n} {_utc(snapshot['time_ms'])} UTC  {snapshot['error']}",
+                         style="red") if "error" in snapshot else render(snapshot, n))
             live.update(view, refresh=True)
-            if args.iterations is None or refreshes < args.iterations:
-                time.sleep(args.refresh_s)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -406,10 +415,8 @@ def main(argv: Sequence[str]) -> int:
         elif args.once:
             console.print(render(watcher.snapshot()))
         elif args.json:
-            for n in range(args.iterations or sys.maxsize):
-                if n:
-                    time.sleep(args.refresh_s)
-                print(json.dumps(watcher.snapshot(), ensure_ascii=False), flush=True)
+            for _, snapshot in _refreshes(watcher, args):
+                print(json.dumps(snapshot, ensure_ascii=False), flush=True)
         else:
             _live(watcher, args, console)
     except MonitorError as e:

@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -22,6 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
+from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, failed
 from wirewatch.pipelines.cli import main
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, encode
@@ -164,42 +166,68 @@ def test_once_json_snapshot_is_exact(topics, capsys):
     }
 
 
-def _run_in_pty(args: list[str], timeout_s: float = 60) -> tuple[int, str]:
-    """Run ``wirewatch`` on a 160x50 pseudo-terminal; its exit code and what it drew."""
-    leader, follower = pty.openpty()
-    ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
-    process = subprocess.Popen([sys.executable, "-m", "wirewatch", *args], stdin=follower,
-                               stdout=follower, stderr=follower, env=env, close_fds=True)
-    os.close(follower)
-    drawn = bytearray()
-    deadline = time.monotonic() + timeout_s
-    try:
+class _Terminal:
+    """``wirewatch`` running on a 160x50 pseudo-terminal, and what it has drawn so far."""
+
+    def __init__(self, args: list[str]) -> None:
+        self._leader, follower = pty.openpty()
+        ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
+        self.process = subprocess.Popen([sys.executable, "-m", "wirewatch", *args],
+                                        stdin=follower, stdout=follower, stderr=follower,
+                                        env=env, close_fds=True)
+        os.close(follower)
+        self.drawn = bytearray()
+
+    @property
+    def text(self) -> str:
+        """What it drew, without the control sequences."""
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.drawn.decode("utf-8", "replace"))
+
+    def _read(self, timeout_s: float) -> bool:
+        """Read what comes within ``timeout_s``; False once the terminal is closed."""
+        ready, _, _ = select.select([self._leader], [], [], timeout_s)
+        if not ready:
+            return self.process.poll() is None
+        try:
+            chunk = os.read(self._leader, 65536)
+        except OSError:  # the child closed the terminal
+            return False
+        self.drawn += chunk
+        return bool(chunk)
+
+    def wait_for(self, pattern: str, since: int = 0, timeout_s: float = 60) -> int:
+        """Read until ``pattern`` appears in the text after position ``since``; its end."""
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                drawn += chunk
-            elif process.poll() is not None:
+            found = re.compile(pattern).search(self.text, since)
+            if found:
+                return found.end()
+            if not self._read(0.2):
                 break
-        code = process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
-    return code, drawn.decode("utf-8", "replace")
+        raise AssertionError(f"{pattern!r} not drawn; drew:\n{self.text[since:][-3000:]}")
+
+    def finish(self, timeout_s: float = 60, interrupt: bool = False) -> int:
+        """Read to the end (after a Ctrl-C if ``interrupt``); the exit code."""
+        if interrupt:
+            self.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline and self._read(0.2):
+                pass
+            return self.process.wait(timeout=10)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            os.close(self._leader)
 
 
 def test_live_view_redraws_under_a_terminal(topics):
-    code, drawn = _run_in_pty([*_args(topics), "--iterations", "3", "--refresh_s", "0.3"])
-    assert code == 0, drawn
-    assert "\x1b[" in drawn  # it drew with terminal control sequences (cursor moves, colour)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    terminal = _Terminal([*_args(topics), "--iterations", "3", "--refresh_s", "0.3"])
+    code = terminal.finish()
+    text = terminal.text
+    assert code == 0, text
+    assert b"\x1b[" in terminal.drawn  # drawn with control sequences (cursor moves, colour)
     # three refreshes in order (Live draws the last one again as it stops), each a full view
     drawn_refreshes = re.findall(r"group wirewatch-test\s+\S+ UTC\s+#(\d)", text)
     assert list(dict.fromkeys(drawn_refreshes)) == ["1", "2", "3"]
@@ -207,6 +235,26 @@ def test_live_view_redraws_under_a_terminal(topics):
     for row in (f"{topics['input']} (all)", "en 50%", "de 33%", "fr 17%",
                 "2 (33.3%)", "p50 3.0 s  p99 5.0 s", "not_a_feed", "invalid_link happened"):
         assert row in text, row
+
+
+def test_live_view_survives_a_broker_restart(tmp_path):
+    broker = KafkaBroker(tmp_path / "kafka")
+    bootstrap = broker.start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic("articles", 1, 1)])
+        admin.close()
+        terminal = _Terminal(["monitor", "--bootstrap_servers", bootstrap,
+                              "--input_topic", "articles", "--refresh_s", "0.5"])
+        seen = terminal.wait_for(r"#2\s")
+        broker.stop()
+        seen = terminal.wait_for(rf"#\d+ \S+ UTC  Kafka at {bootstrap}: \w+", seen)
+        assert broker.start() == bootstrap
+        terminal.wait_for(r"articles \(all\)", seen)
+        code = terminal.finish(interrupt=True)
+    finally:
+        broker.stop()
+    assert code == 0 and "Traceback" not in terminal.text, terminal.text
 
 
 def test_unreachable_broker_is_a_quick_clear_error(capsys):
