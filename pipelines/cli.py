@@ -159,7 +159,7 @@ def run(argv: Sequence[str]) -> int:
         EVENTS_WRITTEN,
         parse_name,
     )
-    from wirewatch.pipelines.prometheus import serve
+    from wirewatch.pipelines.prometheus import serve, unseen_workers
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -182,6 +182,11 @@ def run(argv: Sequence[str]) -> int:
                       file=sys.stderr)
                 return 2
             log.info("Prometheus metrics on http://%s:%d/metrics", args.prometheus_host, port)
+            blind = unseen_workers(options)
+            if blind:
+                log.warning("the Prometheus endpoint will stay empty: %s; watch this run "
+                            "through the runner's metrics (README, Watching a running "
+                            "deployment)", blind)
         result = pipeline.run()
         result.wait_until_finish()
     counters, distributions = _metrics(result)

@@ -21,11 +21,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    FlinkRunnerOptions,
+    PipelineOptions,
+    PortableOptions,
+    StandardOptions,
+)
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from wirewatch.pipelines.metrics import METRICS, NAMESPACE, mirror_to, parse_name
 
-__all__ = ["PrometheusMirror", "serve"]
+__all__ = ["PrometheusMirror", "serve", "unseen_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +105,24 @@ def serve(port: int, host: str = "127.0.0.1") -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def unseen_workers(options: PipelineOptions) -> str | None:
+    """Why the workers of a run with ``options`` will not count into this process (so the
+    endpoint shows no pipeline metrics), or ``None`` when they will."""
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    runner = runner if isinstance(runner, str) else type(runner).__name__
+    environment = (options.view_as(PortableOptions).environment_type or "").upper()
+    if runner.endswith("DataflowRunner"):
+        return "Dataflow runs the workers on its own machines"
+    if environment and environment != "LOOPBACK":
+        return f"--environment_type={environment} runs the workers outside this process"
+    if (runner.endswith("DirectRunner")
+            and options.view_as(DirectOptions).direct_running_mode == "multi_processing"):
+        return "--direct_running_mode=multi_processing runs the workers in other processes"
+    if (runner.endswith("FlinkRunner") and not environment
+            and options.view_as(FlinkRunnerOptions).flink_master not in ("[local]", "[auto]")):
+        return "a Flink cluster runs the workers in DOCKER containers unless told otherwise"
+    if runner.endswith("PortableRunner") and not environment:
+        return "the PortableRunner runs the workers in DOCKER containers unless told otherwise"
+    return None

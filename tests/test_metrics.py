@@ -22,7 +22,7 @@ from wirewatch.pipelines.metrics import (
     event_metric_names,
     parse_name,
 )
-from wirewatch.pipelines.prometheus import serve
+from wirewatch.pipelines.prometheus import serve, unseen_workers
 
 
 def test_labelled_names_read_back_and_values_cannot_break_them():
@@ -113,3 +113,19 @@ def test_prometheus_port_in_use_is_a_clear_error(tmp_path, capsys):
         assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(tmp_path),
                      "--prometheus_port", str(port)]) == 2
     assert f"cannot serve Prometheus metrics on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "unseen"), [
+    ([], None),
+    (["--direct_running_mode=multi_processing"], "other processes"),
+    (["--runner=FlinkRunner"], None),  # embedded Flink: LOOPBACK workers in this process
+    (["--runner=FlinkRunner", "--flink_master=flink:8081"], "DOCKER"),
+    (["--runner=FlinkRunner", "--flink_master=flink:8081", "--environment_type=LOOPBACK"], None),
+    (["--runner=PortableRunner", "--environment_type=EXTERNAL"], "EXTERNAL"),
+    (["--runner=DataflowRunner"], "Dataflow"),
+])
+def test_which_runs_the_prometheus_endpoint_can_see(argv, unseen):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    found = unseen_workers(PipelineOptions(argv))
+    assert found is None if unseen is None else unseen in found
