@@ -100,6 +100,10 @@ def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int
     return dict(counters), distributions
 
 
+#: Entries per line of the run summary; the rest are counted, not named.
+_SUMMARY_ENTRIES = 8
+
+
 def run_summary(counters: dict[str, int],
                 distributions: dict[str, tuple[int, int, int, int]]) -> list[str]:
     """The lines ``wirewatch run`` prints under its one-line result, from the run's metrics."""
@@ -127,8 +131,9 @@ def run_summary(counters: dict[str, int],
         if not found:
             return None
         ordered = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
-        parts = ", ".join(f"{k} {n}" for k, n in ordered)
-        return f"  {title}: {parts}"
+        parts = ", ".join(f"{k} {n}" for k, n in ordered[:_SUMMARY_ENTRIES])
+        more = len(ordered) - _SUMMARY_ENTRIES
+        return f"  {title}: {parts}" + (f" (+{more} more)" if more > 0 else "")
 
     lines = [line("by source", EVENTS_BY_SOURCE.family),
              line("by language", EVENTS_BY_LANGUAGE.family),

@@ -263,6 +263,10 @@ def _mix(entries: list[dict], limit: int = 8) -> str:
     return shown + (f"  (+{len(entries) - limit} more)" if len(entries) > limit else "") or "-"
 
 
+def _cut(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _dash(value: object) -> str:
     return "-" if value is None else str(value)
 
@@ -309,12 +313,17 @@ def render(snapshot: dict, refresh: int | None = None) -> Group:
             for entry in window["by_error_type"]:
                 counts.add_row(entry["name"], str(entry["count"]), f"{entry['share']:.0%}")
             latest = Table(title="latest", title_justify="left")
-            for column in ("time", "stage", "error_type", "reason", "origin"):
-                latest.add_column(column, overflow="ellipsis", no_wrap=True,
-                                  max_width=60 if column in ("reason", "origin") else None)
-            for letter in window["latest"]:
+            rows = window["latest"]
+            latest.add_column("time", min_width=8)
+            for column in ("stage", "error_type"):  # short: never squeezed
+                latest.add_column(column, min_width=max([len(column)]
+                                                        + [len(r[column]) for r in rows]))
+            for column in ("reason", "origin"):  # long: these wrap when space is short
+                latest.add_column(column)
+            for letter in rows:
                 latest.add_row(_utc(letter["timestamp_ms"]), letter["stage"],
-                               letter["error_type"], letter["reason"], letter["origin"])
+                               letter["error_type"], _cut(letter["reason"]),
+                               _cut(letter["origin"]))
             parts += [heading, counts, latest]
     return Group(*parts)
 

@@ -68,6 +68,12 @@ def test_run_prints_a_summary_of_the_metrics(tmp_path, capsys):
     assert len(lag) == 1 and lag[0].endswith("over 21 events (1 without a published time)")
 
 
+def test_summary_names_the_eight_largest_and_counts_the_rest():
+    counters = {f"events_by_language{{language=l{i}}}": 20 - i for i in range(10)}
+    assert run_summary(counters, {}) == [
+        "  by language: l0 20, l1 19, l2 18, l3 17, l4 16, l5 15, l6 14, l7 13 (+2 more)"]
+
+
 def test_summary_leaves_out_what_did_not_happen():
     assert run_summary({"events_written": 0}, {}) == []
     assert run_summary({"feed_polls{outcome=ok}": 5, "feed_polls{outcome=error}": 1,
