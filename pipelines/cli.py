@@ -109,6 +109,7 @@ def run_summary(counters: dict[str, int],
     """The lines ``wirewatch run`` prints under its one-line result, from the run's metrics."""
     from wirewatch.core.monitoring import human_ms
     from wirewatch.pipelines.metrics import (
+        ARTICLES_READ,
         DEAD_LETTERS_BY_REASON,
         DUPLICATES_BY_METHOD,
         EVENT_TIME_LAG_MS,
@@ -135,7 +136,8 @@ def run_summary(counters: dict[str, int],
         more = len(ordered) - _SUMMARY_ENTRIES
         return f"  {title}: {parts}" + (f" (+{more} more)" if more > 0 else "")
 
-    lines = [line("by source", EVENTS_BY_SOURCE.family),
+    lines = [line("read per source", ARTICLES_READ.family),
+             line("written per source", EVENTS_BY_SOURCE.family),
              line("by language", EVENTS_BY_LANGUAGE.family),
              line("by topic", EVENTS_BY_TOPIC.family),
              line("duplicates by method", DUPLICATES_BY_METHOD.family),

@@ -34,6 +34,7 @@ __all__ = [
     "EVENT_TIME_LAG_MS",
     "FEED_POLLS",
     "FEED_POLL_FAILURES",
+    "FEED_POLL_LATENCY_MS",
     "METRICS",
     "NAMESPACE",
     "Metric",
@@ -84,6 +85,8 @@ FEED_POLLS = Metric(
     ("outcome",))
 FEED_POLL_FAILURES = Metric(
     "feed_poll_failures", COUNTER, "Feed polls that failed, per kind of error.", ("error_kind",))
+FEED_POLL_LATENCY_MS = Metric(
+    "feed_poll_latency_ms", DISTRIBUTION, "Milliseconds from sending a feed request to its end.")
 EVENTS_WRITTEN = Metric(
     "events_written", COUNTER, "Article events that reached the sinks.")
 EVENTS_BY_SOURCE = Metric(
@@ -112,8 +115,8 @@ DEAD_LETTERS_BY_REASON = Metric(
 
 #: Every named family, by family name.
 METRICS: Mapping[str, Metric] = {m.family: m for m in (
-    ARTICLES_READ, FEED_POLLS, FEED_POLL_FAILURES, EVENTS_WRITTEN, EVENTS_BY_SOURCE,
-    EVENTS_BY_LANGUAGE, EVENTS_BY_TOPIC, DUPLICATES_BY_METHOD, EVENT_TIME_LAG_MS,
+    ARTICLES_READ, FEED_POLLS, FEED_POLL_FAILURES, FEED_POLL_LATENCY_MS, EVENTS_WRITTEN,
+    EVENTS_BY_SOURCE, EVENTS_BY_LANGUAGE, EVENTS_BY_TOPIC, DUPLICATES_BY_METHOD, EVENT_TIME_LAG_MS,
     EVENTS_WITHOUT_PUBLISHED_TIME, DEAD_LETTERS_WRITTEN, DEAD_LETTERS_BY_REASON)}
 
 

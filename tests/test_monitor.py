@@ -166,6 +166,14 @@ def test_once_json_snapshot_is_exact(topics, capsys):
     }
 
 
+def test_json_lines_one_per_refresh(topics, capsys):
+    assert main([*_args(topics), "--json", "--iterations", "2", "--refresh_s", "0.1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert json.loads(line)["topics"][topics["input"]]["lag"] == 3
+
+
 class _Terminal:
     """``wirewatch`` running on a 160x50 pseudo-terminal, and what it has drawn so far."""
 
