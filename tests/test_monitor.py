@@ -255,7 +255,7 @@ def test_live_view_survives_a_broker_restart(tmp_path):
         terminal = _Terminal(["monitor", "--bootstrap_servers", bootstrap,
                               "--input_topic", "articles", "--refresh_s", "0.5"])
         seen = terminal.wait_for(r"#2\s")
-        broker.stop()
+        broker.kill()
         seen = terminal.wait_for(rf"#\d+ \S+ UTC  Kafka at {bootstrap}: \w+", seen)
         assert broker.start() == bootstrap
         terminal.wait_for(r"articles \(all\)", seen)
