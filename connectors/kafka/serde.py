@@ -49,7 +49,14 @@ from typing import Any
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
-from wirewatch.schemas.records import ARTICLE_EVENT, RawArticle, decode, encode, parsed_schema
+from wirewatch.schemas.records import (
+    ARTICLE_EVENT,
+    RawArticle,
+    decode,
+    encode,
+    parsed_schema,
+    schema_path,
+)
 
 __all__ = [
     "FINGERPRINT_HEADER",
@@ -210,7 +217,8 @@ class SchemaRegistry:
 
     def register(self, subject: str, name: str) -> int:
         """Register schema ``name`` under ``subject`` (idempotent); return its id."""
-        body = json.dumps({"schema": json.dumps(parsed_schema(name))}).encode()
+        schema = json.dumps(json.loads(schema_path(name).read_text(encoding="utf-8")))
+        body = json.dumps({"schema": schema}).encode()
         request = urllib.request.Request(
             f"{self.url}/subjects/{subject}/versions", data=body, method="POST",
             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})

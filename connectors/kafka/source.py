@@ -2,16 +2,21 @@
 
 How it reads (after ``apache_beam/transforms/periodicsequence.py``):
 
-- **One restriction per partition**: an ``OffsetRange`` [start, stop) of offsets, tracked by
-  ``OffsetRestrictionTracker``. Bounded mode stops at the end offsets taken when the pipeline
-  is built ("at launch"); unbounded mode uses ``stop = 2**63 - 1`` and checkpoints with
-  ``defer_remainder`` after each slice (at most ``max_records_per_call`` records or 1 s).
+- **One restriction per partition**: the element is a topic; its restriction lists offset
+  ranges [start, stop) per partition and ``split`` gives one restriction per partition.
+  Bounded mode stops at the end offsets taken when the pipeline is built ("at launch");
+  unbounded mode uses ``stop = 2**63 - 1`` and checkpoints with ``defer_remainder`` after
+  each slice (at most ``max_records_per_call`` records or about 1 s). Runner-initiated
+  splits inside a partition are refused: a partition is read by one restriction at a time.
 - **Start**: ``start_from`` is ``"committed"`` (the group's committed offset, else the
   earliest), ``"earliest"``, ``"latest"``, or a time (epoch millis) meaning the first offset
   whose record timestamp is at or after it. Partitions found after launch start at the group's
   committed offset, else the earliest, so nothing written to them before discovery is missed.
-- **Discovery** (unbounded): Beam's ``Watch`` polls the topics' partitions every
-  ``discovery_interval_s`` and starts a restriction for each partition it has not seen.
+- **Discovery** (unbounded): one more restriction per topic, with no partitions of its own,
+  lists the topic's partitions every ``discovery_interval_s`` and takes on each new one
+  (a claim that adds the range to it; its next checkpoint hands it on in the residual).
+  Discovery lives inside the same SDF, not in a ``Watch`` upstream, because FnApiRunner runs
+  stages one after the other: reads behind a never-ending ``Watch`` would never start.
 - **Commits**: the reader never auto-commits. Unbounded: a bundle finalizer commits the next
   offset of each partition once the runner has made the bundle durable (Portable Flink calls
   finalizers only in streaming, which is the only mode that uses them here). Bounded: the
@@ -42,12 +47,11 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.coders import coders
-from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
-from apache_beam.io.watch import PollResult, TerminationCondition, Watch
+from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider, WatermarkEstimatorProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
@@ -112,8 +116,109 @@ def partitions_at_launch(config: KafkaConfig, topics: Sequence[str], group_id: s
             for tp in tps]
 
 
+@dataclass(frozen=True)
+class _Topic:
+    """The SDF's element: a topic and its partitions at launch."""
+
+    name: str
+    partitions: tuple[PartitionSpec, ...]
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    """A restriction: offsets [start, stop) per partition of one topic; ``discover``: this
+    restriction also looks for partitions not in ``known`` and takes them on.
+
+    ``split`` makes one restriction per partition (plus one empty discovering restriction in
+    unbounded mode), so the runner moves partitions independently.
+    """
+
+    ranges: tuple[tuple[int, int, int], ...]  # (partition, start, stop)
+    discover: bool = False
+    known: frozenset = frozenset()
+
+
+class _RangesTracker(RestrictionTracker):
+    """Claims ``("read", partition, offset)``, ``("end", partition)`` (nothing left below the
+    stop), ``("add", partition, start)`` (a discovered partition) and ``("stop",)`` (end the
+    whole restriction, for ``stop_after_idle_s``). Splits only at checkpoints."""
+
+    def __init__(self, restriction: _Ranges) -> None:
+        self._start = {p: start for p, start, _ in restriction.ranges}
+        self._next = dict(self._start)
+        self._stop = {p: stop for p, _, stop in restriction.ranges}
+        self._ended: set[int] = set()
+        self._discover = restriction.discover
+        self._known = set(restriction.known)
+        self._stopped = False
+        self._checkpointed = False
+
+    def current_restriction(self) -> _Ranges:
+        return _Ranges(tuple((p, self._start[p], self._stop[p]) for p in self._start),
+                       self._discover, frozenset(self._known))
+
+    def current_progress(self) -> RestrictionProgress:
+        done = sum(self._next[p] - self._start[p] for p in self._start)
+        left = sum(min(self._stop[p] - self._next[p], 2**31) for p in self._start
+                   if p not in self._ended)
+        return RestrictionProgress(completed=done, remaining=left)
+
+    def try_claim(self, position: tuple) -> bool:
+        if self._checkpointed or self._stopped:
+            return False
+        kind, *args = position
+        if kind == "read":
+            partition, offset = args
+            if offset >= self._stop[partition]:
+                self._ended.add(partition)
+                return False
+            if offset < self._next[partition]:
+                raise ValueError(f"offset {offset} of partition {partition} claimed twice")
+            self._next[partition] = offset + 1
+            return True
+        if kind == "end":
+            self._ended.add(args[0])
+            return False
+        if kind == "add":
+            partition, start = args
+            if not self._discover or partition in self._known:
+                return False
+            self._known.add(partition)
+            self._start[partition] = self._next[partition] = start
+            self._stop[partition] = UNBOUNDED
+            return True
+        if kind == "stop":
+            self._stopped = True
+            self._discover = False
+            return False
+        raise ValueError(f"unknown claim {position!r}")
+
+    def try_split(self, fraction_of_remainder: float) -> tuple[_Ranges, _Ranges] | None:
+        if fraction_of_remainder != 0 or self._checkpointed or self._stopped:
+            return None  # partitions move as whole restrictions; no dynamic splitting
+        self._checkpointed = True
+        primary = _Ranges(tuple((p, self._start[p], self._next[p]) for p in self._start))
+        residual = _Ranges(
+            tuple((p, self._next[p], self._stop[p]) for p in self._start
+                  if p not in self._ended),
+            self._discover, frozenset(self._known))
+        self._stop = dict(self._next)
+        self._discover = False
+        return primary, residual
+
+    def check_done(self) -> None:
+        if self._checkpointed or self._stopped:
+            return
+        left = set(self._start) - self._ended
+        if left or self._discover:
+            raise ValueError(f"partitions {sorted(left)} not read to their end")
+
+    def is_bounded(self) -> bool:
+        return not self._discover and all(stop < UNBOUNDED for stop in self._stop.values())
+
+
 class _PartitionWatermark(WatermarkEstimatorProvider):
-    def initial_estimator_state(self, spec: PartitionSpec, restriction: OffsetRange) -> None:
+    def initial_estimator_state(self, element: _Topic, restriction: _Ranges) -> None:
         return None
 
     def create_watermark_estimator(self, state: Timestamp | None) -> ManualWatermarkEstimator:
@@ -128,9 +233,9 @@ _TRACKER = beam.DoFn.RestrictionParam()
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(_PartitionWatermark())
 
 
-def _advance(estimator: ManualWatermarkEstimator, to: Timestamp) -> None:
+def _advance(estimator: ManualWatermarkEstimator, to: Timestamp | None) -> None:
     current = estimator.current_watermark()
-    if current is None or to > current:
+    if to is not None and (current is None or to > current):
         estimator.set_watermark(to)
 
 
@@ -138,59 +243,71 @@ def _advance(estimator: ManualWatermarkEstimator, to: Timestamp) -> None:
 class _PartitionState:
     """What a DoFn instance remembers about a partition between calls (not durable)."""
 
-    consumer: object
-    last_record_at: float
+    consumer: KafkaConsumer
+    max_timestamp_ms: int | None = None
     idle_since: float | None = None
     broker_checked_at: float = 0.0
 
 
 class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
-    """``PartitionSpec`` + offset restriction in; ``RawArticle``, dead letters, ``read_to`` out.
+    """``_Topic`` + ``_Ranges`` in; ``RawArticle``, dead letters and ``read_to`` out.
 
     The DoFn is its own ``RestrictionProvider`` (as in ``apache_beam/io/watch.py``), so the
-    provider sees the connection settings given to ``__init__``.
+    provider sees the settings given to ``__init__``.
     """
 
     def __init__(self, config: KafkaConfig, group_id: str | None, input_format: str,
                  bounded: bool, max_out_of_orderness_s: float, idle_after_s: float,
-                 stop_after_idle_s: float | None, max_records_per_call: int) -> None:
+                 discovery_interval_s: float, stop_after_idle_s: float | None,
+                 max_records_per_call: int) -> None:
         self._config = config
         self._group_id = group_id
         self._input_format = input_format
         self._bounded = bounded
         self._out_of_orderness = Duration(seconds=max_out_of_orderness_s)
         self._idle_after_s = idle_after_s
+        self._discovery_interval_s = discovery_interval_s
         self._stop_after_idle_s = stop_after_idle_s
         self._max_records = max_records_per_call
 
-    def initial_restriction(self, spec: PartitionSpec) -> OffsetRange:
-        if spec.start is not None:
-            return OffsetRange(spec.start, spec.stop)
-        client = admin.consumer(self._config, group_id=self._group_id)
-        try:
-            tp = TopicPartition(spec.topic, spec.partition)
-            return OffsetRange(_start_offsets(client, [tp], "committed")[tp], spec.stop)
-        finally:
-            client.close()
+    # -- restrictions
+    def initial_restriction(self, topic: _Topic) -> _Ranges:
+        return _Ranges(tuple((s.partition, s.start, s.stop) for s in topic.partitions),
+                       discover=not self._bounded,
+                       known=frozenset(s.partition for s in topic.partitions))
 
-    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
-        return OffsetRestrictionTracker(restriction)
+    def split(self, topic: _Topic, restriction: _Ranges) -> Iterator[_Ranges]:
+        for one in restriction.ranges:
+            yield _Ranges((one,))
+        if restriction.discover:
+            yield _Ranges((), True, restriction.known)
 
-    def restriction_size(self, spec: PartitionSpec, restriction: OffsetRange) -> int:
-        return min(restriction.size(), 2**31)
+    def create_tracker(self, restriction: _Ranges) -> _RangesTracker:
+        return _RangesTracker(restriction)
 
+    def restriction_size(self, topic: _Topic, restriction: _Ranges) -> int:
+        return 1 + sum(min(stop - start, 2**31) for _, start, stop in restriction.ranges)
+
+    # -- lifecycle
     def setup(self) -> None:
         self._partitions: dict[TopicPartition, _PartitionState] = {}
-        self._committer = None
-        self._commit_lock = threading.Lock()
+        self._clients: dict[str, KafkaConsumer] = {}  # "lookup" and "commit"
+        self._lock = threading.Lock()
+        self._discovered: dict[str, tuple[float, float]] = {}  # topic: (asked, last new)
         self._read = counter("articles_read_kafka")
         self._bad = counter("dead_letters_read")
 
     def teardown(self) -> None:
         for state in self._partitions.values():
             state.consumer.close()
-        if self._committer is not None:
-            self._committer.close()
+        for client in self._clients.values():
+            client.close()
+
+    def _client(self, role: str) -> KafkaConsumer:
+        if role not in self._clients:
+            self._clients[role] = admin.consumer(
+                self._config, group_id=self._group_id if role == "commit" else None)
+        return self._clients[role]
 
     def _partition(self, tp: TopicPartition) -> _PartitionState:
         state = self._partitions.get(tp)
@@ -198,20 +315,19 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             client = admin.consumer(self._config, group_id=None, max_poll_records=2000,
                                     fetch_max_bytes=64 * 1024 * 1024)
             client.assign([tp])
-            state = self._partitions[tp] = _PartitionState(client, time.monotonic())
+            state = self._partitions[tp] = _PartitionState(client)
         return state
 
-    def _commit(self, tp: TopicPartition, offset: int) -> None:
-        """Bundle finalizer: the bundle that read up to ``offset`` is durable."""
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Bundle finalizer: the bundle that read up to ``offsets`` is durable."""
         try:
-            with self._commit_lock:
-                if self._committer is None:
-                    self._committer = admin.consumer(self._config, group_id=self._group_id)
-                admin.commit(self._committer, {tp: offset})
+            with self._lock:
+                admin.commit(self._client("commit"), offsets)
         except (KafkaError, KafkaConnectorError) as e:
-            # A later finalizer commits a later offset; a restart re-reads (at-least-once).
-            log.warning("could not commit %s:%d offset %d: %s", tp.topic, tp.partition, offset, e)
+            # A later finalizer commits later offsets; a restart re-reads (at-least-once).
+            log.warning("could not commit offsets %s: %s", offsets, e)
 
+    # -- reading
     def _decoded(self, record) -> Iterator:
         where = source("kafka", record.topic, topic=record.topic, partition=record.partition,
                        offset=record.offset,
@@ -230,8 +346,36 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._read.inc()
         yield beam.window.TimestampedValue(article, record.timestamp / 1000)
 
+    def _discover(self, topic: str, tracker) -> None:
+        """Take on partitions of ``topic`` added since launch (at most every interval)."""
+        now = time.monotonic()
+        asked, last_new = self._discovered.get(topic, (0.0, now))
+        if now - asked < self._discovery_interval_s:
+            return
+        self._discovered[topic] = (now, last_new)
+        known = tracker.current_restriction().known
+        try:
+            client = self._client("lookup")
+            client.topics()  # refreshes the metadata cache from the cluster
+            new = [p for p in admin.partitions(client, topic, self._config) if p not in known]
+            if not new:
+                return
+            tps = [TopicPartition(topic, p) for p in new]
+            policy = "committed" if self._group_id else "earliest"
+            with self._lock:
+                starts = _start_offsets(self._client("commit" if self._group_id else "lookup"),
+                                        tps, policy)
+        except (KafkaError, KafkaConnectorError) as e:
+            log.warning("partition discovery for %s failed, will retry: %s", topic, e)
+            return
+        for tp in tps:
+            log.info("found new partition %s:%d, reading from offset %d", topic, tp.partition,
+                     starts[tp])
+            tracker.try_claim(("add", tp.partition, starts[tp]))
+        self._discovered[topic] = (now, now)
+
     def _caught_up(self, state: _PartitionState, tp: TopicPartition, position: int) -> bool:
-        """True if the broker confirms there is nothing after ``position`` (at most 1/s)."""
+        """True if the broker confirms there is nothing after ``position`` (asked at most 1/s)."""
         now = time.monotonic()
         if now - state.broker_checked_at < _BROKER_CHECK_S:
             return state.idle_since is not None
@@ -242,74 +386,103 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             return False  # broker unreachable: not idle, just waiting
         return position >= end
 
+    def _partition_watermark(self, state: _PartitionState) -> Timestamp | None:
+        now = time.monotonic()
+        if state.idle_since is not None and now - state.idle_since >= self._idle_after_s:
+            return Timestamp.now() - self._out_of_orderness
+        if state.max_timestamp_ms is None:
+            return None
+        return Timestamp(micros=state.max_timestamp_ms * 1000) - self._out_of_orderness
+
     def process(
         self,
-        spec: PartitionSpec,
+        topic: _Topic,
         finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=_TRACKER,
         watermark=_WATERMARK,
     ) -> Iterator:
+        if tracker.current_restriction().discover:
+            self._discover(topic.name, tracker)
         restriction = tracker.current_restriction()
-        tp = TopicPartition(spec.topic, spec.partition)
-        try:
-            state = self._partition(tp)
-        except KafkaConnectorError as e:
-            if self._bounded:
-                raise
-            log.warning("cannot read %s:%d yet: %s", tp.topic, tp.partition, e)
-            tracker.defer_remainder(Duration(seconds=5))
+        budget = max(1, self._max_records // max(1, len(restriction.ranges)))
+        poll_ms = _POLL_MS // max(1, len(restriction.ranges))
+        read_to: dict[TopicPartition, int] = {}
+        marks: list[Timestamp | None] = []
+        all_idle, unfinished = True, 0
+        for partition, start, stop in restriction.ranges:
+            tp = TopicPartition(topic.name, partition)
+            try:
+                state = self._partition(tp)
+            except KafkaConnectorError as e:
+                if self._bounded:
+                    raise
+                log.warning("cannot read %s:%d yet: %s", tp.topic, tp.partition, e)
+                marks.append(None)
+                all_idle = False
+                continue
+            position, claimed, ended = yield from self._read_slice(
+                state, tp, start, stop, budget, poll_ms, tracker)
+            if claimed:
+                read_to[tp] = position
+                all_idle = False
+            elif ended:
+                pass
+            elif self._caught_up(state, tp, position):
+                state.idle_since = state.idle_since or time.monotonic()
+                all_idle = all_idle and self._idle_long_enough(state.idle_since)
+            else:
+                state.idle_since = None
+                all_idle = False
+            if ended and self._bounded:
+                yield beam.pvalue.TaggedOutput(READ_TO, (topic.name, partition, stop))
+            if not ended:
+                unfinished += 1
+                marks.append(self._partition_watermark(state))
+        if restriction.discover and not restriction.ranges:
+            marks.append(Timestamp.now() - self._out_of_orderness)  # nothing to hold back
+        if marks and None not in marks:
+            _advance(watermark, min(marks))
+        if read_to and self._group_id and not self._bounded:
+            finalizer.register(lambda: self._commit(read_to))
+        if self._bounded:
+            if unfinished:
+                tracker.defer_remainder()
             return
+        discovery_idle = (not restriction.discover or self._idle_long_enough(
+            self._discovered.get(topic.name, (0.0, time.monotonic()))[1]))
+        if all_idle and discovery_idle and self._stop_after_idle_s is not None:
+            tracker.try_claim(("stop",))
+            return
+        tracker.defer_remainder(Duration(seconds=0 if read_to else 0.5))
+
+    def _idle_long_enough(self, since: float) -> bool:
+        return (self._stop_after_idle_s is not None
+                and time.monotonic() - since >= self._stop_after_idle_s)
+
+    def _read_slice(self, state: _PartitionState, tp: TopicPartition, start: int, stop: int,
+                    budget: int, poll_ms: int, tracker) -> Iterator:
+        """Read one partition for a while; returns (next offset, records claimed, ended)."""
         consumer = state.consumer
-        if consumer.position(tp, timeout_ms=5000) != restriction.start:
-            consumer.seek(tp, restriction.start)
-        started = time.monotonic()
-        position, claimed, max_ts, finished = restriction.start, 0, None, False
-        while (not finished and claimed < self._max_records
-               and time.monotonic() - started < _SLICE_S):
-            batch = consumer.poll(timeout_ms=_POLL_MS,
-                                  max_records=self._max_records - claimed).get(tp, ())
+        if consumer.position(tp, timeout_ms=5000) != start:
+            consumer.seek(tp, start)
+        position, claimed, started = start, 0, time.monotonic()
+        while claimed < budget and time.monotonic() - started < _SLICE_S:
+            batch = consumer.poll(timeout_ms=poll_ms, max_records=budget - claimed).get(tp, ())
             if not batch:
                 break
             for record in batch:
-                if not tracker.try_claim(record.offset):
-                    finished = True
-                    break
+                if not tracker.try_claim(("read", tp.partition, record.offset)):
+                    return position, claimed, record.offset >= stop
                 position, claimed = record.offset + 1, claimed + 1
-                max_ts = record.timestamp if max_ts is None else max(max_ts, record.timestamp)
+                state.max_timestamp_ms = max(state.max_timestamp_ms or 0, record.timestamp)
                 yield from self._decoded(record)
-        now = time.monotonic()
-        if max_ts is not None:
-            state.last_record_at, state.idle_since = now, None
-            _advance(watermark, Timestamp(micros=max_ts * 1000) - self._out_of_orderness)
-        stop = tracker.current_restriction().stop
-        if self._bounded:
-            if not finished and consumer.position(tp) >= stop:
-                # Nothing left below the end offset (it may be a transaction marker).
-                finished = not tracker.try_claim(stop)
-            if finished and stop == spec.stop:
-                yield beam.pvalue.TaggedOutput(READ_TO, (spec.topic, spec.partition, spec.stop))
-            if not finished:
-                tracker.defer_remainder()
-            return
         if claimed:
-            finalizer.register(lambda: self._commit(tp, position))
-        elif not finished:
-            finished = self._idle(state, tp, position, watermark) and not tracker.try_claim(stop)
-        if not finished:
-            tracker.defer_remainder(Duration(seconds=0 if claimed else 0.5))
-
-    def _idle(self, state: _PartitionState, tp: TopicPartition, position: int,
-              watermark: ManualWatermarkEstimator) -> bool:
-        """Advance the watermark of an idle partition; True if the read should stop."""
-        if not self._caught_up(state, tp, position):
             state.idle_since = None
-            return False
-        now = time.monotonic()
-        state.idle_since = state.idle_since or now
-        if now - state.idle_since >= self._idle_after_s:
-            _advance(watermark, Timestamp.now() - self._out_of_orderness)
-        return (self._stop_after_idle_s is not None
-                and now - state.idle_since >= self._stop_after_idle_s)
+        if self._bounded and consumer.position(tp) >= stop:
+            # Nothing left below the end offset (what is left may be a transaction marker).
+            tracker.try_claim(("end", tp.partition))
+            return position, claimed, True
+        return position, claimed, False
 
 
 class _ReadPartitionsUnboundedFn(_ReadPartitionsFn):
@@ -318,65 +491,12 @@ class _ReadPartitionsUnboundedFn(_ReadPartitionsFn):
     @beam.DoFn.unbounded_per_element()
     def process(
         self,
-        spec: PartitionSpec,
+        topic: _Topic,
         finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=_TRACKER,
         watermark=_WATERMARK,
     ) -> Iterator:
-        return super().process(spec, finalizer, tracker, watermark)
-
-
-class _NewPartitions(TerminationCondition):
-    """Watch's stop rule: never, or once no new partition appeared for ``idle_s`` seconds."""
-
-    def __init__(self, idle_s: float | None) -> None:
-        self._idle_micros = None if idle_s is None else int(idle_s * 1e6)
-
-    def for_new_input(self, now: Timestamp, element) -> Timestamp:
-        return now
-
-    def on_seen_new_output(self, now: Timestamp, state: Timestamp) -> Timestamp:
-        return now
-
-    def can_stop_polling(self, now: Timestamp, state: Timestamp) -> bool:
-        return self._idle_micros is not None and (now - state).micros > self._idle_micros
-
-    def state_coder(self) -> coders.Coder:
-        return coders.TimestampCoder()
-
-
-class _ListPartitions:
-    """Watch's poll function: every partition of a topic, asked at most every ``interval_s``.
-
-    On FnApiRunner the Watch polls as fast as it can (it ignores ``defer_remainder`` delays),
-    so between real look-ups the last answer is returned again; Watch drops what it has seen.
-    """
-
-    def __init__(self, config: KafkaConfig, interval_s: float) -> None:
-        self._config = config
-        self._interval_s = interval_s
-        self._client = None
-        self._last: dict[str, tuple[float, list]] = {}
-
-    def __call__(self, topic: str) -> PollResult:
-        asked, found = self._last.get(topic, (0.0, []))
-        if time.monotonic() - asked >= self._interval_s:
-            try:
-                if self._client is None:
-                    self._client = admin.consumer(self._config)
-                self._client.topics()  # refreshes the metadata cache from the cluster
-                numbers = admin.partitions(self._client, topic, self._config)
-            except (KafkaError, KafkaConnectorError) as e:
-                log.warning("partition discovery for %s failed, will retry: %s", topic, e)
-            else:
-                now = Timestamp.now()
-                found = [beam.window.TimestampedValue(
-                    PartitionSpec(topic, n, None, UNBOUNDED), now) for n in numbers]
-            self._last[topic] = (time.monotonic(), found)
-        return PollResult.incomplete(found)
-
-    def default_output_coder(self) -> coders.Coder:
-        return coders.PickleCoder()
+        return super().process(topic, finalizer, tracker, watermark)
 
 
 class ReadFromKafka(beam.PTransform):
@@ -422,31 +542,19 @@ class ReadFromKafka(beam.PTransform):
         self._group_id = group_id
         self._start_from = start_from
         self._bounded = bounded
-        self._stop_after_idle_s = stop_after_idle_s
-        self._discovery_interval_s = discovery_interval_s
         fn = _ReadPartitionsFn if bounded else _ReadPartitionsUnboundedFn
         self._fn = fn(config, group_id, input_format, bounded, max_out_of_orderness_s,
-                      idle_after_s, stop_after_idle_s, max_records_per_call)
+                      idle_after_s, discovery_interval_s, stop_after_idle_s,
+                      max_records_per_call)
 
     def expand(self, root: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         launch = partitions_at_launch(self._config, self._topics, self._group_id,
                                       self._start_from, self._bounded)
-        specs = root | "PartitionsAtLaunch" >> beam.Create(launch)
-        if not self._bounded:
-            known = {(s.topic, s.partition) for s in launch}
-            found = (root
-                     | "Topics" >> beam.Create(self._topics)
-                     | "WatchPartitions" >> Watch(
-                         _ListPartitions(self._config, self._discovery_interval_s),
-                         poll_interval=Duration(seconds=self._discovery_interval_s),
-                         termination=_NewPartitions(self._stop_after_idle_s),
-                         output_key_fn=lambda s: (s.topic, s.partition))
-                     | "Partition" >> beam.Values()
-                     | "AddedAfterLaunch" >> beam.Filter(
-                         lambda s: (s.topic, s.partition) not in known))
-            specs = (specs, found) | "AllPartitions" >> beam.Flatten()
-        return specs | "Read" >> beam.ParDo(self._fn).with_outputs(
-            DEAD_LETTERS, READ_TO, main="events")
+        topics = [_Topic(t, tuple(s for s in launch if s.topic == t)) for t in self._topics]
+        return (root
+                | "Topics" >> beam.Create(topics)
+                | "Read" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTERS, READ_TO,
+                                                               main="events"))
 
 
 class _CommitFn(beam.DoFn):
