@@ -209,7 +209,7 @@ def test_sigkill_of_the_broker_during_an_unbounded_read_loses_nothing(tmp_path):
         _wait_for(lambda: _count(bootstrap, out) > 0, 60, "first output")
         broker.kill()
         time.sleep(3)
-        broker.start()
+        assert broker.start() == bootstrap  # same port, same data
         _produce(config, topic, (_article(n) for n in range(3000, 5000)))
         thread.join(timeout=180)
         assert not thread.is_alive(), "the unbounded read did not stop after going idle"

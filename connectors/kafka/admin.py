@@ -38,6 +38,9 @@ __all__ = [
 CONNECT_TIMEOUT_S = 3.0
 #: kafka-python's own wait for a first metadata answer (its default is 30 s).
 BOOTSTRAP_TIMEOUT_MS = 10_000
+#: Longest pause between reconnects to a broker that went away (kafka-python's default is 30 s,
+#: which leaves a restarted broker unused for that long).
+RECONNECT_BACKOFF_MAX_MS = 2_000
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class KafkaConfig:
         """Keyword arguments for any kafka-python client."""
         kwargs: dict[str, Any] = {"bootstrap_servers": self.servers(),
                                   "security_protocol": self.security_protocol,
-                                  "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
+                                  "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+                                  "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS}
         for key in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password",
                     "ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password"):
             if getattr(self, key) is not None:

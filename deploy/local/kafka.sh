@@ -106,6 +106,9 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# A broker restarted after SIGKILL re-registers only once its old session expired (default 9 s).
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=1000
 # Large enough for the tests' 5 MB poison message, which the source must dead-letter.
 message.max.bytes=8388608
 replica.fetch.max.bytes=8388608
