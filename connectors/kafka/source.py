@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -485,18 +486,18 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         return position, claimed, False
 
 
+def _copy(fn: types.FunctionType) -> types.FunctionType:
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    copy.__kwdefaults__, copy.__annotations__ = fn.__kwdefaults__, fn.__annotations__
+    return copy
+
+
 class _ReadPartitionsUnboundedFn(_ReadPartitionsFn):
     """The same reader, declared unbounded so the runner treats its output as a stream."""
 
-    @beam.DoFn.unbounded_per_element()
-    def process(
-        self,
-        topic: _Topic,
-        finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=_TRACKER,
-        watermark=_WATERMARK,
-    ) -> Iterator:
-        return super().process(topic, finalizer, tracker, watermark)
+    # Beam reads the marker off the process function itself: mark a copy, not the base's.
+    process = beam.DoFn.unbounded_per_element()(_copy(_ReadPartitionsFn.process))
 
 
 class ReadFromKafka(beam.PTransform):

@@ -144,9 +144,11 @@ start() {
         write_config "$dir" "$port" "$cport"
     fi
     if [[ ! -f "$dir/data/meta.properties" ]]; then
+        # "--cluster-id=ID", not "-t ID": a random id may start with "-".
+        local id
+        id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
         (run_java "$dir/format.log" kafka.tools.StorageTool format --ignore-formatted \
-            -t "$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
-            -c "$dir/server.properties") >"$dir/format.out" 2>&1 \
+            --cluster-id="$id" --config "$dir/server.properties") >"$dir/format.out" 2>&1 \
             || die "formatting storage in $dir failed; see $dir/format.out"
     fi
     local log="$dir/kafka.log"
