@@ -1,0 +1,29 @@
+"""The dead-letter sink: everything wirewatch could not process, with the reason.
+
+Every step tags its failures with :data:`DEAD_LETTERS`; ``ingest`` flattens them into one
+PCollection of ``DeadLetter`` dicts (``schemas/dead_letter.avsc``) and writes it here.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.schemas.records import DEAD_LETTER
+
+__all__ = ["DEAD_LETTERS", "WriteDeadLetters"]
+
+#: Output tag of every step's dead letters.
+DEAD_LETTERS = "dead_letters"
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Write ``DeadLetter`` dicts as Avro files under ``<output>/dead_letters/``."""
+
+    def __init__(self, output: str, *, triggering_frequency: int | None = None) -> None:
+        super().__init__()
+        self._write = WriteAvroFiles(output, DEAD_LETTER,
+                                     triggering_frequency=triggering_frequency)
+
+    def expand(self, letters: beam.PCollection) -> beam.pvalue.PDone:
+        return letters | "Avro" >> self._write

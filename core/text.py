@@ -1,0 +1,78 @@
+"""Clean text from feed HTML, and the content hash that exact deduplication compares."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from html.parser import HTMLParser
+
+__all__ = ["clean_html", "content_hash", "hash_text"]
+
+# Elements whose text is never article text.
+_SKIPPED = frozenset({"script", "style", "noscript", "template", "iframe", "svg", "head"})
+# Elements that end a line of text: without a break their words would run together.
+_BLOCKS = frozenset({
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
+    "blockquote", "pre", "section", "article", "header", "footer", "figure", "figcaption",
+    "table", "hr", "dd", "dt",
+})
+_INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def clean_html(markup: str) -> str:
+    """Readable text of an HTML fragment: tags and scripts gone, entities decoded.
+
+    Block elements become line breaks (one ``\\n`` between paragraphs), runs of spaces become one.
+    Plain text goes through unchanged apart from white space.
+    """
+    if not markup:
+        return ""
+    if "<" in markup:
+        parser = _TextExtractor()
+        parser.feed(markup)
+        parser.close()
+        text = "".join(parser.parts)
+    else:
+        text = html.unescape(markup)
+    text = _INLINE_SPACE.sub(" ", text)
+    return _BLANK_LINES.sub("\n", text).strip()
+
+
+def hash_text(text: str) -> str:
+    """sha256 hex of text after case folding and white space collapsing."""
+    folded = " ".join(text.casefold().split())
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+
+
+def content_hash(title: str, summary: str, body: str) -> str:
+    """What exact dedup compares: the body, or title + summary when there is no body.
+
+    The title is left out when there is a body because wire copies keep the body and change the
+    headline.
+    """
+    return hash_text(body if body.strip() else f"{title}\n{summary}")

@@ -1,0 +1,54 @@
+"""Normalise: ``RawArticle`` in, article event dicts out (canonical URL, clean text, event time,
+stable id); items that cannot become events go out as dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from wirewatch.connectors.deadletter import DEAD_LETTERS
+from wirewatch.core.article import Rejected, build_event
+from wirewatch.pipelines.metrics import counter
+from wirewatch.schemas.records import RawArticle, dead_letter
+
+__all__ = ["Normalise"]
+
+
+def _payload(raw: RawArticle) -> bytes:
+    return json.dumps(dataclasses.asdict(raw), ensure_ascii=False, default=str).encode()
+
+
+class _NormaliseFn(beam.DoFn):
+    def __init__(self) -> None:
+        self._events = counter("normalised")
+        self._rejected = counter("normalise_rejected")
+
+    def process(self, raw: RawArticle) -> Iterator:
+        try:
+            event = build_event(raw)
+        except Rejected as e:
+            error_type, reason = e.error_type, e.reason
+        except Exception as e:  # a bug or an input nobody foresaw: keep it, keep running
+            error_type, reason = type(e).__name__, f"normalisation failed: {e}"
+        else:
+            self._events.inc()
+            yield beam.window.TimestampedValue(event, event["event_time"] / 1000)
+            return
+        self._rejected.inc()
+        yield beam.pvalue.TaggedOutput(
+            DEAD_LETTERS, dead_letter("normalise", reason, error_type, _payload(raw), raw.source))
+
+
+class Normalise(beam.PTransform):
+    """``RawArticle`` -> article event dicts (``schemas/article_event.avsc`` shape).
+
+    Outputs ``events``, timestamped with their event time, and ``dead_letters`` for items with
+    no usable link or no text.
+    """
+
+    def expand(self, articles: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return articles | "Normalise" >> beam.ParDo(_NormaliseFn()).with_outputs(
+            DEAD_LETTERS, main="events")
