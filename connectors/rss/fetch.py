@@ -212,6 +212,17 @@ class _Decoder:
         return bytes(self._out)
 
 
+def _release(response: urllib3.BaseHTTPResponse, body_read: bool) -> None:
+    """Give the connection back for reuse, unless a body we did not read could be large."""
+    if not body_read:
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= _CHUNK:
+            response.drain_conn()
+        else:
+            response.close()
+    response.release_conn()
+
+
 def _retry_after_s(value: str | None) -> float | None:
     if not value:
         return None
@@ -277,6 +288,7 @@ class Fetcher:
             response = self._request(url, headers, deadline)
             state["status"] = response.status
             state["url"] = url
+            body_read = False
             try:
                 if response.status in _REDIRECTS and response.headers.get("Location"):
                     target = urljoin(url, response.headers["Location"])
@@ -297,8 +309,9 @@ class Fetcher:
                             ErrorKind.HTTP_4XX if response.status >= 400 else ErrorKind.HTTP_OTHER)
                     raise _Failure(kind, f"HTTP {response.status} {response.reason}")
                 body = self._read_body(response, deadline, state)
+                body_read = True
             finally:
-                response.release_conn()
+                _release(response, body_read)
             digest = hashlib.sha256(body).hexdigest()
             new_validators = Validators(
                 etag=response.headers.get("ETag"),
@@ -337,7 +350,9 @@ class Fetcher:
             raise _Failure(ErrorKind.TOO_LARGE, f"Content-Length {declared} over {limit} bytes")
         decoder = _Decoder(response.headers.get("Content-Encoding", ""), limit)
         try:
-            for chunk in response.stream(_CHUNK, decode_content=False):
+            # read1 returns whatever has arrived, so a body dripping in byte by byte still
+            # meets the total deadline (read() would wait for a full chunk).
+            while chunk := response.read1(_CHUNK):
                 state["wire"] += len(chunk)
                 if state["wire"] > limit:
                     raise _Failure(ErrorKind.TOO_LARGE, f"body over {limit} bytes on the wire")
