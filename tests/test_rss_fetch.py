@@ -9,8 +9,8 @@ import time
 import zlib
 
 import pytest
-from feedserver import FeedServer, Route, rss
 
+from tests.feedserver import FeedServer, Route, rss
 from wirewatch.connectors.rss.fetch import ErrorKind, FetchConfig, Fetcher, HostGate, Validators
 
 FEED = rss("Example", [("a", "First"), ("b", "Second")])

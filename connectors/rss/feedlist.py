@@ -66,16 +66,17 @@ class FeedListError(ValueError):
 def parse_interval(value: Any) -> float:
     """Seconds from ``600``, ``"90s"``, ``"15m"``, ``"1.5h"`` or ``"1d"``; ValueError otherwise."""
     if isinstance(value, bool):
-        raise ValueError(f"interval {value!r} is not a duration")
+        raise ValueError(f"'interval' must be a positive number of seconds, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"interval {value!r} is not a duration (e.g. 600, 90s, 15m, 2h)")
+            raise ValueError("'interval' must be a positive number of seconds or a duration "
+                             f"like 90s, 15m, 2h; got {value!r}")
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     if seconds <= 0:
-        raise ValueError(f"interval {value!r} must be positive")
+        raise ValueError(f"'interval' must be a positive number of seconds, got {value!r}")
     return seconds
 
 
@@ -85,17 +86,18 @@ def _check_entry(where: str, fields: dict[str, Any],
     url = str(fields.get("url") or "").strip()
     parts = urlsplit(url)
     if not url:
-        problems.append(f"{where}: missing url")
+        problems.append(f"{where}: 'url' is required")
     elif parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{where}: url {url!r} is not an absolute http(s) URL")
+        problems.append(f"{where}: 'url' must be an http(s) URL, got {url!r}")
     outlet = str(fields.get("outlet") or "").strip()
     if not outlet:
-        problems.append(f"{where}: missing outlet name")
+        problems.append(f"{where}: 'outlet' is required")
     language = fields.get("language")
     if language is not None:
         language = str(language).strip()
         if not _LANGUAGE.match(language):
-            problems.append(f"{where}: language {language!r} is not a tag like en or pt-BR")
+            problems.append(f"{where}: 'language' must be a tag like en or pt-BR, "
+                            f"got {language!r}")
     interval_s = None
     if fields.get("interval") is not None:
         try:
@@ -121,14 +123,15 @@ def _finish(source: str, entries: list[tuple[str, FeedSpec | None]],
         if feed is None:
             continue
         if feed.url in first_seen:
-            problems.append(f"{where}: url {feed.url!r} already listed at {first_seen[feed.url]}")
+            problems.append(f"{where}: feed {feed.url} is listed twice "
+                            f"(first at {first_seen[feed.url]})")
             continue
         first_seen[feed.url] = where
         feeds.append(feed)
     if problems:
         raise FeedListError(source, problems)
     if not feeds:
-        raise FeedListError(source, ["no feeds listed"])
+        raise FeedListError(source, ["expected a mapping with a non-empty 'feeds' list"])
     return feeds
 
 
@@ -157,16 +160,17 @@ def parse_yaml(text: str, source: str = "<yaml>", folder: Path | None = None) ->
     if isinstance(doc, dict):
         doc = doc.get("feeds")
     if not isinstance(doc, list):
-        raise FeedListError(source, ["expected a list of feeds, or a mapping with a 'feeds' list"])
+        raise FeedListError(source, ["expected a mapping with a non-empty 'feeds' list"])
     entries, problems = [], []
     for number, item in enumerate(doc, start=1):
         if not isinstance(item, dict):
-            problems.append(f"entry {number}: expected a mapping with url and outlet, got {item!r}")
+            problems.append(f"feeds entry {number}: expected a mapping with url and outlet, "
+                            f"got {item!r}")
             continue
-        where = f"entry {number} (line {item.pop('__line__')})"
+        where = f"feeds entry {number} (line {item.pop('__line__')})"
         unknown = sorted(set(item) - _YAML_KEYS)
         if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(unknown)}")
+            problems.append(f"{where}: unknown field(s) {unknown}; allowed: {sorted(_YAML_KEYS)}")
         feed, entry_problems = _check_entry(where, item, folder)
         problems.extend(entry_problems)
         entries.append((where, feed))
@@ -211,7 +215,7 @@ def load_feed_list(path: str | Path) -> list[FeedSpec]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise FeedListError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+        raise FeedListError(str(path), [f"cannot read feed list {path}: {exc.strerror}"]) from None
     if suffix in (".opml", ".xml"):
         return parse_opml(data, str(path))
     try:

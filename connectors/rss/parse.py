@@ -64,11 +64,13 @@ def entity_expansion_bytes(data: bytes) -> int:
 
 def _millis(entry: feedparser.FeedParserDict, key: str) -> tuple[int | None, str | None]:
     """Epoch millis of ``entry[key]`` and, if the source gave a date we cannot read, a note."""
-    parsed = entry.get(f"{key}_parsed")
+    # dict.get, not entry.get: FeedParserDict quietly answers 'updated' with the published date
+    parsed = dict.get(entry, f"{key}_parsed")
     if parsed:
         return calendar.timegm(parsed) * 1000, None  # feedparser already converted to UTC
-    if entry.get(key):
-        return None, f"unreadable {key} date {entry[key]!r}: ignored"
+    text = dict.get(entry, key)
+    if text:
+        return None, f"unreadable {key} date {text!r}: ignored"
     return None, None
 
 
@@ -96,9 +98,9 @@ def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int, *,
         return _broken(data, feed_source, "entity_expansion",
                        f"entity declarations expand to over {MAX_ENTITY_EXPANSION} bytes "
                        "(billion laughs or quadratic blowup): not parsed")
-    headers = {"content-location": base_url or feed.url}
-    if content_type:
-        headers["content-type"] = content_type
+    # Headers only with a Content-Type: feedparser flags their absence as an error (bozo).
+    headers = ({"content-type": content_type, "content-location": base_url or feed.url}
+               if content_type else None)
     # Bytes, never str: feedparser takes a str as a URL or file name and would fetch it.
     parsed = feedparser.parse(data, response_headers=headers)
     if parsed.bozo and not parsed.entries:
