@@ -74,6 +74,15 @@ def _millis(entry: feedparser.FeedParserDict, key: str) -> tuple[int | None, str
     return None, None
 
 
+def _link(entry: feedparser.FeedParserDict) -> str:
+    """The item's own page: the first ``alternate`` link; feedparser's ``link`` can end up as an
+    enclosure (an image) when the enclosure's element has text."""
+    for link in entry.get("links", ()):
+        if link.get("rel") == "alternate" and link.get("href"):
+            return link["href"]
+    return entry.get("link", "")
+
+
 def _media_urls(entry: feedparser.FeedParserDict) -> list[str]:
     urls = [link.get("href") for link in entry.get("links", ()) if link.get("rel") == "enclosure"]
     urls += [m.get("url") for m in entry.get("media_content", ())]
@@ -120,7 +129,7 @@ def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int, *,
         content = entry.get("content") or ()
         result.articles.append(RawArticle(
             source={**feed_source, "guid": entry.get("id") or None},
-            url=entry.get("link", ""),
+            url=_link(entry),
             title=entry.get("title", ""),
             summary=entry.get("summary", ""),
             content=content[0].get("value", "") if content else "",
