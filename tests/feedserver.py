@@ -134,11 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--etag", action="store_true", help="send ETags and answer 304s")
     args = parser.parse_args(argv)
     with FeedServer() as server:
         for n in range(args.feeds):
             items = [(f"f{n}-i{i}", f"Story {i} of feed {n}") for i in range(args.items)]
-            server.add(f"/feed/{n}.xml", Route(body=rss(f"Feed {n}", items)))
+            server.add(f"/feed/{n}.xml", Route(body=rss(f"Feed {n}", items),
+                                               etag=f'"{n}"' if args.etag else None))
         print(server.port, flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin
 

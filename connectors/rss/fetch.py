@@ -38,7 +38,8 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-__all__ = ["ErrorKind", "FetchConfig", "FetchResult", "Fetcher", "HostGate", "Validators"]
+__all__ = ["ErrorKind", "FetchConfig", "FetchResult", "Fetcher", "HostGate", "Validators",
+           "read_file"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
@@ -59,6 +60,7 @@ class ErrorKind:
     REDIRECT_LOOP = "redirect_loop"
     TOO_LARGE = "too_large"
     BAD_ENCODING = "bad_content_encoding"
+    UNREADABLE_FILE = "unreadable_file"
 
 
 @dataclass(frozen=True)
@@ -364,3 +366,27 @@ class Fetcher:
             raise
         return decoder.finish()
 
+
+
+def read_file(path: str, url: str, validators: Validators | None = None,
+              max_body_bytes: int = FetchConfig.max_body_bytes) -> FetchResult:
+    """A feed saved on disk, as if fetched from ``url``: same limits, same content hash."""
+    validators = validators or Validators()
+    started = time.monotonic()
+    body, kind, error = None, None, None
+    try:
+        with open(path, "rb") as f:
+            body = f.read(max_body_bytes + 1)
+        if len(body) > max_body_bytes:
+            body, kind, error = None, ErrorKind.TOO_LARGE, f"file over {max_body_bytes} bytes"
+    except OSError as exc:
+        kind, error = ErrorKind.UNREADABLE_FILE, f"cannot read feed file {path}: {exc.strerror}"
+    size = len(body) if body is not None else 0
+    if body is not None:
+        digest = hashlib.sha256(body).hexdigest()
+        if digest == validators.content_hash:
+            body = None
+        validators = Validators(content_hash=digest)
+    return FetchResult(url=url, final_url=url, status=None, error_kind=kind, error=error,
+                       body=body, content_type=None, validators=validators, wire_bytes=size,
+                       latency_s=time.monotonic() - started)

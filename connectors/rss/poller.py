@@ -1,5 +1,7 @@
 """One poll of one feed, start to finish, without Beam: fetch, parse, pick new items, reschedule.
 
+A feed with a ``path`` is read from that file instead of fetched (backfills, tests, samples).
+
 The Beam sources in ``source.py`` and the benchmark call :meth:`Poller.poll`; tests call it with
 a fake clock. A poll never raises for anything a server sends: failures end up in the health
 record and, for documents that are not feeds, in a dead letter.
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wirewatch.connectors.rss.feedlist import FeedSpec
-from wirewatch.connectors.rss.fetch import Fetcher, Validators
+from wirewatch.connectors.rss.fetch import Fetcher, Validators, read_file
 from wirewatch.connectors.rss.health import feed_health
 from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.connectors.rss.schedule import FeedSchedule, SchedulePolicy
@@ -72,7 +74,9 @@ class Poller:
     def poll(self, feed: FeedSpec, state: FeedState | None = None) -> PollOutcome:
         state = state or self.first_state(feed)
         started = self._clock()
-        result = self.fetcher.fetch(feed.url, state.validators)
+        result = (read_file(feed.path, feed.url, state.validators,
+                            self.fetcher.config.max_body_bytes) if feed.path
+                  else self.fetcher.fetch(feed.url, state.validators))
         now = self._clock()
         out = PollOutcome()
         items, outcome = 0, "error"

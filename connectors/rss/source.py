@@ -1,9 +1,11 @@
-"""Beam sources for RSS/Atom feeds: read saved files, poll every feed once, or watch feeds.
+"""Beam sources for RSS/Atom feeds: poll every feed once, or watch feeds on their schedules.
 
-- ``ReadFeedFiles``: feeds saved on disk, each read once (backfills, tests, samples).
-- ``PollFeeds``: bounded; every feed fetched over HTTP once.
+- ``PollFeeds``: bounded; every feed read once (backfills, one-off checks, tests, samples).
 - ``WatchFeeds``: unbounded; every feed polled on its own adaptive schedule, for ever (or for
   ``stop_after_s``), with repeats of already emitted items dropped by keyed state.
+
+Both fetch a feed over HTTP, or read it from its ``path`` when the feed list gives one, and
+both emit ``events`` (``RawArticle``), ``dead_letters`` and ``feed_health`` (one record a poll).
 
 Pacing never relies on the runner: the schedule of every feed lives in the splittable DoFn's
 restriction (so it survives checkpoints), only feeds whose next poll time has come are polled,
@@ -34,59 +36,11 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.fetch import FetchConfig, Fetcher
 from wirewatch.connectors.rss.health import HEALTH, count_poll
-from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.connectors.rss.poller import FeedState, Poller, PollOutcome, item_key
 from wirewatch.connectors.rss.schedule import SchedulePolicy
 from wirewatch.pipelines.metrics import counter
-from wirewatch.schemas.records import dead_letter, now_ms, source
 
-__all__ = ["PollFeeds", "ReadFeedFiles", "WatchFeeds"]
-
-class _ReadFeedFile(beam.DoFn):
-    def __init__(self, fetched_ms: int | None) -> None:
-        self._fetched_ms = fetched_ms
-
-    def process(self, feed: FeedSpec) -> Iterator:
-        try:
-            with open(feed.path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            counter("dead_letters_read").inc()
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(
-                "read", f"cannot read feed file {feed.path}: {e.strerror}", "unreadable_file",
-                b"", source("rss", feed.outlet, feed_url=feed.url)))
-            return
-        parsed = parse_feed(data, feed, self._fetched_ms or now_ms())
-        counter("feeds_read").inc()
-        counter("articles_read_rss").inc(len(parsed.articles))
-        yield from parsed.articles
-        for letter in parsed.dead_letters:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
-
-
-class ReadFeedFiles(beam.PTransform):
-    """Read feeds saved on disk (backfills, tests, the bundled samples), each once.
-
-    In: the pipeline root. Out: ``events`` (``RawArticle``) and ``dead_letters`` (feeds that
-    could not be read or parsed). ``fetched_ms`` pins the fetch time, for reproducible output.
-    """
-
-    def __init__(self, feeds: Sequence[FeedSpec], fetched_ms: int | None = None) -> None:
-        super().__init__()
-        missing = [f.url for f in feeds if not f.path]
-        if missing:
-            raise ValueError(f"feeds without a 'path' cannot be read from disk: {missing}")
-        self._feeds = list(feeds)
-        self._fetched_ms = fetched_ms
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
-        return (pbegin
-                | "Feeds" >> beam.Create(self._feeds)
-                | "Parse" >> beam.ParDo(_ReadFeedFile(self._fetched_ms))
-                .with_outputs(DEAD_LETTERS, main="events"))
-
-
-# -- polling over HTTP ----------------------------------------------------------------------
+__all__ = ["PollFeeds", "WatchFeeds"]
 
 _FETCHERS: dict[FetchConfig, Fetcher] = {}
 _FETCHERS_LOCK = threading.Lock()
@@ -123,13 +77,18 @@ def _check_feeds(feeds: Sequence[FeedSpec], concurrency: int) -> list[FeedSpec]:
 class _Polling(beam.DoFn):
     """Shared by the bounded and the unbounded poller: a Poller and a thread pool per DoFn."""
 
-    def __init__(self, fetch: FetchConfig, policy: SchedulePolicy, concurrency: int) -> None:
+    def __init__(self, fetch: FetchConfig, policy: SchedulePolicy, concurrency: int,
+                 fetched_ms: int | None = None) -> None:
         self._fetch = fetch
         self._policy = policy
         self._concurrency = concurrency
+        self._fetched_ms = fetched_ms
 
     def setup(self) -> None:
-        self._poller = Poller(_shared_fetcher(self._fetch), self._policy, rng=random.Random())
+        pinned = self._fetched_ms
+        clock = (lambda: pinned / 1000) if pinned is not None else time.time
+        self._poller = Poller(_shared_fetcher(self._fetch), self._policy, rng=random.Random(),
+                              clock=clock)
         self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="wirewatch-rss")
 
     def teardown(self) -> None:
@@ -158,17 +117,19 @@ class _PollOnce(_Polling):
 
 
 class PollFeeds(beam.PTransform):
-    """Fetch every feed once over HTTP (a bounded read: backfills, one-off checks).
+    """Read every feed once: over HTTP, or from its ``path`` (a bounded read).
 
     In: the pipeline root. Out: ``events`` (``RawArticle``), ``dead_letters`` (documents that
-    are not feeds) and ``feed_health`` (one ``FeedHealth`` record per feed).
+    are not feeds) and ``feed_health`` (one ``FeedHealth`` record per feed). ``fetched_ms``
+    pins the fetch time stamped on articles and health, for reproducible output.
     """
 
     def __init__(self, feeds: Sequence[FeedSpec], *, fetch: FetchConfig | None = None,
                  policy: SchedulePolicy | None = None, concurrency: int = 16,
-                 shards: int = 4) -> None:
+                 shards: int = 4, fetched_ms: int | None = None) -> None:
         super().__init__()
         self._feeds = _check_feeds(feeds, concurrency)
+        self._fetched_ms = fetched_ms
         self._fetch = fetch or FetchConfig()
         self._policy = policy or SchedulePolicy()
         self._concurrency = concurrency
@@ -178,7 +139,8 @@ class PollFeeds(beam.PTransform):
         return (pbegin
                 | "Shards" >> beam.Create(_shards(self._feeds, self._shards))
                 | "Spread" >> beam.Reshuffle()
-                | "Poll" >> beam.ParDo(_PollOnce(self._fetch, self._policy, self._concurrency))
+                | "Poll" >> beam.ParDo(_PollOnce(self._fetch, self._policy, self._concurrency,
+                                                 self._fetched_ms))
                 .with_outputs(DEAD_LETTERS, HEALTH, main="events"))
 
 
