@@ -12,6 +12,7 @@ once from cold (fetch + parse), then once more with the validators it got (the s
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
+    logging.disable(logging.INFO)  # Beam's multi-process workers log every channel they open
     proc, port = start_server(args.feeds, args.items)
     try:
         urls = [f"http://127.0.0.1:{port}/feed/{n}.xml" for n in range(args.feeds)]

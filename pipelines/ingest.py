@@ -9,14 +9,14 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.fetch import FetchConfig
-from wirewatch.connectors.rss.health import HEALTH, WriteFeedHealth
+from wirewatch.connectors.rss.health import HEALTH
 from wirewatch.connectors.rss.source import PollFeeds
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.metrics import counter
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.pipelines.options import WirewatchOptions
 from wirewatch.pipelines.tag import Tag
-from wirewatch.schemas.records import ARTICLE_EVENT
+from wirewatch.schemas.records import ARTICLE_EVENT, FEED_HEALTH
 
 __all__ = ["build"]
 
@@ -46,4 +46,4 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
      | "AllDeadLetters" >> beam.Flatten()
      | "CountDeadLetters" >> beam.Map(_count("dead_letters_written"))
      | "WriteDeadLetters" >> WriteDeadLetters(opts.output))
-    read[HEALTH] | "WriteFeedHealth" >> WriteFeedHealth(opts.output)
+    read[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)

@@ -23,7 +23,7 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.fetch import FetchConfig, Fetcher
-from wirewatch.connectors.rss.health import HEALTH, WriteFeedHealth
+from wirewatch.connectors.rss.health import HEALTH
 from wirewatch.connectors.rss.poller import Poller
 from wirewatch.connectors.rss.schedule import SchedulePolicy
 from wirewatch.connectors.rss.source import PollFeeds
@@ -316,12 +316,13 @@ def test_every_feedparser_case_is_ingested_without_a_crash(shared_data, server, 
         feeds.append(FeedSpec(url, f"case {case.relative_to(shared_data)}"))
     out = str(tmp_path)
     with beam.Pipeline() as p:
-        read = p | "Poll" >> PollFeeds(feeds, concurrency=8, shards=2)
+        read = p | "Poll" >> PollFeeds(feeds, fetch=FetchConfig(per_host_concurrency=8),
+                                       concurrency=8, shards=2)
         normalised = read.events | Normalise()
-        normalised.events | WriteAvroFiles(out, ARTICLE_EVENT)
+        normalised.events | "Events" >> WriteAvroFiles(out, ARTICLE_EVENT)
         ((read[DEAD_LETTERS], normalised[DEAD_LETTERS]) | beam.Flatten()
          | WriteDeadLetters(out))
-        read[HEALTH] | WriteFeedHealth(out)
+        read[HEALTH] | "Health" >> WriteAvroFiles(out, FEED_HEALTH)
     found = {ARTICLE_EVENT: [], DEAD_LETTER: [], FEED_HEALTH: []}
     for kind, record in read_records(sorted(Path(out).rglob("*.avro"))):
         found[kind].append(record)
@@ -349,3 +350,14 @@ def test_every_feedparser_case_is_ingested_without_a_crash(shared_data, server, 
     assert outcomes.get("new", 0) > 1000 and items > 1000, summary
     for record in found[ARTICLE_EVENT]:
         assert is_valid(record, ARTICLE_EVENT)
+
+
+def test_a_parser_crash_is_the_documents_dead_letter_not_the_pipelines(server, poller,
+                                                                       monkeypatch):
+    def explode(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("wirewatch.connectors.rss.parse.feedparser.parse", explode)
+    out = poll(server, poller, "/boom", Route(body=rss("B", [("a", "A")])))
+    assert out.health["outcome"] == "not_a_feed" and out.health["error_kind"] == "RecursionError"
+    assert out.dead_letters[0]["reason"].startswith("parser failed: RecursionError")

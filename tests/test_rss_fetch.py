@@ -7,6 +7,7 @@ import itertools
 import socket
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -192,3 +193,17 @@ def test_per_host_spacing_against_the_server(server):
     times = server.hit_times("/f")
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.18
+
+
+@pytest.mark.parametrize(("per_host", "at_least_s", "at_most_s"), [(1, 0.75, 5), (4, 0, 0.5)])
+def test_per_host_concurrency_holds_until_the_body_is_read(server, per_host, at_least_s,
+                                                           at_most_s):
+    # The body trickles in over ~0.2 s: a slot freed at the headers would let all 4 overlap.
+    url = server.add("/trickle", Route(body=b"<rss/>" + b" " * 14, drip_s=0.01))
+    client = fetcher(per_host_concurrency=per_host)
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: client.fetch(url), range(4)))
+    took = time.monotonic() - started
+    assert all(r.ok for r in results)
+    assert at_least_s <= took <= at_most_s, took

@@ -7,6 +7,7 @@ import time
 
 import apache_beam as beam
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.feedserver import FeedServer, Route, rss
@@ -134,3 +135,16 @@ def test_item_memory_forgets_after_the_ttl_and_stays_bounded():
     assert len(state.value) <= 3
     assert _emitted(fn, state, 21_000, ["d", "e", "f", "g"]) == ["d", "e", "f", "g"]
     assert len(state.value) == 3                                    # the newest 3 kept
+
+
+def test_polls_are_counted_in_beam_metrics(server):
+    feeds = [FeedSpec(server.add("/m-ok", Route(body=rss("Ok", [("a", "A")]))), "Ok"),
+             FeedSpec(server.add("/m-down", Route(status=500)), "Down")]
+    p = beam.Pipeline()
+    _ = p | PollFeeds(feeds)
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed
+                for c in result.metrics().query(MetricsFilter())["counters"]}
+    assert counters["rss_polls"] == 2 and counters["rss_polls_new"] == 1
+    assert counters["rss_poll_errors_http_5xx"] == 1 and counters["rss_items_new"] == 1

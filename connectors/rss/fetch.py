@@ -287,61 +287,63 @@ class Fetcher:
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         for _hop in range(self.config.max_redirects + 1):
-            response = self._request(url, headers, deadline)
-            state["status"] = response.status
-            state["url"] = url
-            body_read = False
+            host = urlsplit(url).hostname or ""
+            self._gate.acquire(host)  # held until the body is read: the host's slot is busy
             try:
-                if response.status in _REDIRECTS and response.headers.get("Location"):
-                    target = urljoin(url, response.headers["Location"])
-                    if target in seen:
-                        raise _Failure(ErrorKind.REDIRECT_LOOP, f"redirect loop back to {target}")
-                    seen.add(target)
-                    url = target
-                    continue
-                if response.status == 304:
-                    return FetchResult(url=requested, final_url=url, status=304,
-                                       error_kind=None, error=None, body=None,
-                                       content_type=None, validators=validators,
-                                       wire_bytes=state["wire"],
-                                       latency_s=time.monotonic() - started)
-                if not 200 <= response.status < 300:
-                    state["retry_after_s"] = _retry_after_s(response.headers.get("Retry-After"))
-                    kind = (ErrorKind.HTTP_5XX if response.status >= 500 else
-                            ErrorKind.HTTP_4XX if response.status >= 400 else ErrorKind.HTTP_OTHER)
-                    raise _Failure(kind, f"HTTP {response.status} {response.reason}")
-                body = self._read_body(response, deadline, state)
-                body_read = True
+                outcome = self._exchange(url, requested, headers, validators, started, deadline,
+                                         state)
             finally:
-                _release(response, body_read)
-            digest = hashlib.sha256(body).hexdigest()
-            new_validators = Validators(
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                content_hash=digest)
-            changed = digest != validators.content_hash
-            return FetchResult(url=requested, final_url=url, status=response.status,
-                               error_kind=None, error=None, body=body if changed else None,
-                               content_type=response.headers.get("Content-Type"),
-                               validators=new_validators, wire_bytes=state["wire"],
-                               latency_s=time.monotonic() - started)
+                self._gate.release(host)
+            if isinstance(outcome, FetchResult):
+                return outcome
+            if outcome in seen:
+                raise _Failure(ErrorKind.REDIRECT_LOOP, f"redirect loop back to {outcome}")
+            seen.add(outcome)
+            url = outcome
         raise _Failure(ErrorKind.TOO_MANY_REDIRECTS,
                        f"more than {self.config.max_redirects} redirects")
 
-    def _request(self, url: str, headers: dict, deadline: float) -> urllib3.BaseHTTPResponse:
-        host = urlsplit(url).hostname or ""
-        self._gate.acquire(host)
-        try:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Failure(ErrorKind.TIMEOUT, "total timeout before the request")
-            timeout = urllib3.Timeout(connect=min(self.config.connect_timeout_s, remaining),
-                                      read=min(self.config.read_timeout_s, remaining))
-            return self._pool.request("GET", url, headers=headers, redirect=False,
+    def _exchange(self, url: str, requested: str, headers: dict, validators: Validators,
+                  started: float, deadline: float, state: dict) -> FetchResult | str:
+        """One request and its response: the result, or the URL a redirect points to."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Failure(ErrorKind.TIMEOUT, "total timeout before the request")
+        timeout = urllib3.Timeout(connect=min(self.config.connect_timeout_s, remaining),
+                                  read=min(self.config.read_timeout_s, remaining))
+        response = self._pool.request("GET", url, headers=headers, redirect=False,
                                       preload_content=False, decode_content=False,
                                       timeout=timeout)
+        state["status"] = response.status
+        state["url"] = url
+        body_read = False
+        try:
+            if response.status in _REDIRECTS and response.headers.get("Location"):
+                return urljoin(url, response.headers["Location"])
+            if response.status == 304:
+                return FetchResult(url=requested, final_url=url, status=304, error_kind=None,
+                                   error=None, body=None, content_type=None,
+                                   validators=validators, wire_bytes=state["wire"],
+                                   latency_s=time.monotonic() - started)
+            if not 200 <= response.status < 300:
+                state["retry_after_s"] = _retry_after_s(response.headers.get("Retry-After"))
+                kind = (ErrorKind.HTTP_5XX if response.status >= 500 else
+                        ErrorKind.HTTP_4XX if response.status >= 400 else ErrorKind.HTTP_OTHER)
+                raise _Failure(kind, f"HTTP {response.status} {response.reason}")
+            body = self._read_body(response, deadline, state)
+            body_read = True
         finally:
-            self._gate.release(host)
+            _release(response, body_read)
+        digest = hashlib.sha256(body).hexdigest()
+        new_validators = Validators(etag=response.headers.get("ETag"),
+                                    last_modified=response.headers.get("Last-Modified"),
+                                    content_hash=digest)
+        changed = digest != validators.content_hash
+        return FetchResult(url=requested, final_url=url, status=response.status,
+                           error_kind=None, error=None, body=body if changed else None,
+                           content_type=response.headers.get("Content-Type"),
+                           validators=new_validators, wire_bytes=state["wire"],
+                           latency_s=time.monotonic() - started)
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, deadline: float,
                    state: dict) -> bytes:

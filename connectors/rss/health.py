@@ -1,19 +1,16 @@
-"""Feed health: one ``FeedHealth`` record per poll (``schemas/feed_health.avsc``) and its sink.
+"""Feed health: one ``FeedHealth`` record per poll (``schemas/feed_health.avsc``).
 
-An operator lists failing feeds by reading these records (``wirewatch inspect`` shows them) or
-by watching the ``rss_*`` Beam metrics counted in :func:`count_poll`.
+The records go to ``<output>/feed_healths/`` (``WriteAvroFiles(output, FEED_HEALTH)``) and
+their counts to the ``rss_*`` Beam metrics (:func:`count_poll`), so an operator can list the
+failing feeds from either.
 """
 
 from __future__ import annotations
 
-import apache_beam as beam
-
 from wirewatch import __version__
-from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.pipelines.metrics import counter, distribution
-from wirewatch.schemas.records import FEED_HEALTH
 
-__all__ = ["FEED_HEALTH", "HEALTH", "WriteFeedHealth", "count_poll", "feed_health"]
+__all__ = ["HEALTH", "count_poll", "feed_health"]
 
 #: Output tag of the RSS sources' health records.
 HEALTH = "feed_health"
@@ -47,15 +44,3 @@ def count_poll(health: dict) -> None:
     counter("rss_bytes").inc(health["bytes"])
     counter("rss_items_new").inc(health["new_items"])
     distribution("rss_poll_latency_ms").update(health["latency_ms"])
-
-
-class WriteFeedHealth(beam.PTransform):
-    """Write ``FeedHealth`` dicts as Avro files under ``<output>/feed_healths/``."""
-
-    def __init__(self, output: str, *, triggering_frequency: int | None = None) -> None:
-        super().__init__()
-        self._write = WriteAvroFiles(output, FEED_HEALTH,
-                                     triggering_frequency=triggering_frequency)
-
-    def expand(self, records: beam.PCollection) -> beam.pvalue.PDone:
-        return records | "Avro" >> self._write

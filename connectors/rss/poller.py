@@ -9,6 +9,7 @@ record and, for documents that are not feeds, in a dead letter.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.fetch import Fetcher, Validators, read_file
 from wirewatch.connectors.rss.health import feed_health
-from wirewatch.connectors.rss.parse import parse_feed
+from wirewatch.connectors.rss.parse import ParsedFeed, parse_feed
 from wirewatch.connectors.rss.schedule import FeedSchedule, SchedulePolicy
 from wirewatch.core.urls import InvalidUrl, canonical_url
-from wirewatch.schemas.records import RawArticle
+from wirewatch.schemas.records import RawArticle, dead_letter, source
 
 __all__ = ["FeedState", "PollOutcome", "Poller", "item_key"]
 
@@ -39,13 +40,28 @@ def item_key(article: RawArticle) -> str | None:
         return f"url:{article.url}"
 
 
+def _parse(body: bytes, feed: FeedSpec, fetched_ms: int, content_type: str | None,
+           base_url: str) -> ParsedFeed:
+    """``parse_feed``, with a parser bug on some document becoming that document's dead letter."""
+    try:
+        return parse_feed(body, feed, fetched_ms, content_type=content_type, base_url=base_url)
+    except Exception as exc:  # feedparser on input nobody foresaw: keep the bytes, keep running
+        return ParsedFeed(dead_letters=[dead_letter(
+            "parse", f"parser failed: {type(exc).__name__}: {exc}", type(exc).__name__, body,
+            source("rss", feed.outlet, feed_url=feed.url))], error=type(exc).__name__)
+
+
 @dataclass(frozen=True)
 class FeedState:
-    """What a feed's next poll needs from the last one."""
+    """What a feed's next poll needs from the last one.
+
+    ``item_keys`` holds 64-bit digests of the last document's item keys, not the keys: the
+    state of every feed travels in the streaming source's checkpoints.
+    """
 
     schedule: FeedSchedule
     validators: Validators = field(default_factory=Validators)
-    item_keys: frozenset[str] = frozenset()
+    item_keys: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -86,8 +102,8 @@ class Poller:
         if result.unchanged:
             outcome, validators = "unchanged", result.validators
         elif result.ok:
-            parsed = parse_feed(result.body, feed, int(started * 1000),
-                                content_type=result.content_type, base_url=result.final_url)
+            parsed = _parse(result.body, feed, int(started * 1000), result.content_type,
+                            result.final_url)
             out.dead_letters = parsed.dead_letters
             if parsed.error:
                 # Validators are not kept: the next poll re-reads and re-reports the document.
@@ -117,13 +133,19 @@ class Poller:
 
     @staticmethod
     def _new_items(articles: list[RawArticle],
-                   previous: frozenset[str]) -> tuple[list[RawArticle], frozenset[str]]:
+                   previous: frozenset[int]) -> tuple[list[RawArticle], frozenset[int]]:
         """Items whose key was not in the previous document (nor earlier in this one)."""
         new, keys = [], {}
         for article in articles:
             key = item_key(article)
-            if key is None or (key not in previous and key not in keys):
+            digest = _digest(key) if key is not None else None
+            if digest is None or (digest not in previous and digest not in keys):
                 new.append(article)
-            if key is not None:
-                keys[key] = None
+            if digest is not None:
+                keys[digest] = None
         return new, frozenset(list(keys)[:MAX_KEYS_PER_FEED])
+
+
+def _digest(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "big")

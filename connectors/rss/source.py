@@ -99,7 +99,6 @@ class _Polling(beam.DoFn):
         return list(self._pool.map(lambda f: self._poller.poll(f, states.get(f.url)), feeds))
 
 
-
 def _emit(health: dict, articles: list, letters: list) -> Iterator:
     """A poll's outputs: articles on the main output, then its health record and dead letters."""
     count_poll(health)
