@@ -15,7 +15,13 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.health import HEALTH
 from wirewatch.connectors.rss.schedule import SchedulePolicy
-from wirewatch.connectors.rss.source import PollFeeds, WatchFeeds, _ForgetSeenItems
+from wirewatch.connectors.rss.source import (
+    PollFeeds,
+    WatchFeeds,
+    _ForgetSeenItems,
+    _Shard,
+    _ShardTracker,
+)
 from wirewatch.schemas.records import FEED_HEALTH, RawArticle, is_valid, source
 
 
@@ -148,3 +154,21 @@ def test_polls_are_counted_in_beam_metrics(server):
                 for c in result.metrics().query(MetricsFilter())["counters"]}
     assert counters["rss_polls"] == 2 and counters["rss_polls_new"] == 1
     assert counters["rss_poll_errors_http_5xx"] == 1 and counters["rss_items_new"] == 1
+
+
+def test_shard_tracker_checkpoints_carry_the_claimed_states():
+    tracker = _ShardTracker(_Shard({"f": "before"}, until_s=99.0))
+    assert tracker.try_claim({"f": "after"})
+    assert tracker.try_split(0.5) is None  # only checkpoints, never halves
+    primary, residual = tracker.try_split(0)
+    assert primary.done and not residual.done
+    assert residual.states == {"f": "after"} and residual.until_s == 99.0
+    tracker.check_done()
+    assert not tracker.try_claim({"f": "late"})  # nothing may be claimed after a checkpoint
+
+    stopping = _ShardTracker(_Shard({"f": "s"}))
+    with pytest.raises(ValueError):
+        stopping.check_done()
+    assert not stopping.try_claim(None)  # None stops the shard
+    stopping.check_done()
+    assert stopping.try_split(0) is None and not stopping.is_bounded()
