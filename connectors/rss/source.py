@@ -315,13 +315,16 @@ class WatchFeeds(beam.PTransform):
     In: the pipeline root. Out: ``events`` (``RawArticle``, each item once while remembered:
     ``item_ttl_s`` in poll time, at most ``max_items_per_feed``), ``dead_letters`` and
     ``feed_health`` (one record per poll). Feeds are spread over ``shards`` splittable-DoFn
-    elements by host; each polls its due feeds ``concurrency`` at a time.
+    elements by host; each polls its due feeds ``concurrency`` at a time. ``idle_sleep_s``
+    bounds how long a call with nothing due waits before deferring: on runners that ignore
+    resume delays (FnApiRunner) it is the price of not spinning, and polls may run up to about
+    ``shards * idle_sleep_s`` late there, never early.
     """
 
     def __init__(self, feeds: Sequence[FeedSpec], *, fetch: FetchConfig | None = None,
                  policy: SchedulePolicy | None = None, concurrency: int = 16, shards: int = 4,
                  item_ttl_s: float = 7 * 86400, max_items_per_feed: int = 5000,
-                 idle_sleep_s: float = 0.2, stop_after_s: float | None = None) -> None:
+                 idle_sleep_s: float = 1.0, stop_after_s: float | None = None) -> None:
         super().__init__()
         self._feeds = _check_feeds(feeds, concurrency)
         if item_ttl_s <= 0 or max_items_per_feed < 1:
