@@ -9,7 +9,9 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.rss.feedlist import load_feed_list
-from wirewatch.connectors.rss.source import ReadFeedFiles
+from wirewatch.connectors.rss.fetch import FetchConfig
+from wirewatch.connectors.rss.health import HEALTH
+from wirewatch.connectors.rss.source import PollFeeds
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.metrics import counter
 from wirewatch.pipelines.normalise import Normalise
@@ -20,7 +22,7 @@ from wirewatch.pipelines.options import (
     start_from,
 )
 from wirewatch.pipelines.tag import Tag
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH
 
 __all__ = ["build"]
 
@@ -32,13 +34,15 @@ def _count(name: str):
     return inc
 
 
-def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, object]:
-    """Every configured input, and the Kafka read (or None) for committing its offsets."""
+def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, object, object]:
+    """Every configured input, then the feed read and the Kafka read (each or None)."""
     opts = options.view_as(WirewatchOptions)
-    reads, kafka = [], None
+    reads, feeds, kafka = [], None, None
     if opts.feeds:
-        reads.append(pipeline | "ReadFeeds" >> ReadFeedFiles(load_feed_list(opts.feeds),
-                                                             opts.fetched_at_ms))
+        feeds = pipeline | "ReadFeeds" >> PollFeeds(
+            load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
+            fetched_ms=opts.fetched_at_ms)
+        reads.append(feeds)
     if opts.input_topic:
         kafka = pipeline | "ReadKafka" >> ReadFromKafka(
             kafka_config(options), opts.input_topic, group_id=opts.group_id,
@@ -49,14 +53,14 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
             discovery_interval_s=opts.partition_discovery_interval_s,
             stop_after_idle_s=opts.stop_after_idle_s)
         reads.append(kafka)
-    return reads, kafka
+    return reads, feeds, kafka
 
 
 def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """Add the ingest graph to ``pipeline``. Options must have been checked (see ``cli``)."""
     opts = options.view_as(WirewatchOptions)
 
-    reads, kafka = _read(pipeline, options)
+    reads, feeds, kafka = _read(pipeline, options)
     articles = [r.events for r in reads] | "AllArticles" >> beam.Flatten()
     normalised = articles | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe()
@@ -70,6 +74,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     if opts.output:
         written.append(events | "WriteEvents" >> WriteAvroFiles(opts.output, ARTICLE_EVENT))
         written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(opts.output))
+        if feeds is not None:
+            feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)
     if opts.output_topic:
         written.append(events | "WriteEventsToKafka" >> WriteToKafka(
             kafka_config(options), opts.output_topic, ARTICLE_EVENT,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, PipelineOptions
 
+from wirewatch import __version__
 from wirewatch.connectors.kafka.admin import KafkaConfig
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
@@ -30,6 +31,9 @@ class WirewatchOptions(PipelineOptions):
             "--fetched_at_ms", type=int, default=None,
             help="Fetch time to stamp on articles read from feed files, in epoch millis "
                  "(default: now). Pin it to make reruns byte-identical.")
+        group.add_argument(
+            "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
+            help="User-Agent sent when fetching feeds over HTTP.")
         group.add_argument(
             "--input_topic", action="append", default=None,
             help="Kafka topic of articles to read (repeat for several); needs "
@@ -68,7 +72,8 @@ class WirewatchOptions(PipelineOptions):
         group.add_argument(
             "--output",
             help="Folder for Avro output: article events in <output>/article_events/, dead "
-                 "letters in <output>/dead_letters/. Created if missing.")
+                 "letters in <output>/dead_letters/, one health record per feed poll in "
+                 "<output>/feed_healths/. Created if missing.")
         group.add_argument(
             "--output_topic",
             help="Kafka topic for article events (Avro; keys and framing: "
