@@ -101,7 +101,9 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from wirewatch.connectors.kafka import KafkaConnectorError
+    from wirewatch.connectors.kafka.admin import check_reachable
     from wirewatch.pipelines.ingest import build
+    from wirewatch.pipelines.options import kafka_config
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -116,6 +118,8 @@ def run(argv: Sequence[str]) -> int:
     log.info("running wirewatch %s: %s -> %s", __version__, inputs, outputs)
     pipeline = beam.Pipeline(options=options)
     try:
+        if args.output_topic:  # the sink connects only on the workers: fail here instead
+            check_reachable(kafka_config(options))
         build(pipeline, options)
     except (KafkaConnectorError, ValueError) as e:
         print(f"wirewatch run: error: {e}", file=sys.stderr)

@@ -72,8 +72,11 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
                | "CountDeadLetters" >> beam.Map(_count("dead_letters_written")))
     written = []
     if opts.output:
-        written.append(events | "WriteEvents" >> WriteAvroFiles(opts.output, ARTICLE_EVENT))
-        written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(opts.output))
+        period = opts.file_period_s if kafka is not None and not opts.bounded else None
+        written.append(events | "WriteEvents" >> WriteAvroFiles(
+            opts.output, ARTICLE_EVENT, triggering_frequency=period))
+        written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(
+            opts.output, triggering_frequency=period))
         if feeds is not None:
             feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)
     if opts.output_topic:

@@ -75,6 +75,10 @@ class WirewatchOptions(PipelineOptions):
                  "letters in <output>/dead_letters/, one health record per feed poll in "
                  "<output>/feed_healths/. Created if missing.")
         group.add_argument(
+            "--file_period_s", type=int, default=60,
+            help="Unbounded runs (Kafka without --bounded) close a set of Avro files this often "
+                 "(seconds); bounded runs write once at the end.")
+        group.add_argument(
             "--output_topic",
             help="Kafka topic for article events (Avro; keys and framing: "
                  "connectors/kafka/sink.py); needs --bootstrap_servers.")
