@@ -1,10 +1,21 @@
-"""The source's restriction tracker: one range per partition, checkpoints, discovery, stop."""
+"""The source's restriction tracker (one range per partition, checkpoints, discovery, stop)
+and its per-partition watermark."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from wirewatch.connectors.kafka.source import UNBOUNDED, _Ranges, _RangesTracker
+import pytest
+from apache_beam.utils.timestamp import Timestamp
+
+from wirewatch.connectors.kafka import KafkaConfig
+from wirewatch.connectors.kafka.source import (
+    UNBOUNDED,
+    _PartitionState,
+    _Ranges,
+    _RangesTracker,
+    _ReadPartitionsFn,
+)
 
 
 def test_checkpoint_keeps_what_was_read_and_hands_on_the_rest():
@@ -66,3 +77,26 @@ def test_stop_ends_an_unbounded_restriction_cleanly():
 def test_runner_splits_inside_a_partition_are_refused():
     tracker = _RangesTracker(_Ranges(((0, 0, 100),)))
     assert tracker.try_split(0.5) is None
+
+
+def _reader(idle_after_s: float = 10.0) -> _ReadPartitionsFn:
+    return _ReadPartitionsFn(KafkaConfig("127.0.0.1:9"), None, "json", False,
+                             max_out_of_orderness_s=30, idle_after_s=idle_after_s,
+                             discovery_interval_s=10, stop_after_idle_s=None,
+                             max_records_per_call=100)
+
+
+def test_watermark_trails_the_newest_record_by_the_allowed_out_of_orderness():
+    state = _PartitionState(consumer=None, max_timestamp_ms=1_795_000_000_000)
+    assert _reader()._partition_watermark(state) == Timestamp(1_795_000_000 - 30)
+
+
+def test_a_partition_with_nothing_read_yet_holds_the_watermark():
+    assert _reader()._partition_watermark(_PartitionState(consumer=None)) is None
+
+
+def test_an_idle_partition_follows_wall_time():
+    state = _PartitionState(consumer=None, max_timestamp_ms=1_000,
+                            idle_since=time.monotonic() - 11)
+    mark = _reader(idle_after_s=10)._partition_watermark(state)
+    assert abs(mark.micros / 1e6 - (time.time() - 30)) < 5

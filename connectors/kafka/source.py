@@ -464,11 +464,20 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                     budget: int, poll_ms: int, tracker) -> Iterator:
         """Read one partition for a while; returns (next offset, records claimed, ended)."""
         consumer = state.consumer
-        if consumer.position(tp, timeout_ms=5000) != start:
-            consumer.seek(tp, start)
         position, claimed, started = start, 0, time.monotonic()
+        try:
+            if consumer.position(tp, timeout_ms=5000) != start:
+                consumer.seek(tp, start)
+        except KafkaError as e:  # broker away: try again in the next call
+            log.warning("cannot position %s:%d at %d yet: %s", tp.topic, tp.partition, start, e)
+            return position, claimed, False
         while claimed < budget and time.monotonic() - started < _SLICE_S:
-            batch = consumer.poll(timeout_ms=poll_ms, max_records=budget - claimed).get(tp, ())
+            try:
+                batch = consumer.poll(timeout_ms=poll_ms,
+                                      max_records=budget - claimed).get(tp, ())
+            except KafkaError as e:
+                log.warning("reading %s:%d failed, will retry: %s", tp.topic, tp.partition, e)
+                break
             if not batch:
                 break
             for record in batch:
