@@ -242,6 +242,9 @@ def test_partitions_keep_their_order_and_a_partition_added_while_running_is_read
     assert sorted(offsets) == [0, 1, 2]
     for partition, seen in offsets.items():
         assert seen == sorted(seen), f"partition {partition} out of order"
+    # Unbounded: the bundle finalizers committed what was read, the added partition included.
+    committed, ends = _committed(kafka_broker.bootstrap, topic, f"{topic}.group")
+    assert committed == ends and len(ends) == 3
 
 
 def test_unreachable_broker_fails_fast_and_names_the_servers():

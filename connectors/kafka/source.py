@@ -596,6 +596,8 @@ class CommitOffsets(beam.PTransform):
         super().__init__()
         if not group_id:
             raise ValueError("CommitOffsets needs a group_id")
+        if not after:
+            raise ValueError("CommitOffsets needs the sinks' outputs to wait for")
         self._config = config
         self._group_id = group_id
         self._after = list(after)
