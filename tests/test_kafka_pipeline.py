@@ -12,13 +12,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from http.server import HTTPServer
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.kafka_broker import KafkaBroker, read_topic
+from tests.kafka_broker import KafkaBroker, SchemaRegistryStub, read_topic
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.kafka import (
     READ_TO,
@@ -253,3 +254,48 @@ def test_unreachable_broker_fails_fast_and_names_the_servers():
         beam.Pipeline() | ReadFromKafka(KafkaConfig("127.0.0.1:9"), ["articles"],
                                         start_from="earliest")
     assert time.monotonic() - started < 10
+
+
+def _read_ids(config: KafkaConfig, topic: str, start_from: str | int,
+              input_format: str = "json") -> set[str]:
+    out = f"{topic}.from-{start_from}"
+    create_topic(config, out)
+    with beam.Pipeline() as p:
+        articles = p | ReadFromKafka(config, [topic], bounded=True, start_from=start_from,
+                                     input_format=input_format)
+        (articles.events | Normalise()).events | WriteToKafka(config, out)
+    return {e["event_id"] for e in _events(read_topic(config.bootstrap_servers, out))}
+
+
+def test_start_positions_earliest_latest_and_a_time(kafka_broker):
+    config = KafkaConfig(kafka_broker.bootstrap)
+    topic, _, _ = _topics(config, "start", partitions=2)
+    publisher = producer(config)
+    base = 1_795_000_000_000
+    for n in range(20):
+        publisher.send(topic, value=_article(n), key=f"k{n}".encode(),
+                       timestamp_ms=base + n * 1000)
+    publisher.flush()
+    publisher.close()
+    assert _read_ids(config, topic, "earliest") == _expected_ids(range(20))
+    assert _read_ids(config, topic, base + 15_000) == _expected_ids(range(15, 20))
+    assert _read_ids(config, topic, "latest") == set()
+
+
+def test_confluent_framed_output_reads_back_as_avro_input(kafka_broker):
+    config = KafkaConfig(kafka_broker.bootstrap)
+    topic, out, _ = _topics(config, "registry")
+    _produce(config, topic, (_article(n) for n in range(50)))
+    registry = HTTPServer(("127.0.0.1", 0), SchemaRegistryStub)
+    threading.Thread(target=registry.serve_forever, daemon=True).start()
+    try:
+        with beam.Pipeline() as p:
+            articles = p | ReadFromKafka(config, [topic], bounded=True, start_from="earliest")
+            (articles.events | Normalise()).events | WriteToKafka(
+                config, out, registry_url=f"http://127.0.0.1:{registry.server_port}")
+    finally:
+        registry.shutdown()
+    records = read_topic(kafka_broker.bootstrap, out)
+    assert records and all(r.value[:5] == b"\x00\x00\x00\x00\x2a" and not r.headers
+                           for r in records)
+    assert _read_ids(config, out, "earliest", input_format="avro") == _expected_ids(range(50))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
+from http.server import HTTPServer
 
 import pytest
 
+from tests.kafka_broker import SchemaRegistryStub
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.connectors.kafka.serde import (
     FINGERPRINT_HEADER,
@@ -113,30 +113,16 @@ def test_avro_with_a_foreign_fingerprint_or_no_framing_is_a_dead_letter():
     assert caught.value.error_type == "invalid_avro"
 
 
-class _Registry(BaseHTTPRequestHandler):
-    seen: ClassVar[list] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.seen.append((self.path, json.loads(body["schema"])["name"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        self.end_headers()
-        self.wfile.write(b'{"id": 42}')
-
-    def log_message(self, *args):
-        pass
-
-
 def test_confluent_framing_registers_the_schema_and_prefixes_magic_and_id():
-    server = HTTPServer(("127.0.0.1", 0), _Registry)
+    SchemaRegistryStub.seen.clear()
+    server = HTTPServer(("127.0.0.1", 0), SchemaRegistryStub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         framing = Framing.for_topic(ARTICLE_EVENT, "events",
                                     f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
-    assert _Registry.seen == [("/subjects/events-value/versions", "ArticleEvent")]
+    assert SchemaRegistryStub.seen == [("/subjects/events-value/versions", "ArticleEvent")]
     value = framing.frame(_event())
     assert value[:5] == b"\x00\x00\x00\x00\x2a" and framing.headers == []
     assert article_from_avro(value, [], WHERE, FETCHED).title == "T"
