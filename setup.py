@@ -51,7 +51,9 @@ setup(
     install_requires=[
         "apache-beam==2.77.*",
         "kafka-python==3.0.*",
+        "crc32c>=2.4",  # kafka-python checks record CRCs in pure Python without it (~10x slower)
         "feedparser>=6.0.11,<7",
+        "urllib3>=2,<3",
         "langdetect==1.0.9",
         "fastavro>=1.9,<2",
         "numpy>=1.26",
@@ -63,6 +65,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8",
+            "requests>=2.31",
             "pytest-timeout>=2.3",
             "ruff>=0.6",
             "datasketch>=1.6",

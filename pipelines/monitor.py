@@ -16,20 +16,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import socket
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from apache_beam.options.pipeline_options import PipelineOptions
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from wirewatch.connectors.kafka.admin import KafkaConfig, check_reachable, consumer
+from wirewatch.connectors.kafka.errors import KafkaConnectorError
+from wirewatch.connectors.kafka.serde import Framing
 from wirewatch.core.monitoring import (
     SlidingWindow,
     dead_letter_sample,
@@ -40,16 +43,13 @@ from wirewatch.core.monitoring import (
     partition_lag,
     rate,
 )
+from wirewatch.pipelines.options import WirewatchOptions, kafka_config
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, decode
 
 __all__ = ["MonitorError", "Watch", "Watcher", "main", "render"]
 
 #: Kinds of topic: what the monitor decodes on each.
 RAW = "raw"
-#: How long to wait for a TCP answer from a bootstrap server before calling it unreachable.
-CONNECT_TIMEOUT_S = 3.0
-#: kafka-python's wait for a first metadata answer (its default, 30 s, looks like a hang).
-BOOTSTRAP_TIMEOUT_MS = 5000
 #: Longest a snapshot waits to read the tail of the decoded topics.
 CATCH_UP_S = 10.0
 
@@ -62,7 +62,7 @@ class MonitorError(Exception):
 class Watch:
     """What to watch, and over which windows."""
 
-    bootstrap_servers: str
+    kafka: KafkaConfig
     group_id: str
     input_topics: tuple[str, ...] = ()
     output_topic: str | None = None
@@ -82,30 +82,11 @@ class Watch:
         return kinds
 
 
-def check_reachable(bootstrap_servers: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """:class:`MonitorError` unless some bootstrap server accepts a TCP connection, in
-    ``timeout_s`` per server (kafka-python would wait 30 s without a word)."""
-    problems = []
-    for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
-        host, _, port = server.rpartition(":")
-        if not host or not port.isdigit():
-            raise MonitorError(f"bootstrap server {server!r} is not host:port")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-            return
-        except OSError as e:
-            problems.append(f"{server}: {e.strerror or e}")
-    raise MonitorError(f"no Kafka broker answers at {bootstrap_servers} ({'; '.join(problems)})")
-
-
 def decode_message(value: bytes | None, headers: Sequence[tuple[str, bytes]], name: str) -> dict:
-    """The ``name`` record in a Kafka message as ``WriteToKafka`` frames it: schemaless Avro
-    with wirewatch's schema headers, or Confluent's wire format (magic 0 + 4-byte schema id)."""
+    """The ``name`` record in a Kafka message as ``WriteToKafka`` frames it (either framing)."""
     if value is None:
         raise ValueError("message has no value")
-    if not any(key == "wirewatch.schema" for key, _ in headers or ()) and value[:1] == b"\0":
-        value = value[5:]
-    return decode(value, name)
+    return decode(Framing.unframe(value, headers, name), name)
 
 
 def _utc(ms: int) -> str:
@@ -117,22 +98,22 @@ class Watcher:
 
     def __init__(self, watch: Watch) -> None:
         self.watch = watch
+        self.servers = watch.kafka.bootstrap_servers
         self._kinds = watch.kinds()
-        check_reachable(watch.bootstrap_servers)
-        servers = [s.strip() for s in watch.bootstrap_servers.split(",") if s.strip()]
-        settings = {"bootstrap_servers": servers, "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
-                    "request_timeout_ms": 10_000}
         # Two consumers: one assigned to the decoded topics reads their tails; kafka-python
         # then keeps metadata only for what it is assigned, so offsets of every topic are
         # asked through the other one, never assigned.
+        settings = {"group_id": None, "allow_auto_create_topics": False,
+                    "request_timeout_ms": 10_000}
         try:
-            self._consumer = KafkaConsumer(group_id=None, enable_auto_commit=False,
-                                           allow_auto_create_topics=False, **settings)
-            self._tail = KafkaConsumer(group_id=None, enable_auto_commit=False,
-                                       allow_auto_create_topics=False, **settings)
-            self._admin = KafkaAdminClient(**settings)
+            check_reachable(watch.kafka)
+            self._consumer = consumer(watch.kafka, **settings)
+            self._tail = consumer(watch.kafka, **settings)
+            self._admin = KafkaAdminClient(**watch.kafka.client_kwargs())
+        except KafkaConnectorError as e:
+            raise MonitorError(str(e)) from None
         except KafkaError as e:
-            raise MonitorError(f"Kafka at {watch.bootstrap_servers} did not answer: {e}") from None
+            raise MonitorError(f"Kafka at {self.servers} did not answer: {e}") from None
         self._partitions = self._find_partitions()
         self._windows = {topic: SlidingWindow(watch.window_s * 1000, watch.max_window_messages)
                          for topic, kind in self._kinds.items() if kind != RAW}
@@ -148,7 +129,7 @@ class Watcher:
         if unknown:
             listed = ", ".join(sorted(t for t in known if not t.startswith("__"))) or "none"
             raise MonitorError(f"unknown topic {', '.join(unknown)} on "
-                               f"{self.watch.bootstrap_servers} (topics there: {listed})")
+                               f"{self.servers} (topics there: {listed})")
         return {topic: [TopicPartition(topic, p)
                         for p in sorted(self._consumer.partitions_for_topic(topic))]
                 for topic in self._kinds}
@@ -206,7 +187,7 @@ class Watcher:
         try:
             return self._snapshot(now_ms)
         except KafkaError as e:
-            raise MonitorError(f"Kafka at {self.watch.bootstrap_servers}: {e}") from None
+            raise MonitorError(f"Kafka at {self.servers}: {e}") from None
 
     def _snapshot(self, now_ms: int) -> dict:
         watch = self.watch
@@ -247,7 +228,7 @@ class Watcher:
                     summary["window"]["last_undecodable"] = max(
                         failed, key=lambda f: f.timestamp_ms).error
             topics[topic] = summary
-        return {"bootstrap_servers": watch.bootstrap_servers, "group_id": watch.group_id,
+        return {"bootstrap_servers": self.servers, "group_id": watch.group_id,
                 "time_ms": now_ms, "window_s": watch.window_s,
                 "rate_window_s": watch.rate_window_s, "topics": topics}
 
@@ -336,7 +317,10 @@ def _parser() -> argparse.ArgumentParser:
                     "lag of the article events; dead letters by error type.",
         epilog="Example:\n  wirewatch monitor --bootstrap_servers localhost:9092 --group_id "
                "wirewatch \\\n    --input_topic articles --output_topic article-events "
-               "--dead_letter_topic dead-letters",
+               "--dead_letter_topic dead-letters\n\n"
+               "Security: the --kafka_* options of 'wirewatch run' (--kafka_security_protocol, "
+               "--kafka_sasl_mechanism,\n--kafka_sasl_username, --kafka_sasl_password, "
+               "--kafka_ssl_cafile, ..., --kafka_config KEY=VALUE).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap_servers", required=True, metavar="HOST:PORT[,...]")
     parser.add_argument("--group_id", default="wirewatch",
@@ -364,7 +348,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _watch(args: argparse.Namespace) -> Watch:
+def _kafka(bootstrap_servers: str, rest: Sequence[str]) -> KafkaConfig:
+    """The connection: ``--bootstrap_servers`` and the ``--kafka_*`` options of ``run``."""
+    known = argparse.ArgumentParser(add_help=False)
+    WirewatchOptions._add_argparse_args(known)
+    _, unknown = known.parse_known_args(rest)
+    stray = unknown + [a for a in rest if a.startswith("--") and not a.startswith("--kafka_")]
+    if stray:
+        raise MonitorError(f"unrecognized arguments: {' '.join(dict.fromkeys(stray))}")
+    try:
+        return kafka_config(PipelineOptions(["--bootstrap_servers", bootstrap_servers, *rest]))
+    except ValueError as e:
+        raise MonitorError(str(e)) from None
+
+
+def _watch(args: argparse.Namespace, rest: Sequence[str]) -> Watch:
     for name in ("window_s", "rate_window_s", "latest", "iterations"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -374,7 +372,7 @@ def _watch(args: argparse.Namespace) -> Watch:
     if not (args.input_topic or args.output_topic or args.dead_letter_topic):
         raise MonitorError("nothing to watch: give --input_topic, --output_topic or "
                            "--dead_letter_topic")
-    return Watch(bootstrap_servers=args.bootstrap_servers, group_id=args.group_id,
+    return Watch(kafka=_kafka(args.bootstrap_servers, rest), group_id=args.group_id,
                  input_topics=tuple(args.input_topic), output_topic=args.output_topic,
                  dead_letter_topic=args.dead_letter_topic, window_s=args.window_s,
                  rate_window_s=args.rate_window_s, latest=args.latest)
@@ -404,11 +402,11 @@ def _live(watcher: Watcher, args: argparse.Namespace, console: Console) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """``wirewatch monitor``; 1 when the broker or a topic is not there, 2 for bad usage."""
-    args = _parser().parse_args(argv)
+    args, rest = _parser().parse_known_args(argv)
     # kafka-python logs every failed connection attempt; the monitor says what went wrong once
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
-        watch = _watch(args)
+        watch = _watch(args, rest)
     except MonitorError as e:
         print(f"wirewatch monitor: error: {e}", file=sys.stderr)
         return 2

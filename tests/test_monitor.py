@@ -25,23 +25,15 @@ from kafka.structs import OffsetAndMetadata
 
 from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, failed
+from wirewatch.connectors.kafka.serde import Framing
 from wirewatch.pipelines.cli import main
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, encode
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
 
 pytestmark = pytest.mark.kafka
 
 GROUP = "wirewatch-test"
 SPORT = ("medtop:15000000", "sport")
 POLITICS = ("medtop:11000000", "politics")
-
-
-def _headers(name: str) -> list[tuple[str, bytes]]:
-    from fastavro.schema import fingerprint, to_parsing_canonical_form
-
-    from wirewatch.schemas.records import parsed_schema
-    canonical = to_parsing_canonical_form(parsed_schema(name))
-    return [("wirewatch.schema", name.encode()),
-            ("wirewatch.schema.fingerprint", fingerprint(canonical, "CRC-64-AVRO").encode())]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +61,9 @@ def topics(kafka_broker) -> dict:
                              duplicate_of="e1" * 16 if duplicate else None)
 
     old = t0 - 3_600_000  # an hour old: in the offsets, outside every window
-    producer.send(names["events"], encode(event(old, "e0", "sv", 1000), ARTICLE_EVENT),
-                  headers=_headers(ARTICLE_EVENT), timestamp_ms=old)
+    framing = Framing(ARTICLE_EVENT)  # wirewatch's schema headers
+    producer.send(names["events"], framing.frame(event(old, "e0", "sv", 1000)),
+                  headers=framing.headers, timestamp_ms=old)
     for i, (guid, language, lag_ms, duplicate, tags) in enumerate([
             ("e1", "en", 1000, False, (SPORT,)),
             ("e2", "en", 2000, True, (SPORT,)),
@@ -79,22 +72,22 @@ def topics(kafka_broker) -> dict:
             ("e5", "de", 5000, True, (SPORT, POLITICS)),
     ], start=1):
         at = t0 + i * 100
-        producer.send(names["events"], encode(event(at, guid, language, lag_ms, duplicate, tags),
-                                              ARTICLE_EVENT),
-                      headers=_headers(ARTICLE_EVENT), timestamp_ms=at)
+        producer.send(names["events"], framing.frame(event(at, guid, language, lag_ms,
+                                                           duplicate, tags)),
+                      headers=framing.headers, timestamp_ms=at)
     # Confluent's wire format (magic byte, schema id 7), no published time
     producer.send(names["events"],
-                  b"\0" + struct.pack(">I", 7) + encode(event(t0 + 600, "e6", "en", None),
-                                                        ARTICLE_EVENT),
+                  Framing(ARTICLE_EVENT, schema_id=7).frame(event(t0 + 600, "e6", "en", None)),
                   timestamp_ms=t0 + 600)
-    producer.send(names["events"], None, key=b"e7", headers=_headers(ARTICLE_EVENT),
+    producer.send(names["events"], None, key=b"e7", headers=framing.headers,
                   timestamp_ms=t0 + 700)  # a tombstone: no value
 
     for i, (stage, error_type) in enumerate([("parse", "not_a_feed"),
                                              ("normalise", "invalid_link"),
                                              ("parse", "not_a_feed")], start=1):
-        producer.send(names["dead"], encode(failed(stage, error_type), DEAD_LETTER),
-                      headers=_headers(DEAD_LETTER), timestamp_ms=t0 + i * 100)
+        letters = Framing(DEAD_LETTER)
+        producer.send(names["dead"], letters.frame(failed(stage, error_type)),
+                      headers=letters.headers, timestamp_ms=t0 + i * 100)
     producer.flush()
     producer.close()
 
@@ -290,3 +283,26 @@ def test_nothing_to_watch_and_bad_windows_are_usage_errors(capsys):
     assert main(["monitor", "--bootstrap_servers", "127.0.0.1:1", "--output_topic", "x",
                  "--window_s", "0"]) == 2
     assert "--window_s must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--feeds", "samples/feeds.yaml"], "unrecognized arguments: --feeds"),
+    (["--kafka_nonsense", "1"], "unrecognized arguments: --kafka_nonsense"),
+    (["--kafka_config", "novalue"], "--kafka_config wants KEY=VALUE"),
+])
+def test_connection_options_are_those_of_run(args, message, capsys):
+    assert main(["monitor", "--bootstrap_servers", "127.0.0.1:1", "--output_topic", "x",
+                 *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_security_options_reach_the_client():
+    from wirewatch.pipelines.monitor import _kafka
+
+    config = _kafka("b1:9093,b2:9093", ["--kafka_security_protocol", "SASL_SSL",
+                                        "--kafka_sasl_mechanism", "PLAIN",
+                                        "--kafka_config", "ssl_check_hostname=false"])
+    kwargs = config.client_kwargs()
+    assert kwargs["bootstrap_servers"] == ["b1:9093", "b2:9093"]
+    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_mechanism"] == "PLAIN"
+    assert kwargs["ssl_check_hostname"] is False
