@@ -365,6 +365,8 @@ class _Grow:
         self.size = 0
 
     def extend(self, rows: np.ndarray) -> None:
+        if rows.dtype.kind == "S" and rows.dtype.itemsize > self.data.dtype.itemsize:
+            self.data = self.data.astype(rows.dtype)  # ids longer than any so far
         need = self.size + len(rows)
         if need > len(self.data):
             grown = np.zeros((max(need, 2 * len(self.data)), *self.shape_tail), self.data.dtype)
@@ -390,12 +392,14 @@ class NearDupIndex:
     Entries are (key, resident, method) triples kept sorted by key: band keys (method NEAR,
     verified on the signatures) and exact keys (EXACT_URL, EXACT_CONTENT, verified by equality).
     A Beam shard holds only the entries whose key maps to it, plus those residents' signatures.
+    A text never matches a resident more than ``horizon_ms`` older than itself (None: no limit).
     """
 
     config: NearDupConfig = field(default_factory=NearDupConfig)
+    horizon_ms: int | None = None
 
     def __post_init__(self) -> None:
-        self._ids = _Grow(np.dtype("S64"))
+        self._ids = _Grow(np.dtype("S32"))
         self._times = _Grow(np.dtype(np.int64))
         self._sizes = _Grow(np.dtype(np.uint32))
         self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
@@ -409,8 +413,9 @@ class NearDupIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held for the live residents (arrays at their used size)."""
-        per_resident = 64 + 8 + 4 + self.config.bins + 1
+        """Bytes of resident data (arrays at their used size, dead residents not yet compacted
+        included): what a snapshot of this index holds."""
+        per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
         return self._alive.size * per_resident + len(self._keys) * (8 + 4 + 1)
 
     def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
@@ -426,7 +431,7 @@ class NearDupIndex:
         if n == 0:
             return []
         times = np.asarray(times, dtype=np.int64)
-        id_bytes = np.array([i.encode() for i in ids], dtype="S64")
+        id_bytes = np.array([i.encode() for i in ids], dtype=np.bytes_)
         base = self._alive.size
         self._ids.extend(id_bytes)
         self._times.extend(times)
@@ -491,7 +496,12 @@ class NearDupIndex:
         pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & alive[pairs[:, 1]]]
         times, ids = self._times.view(), self._ids.view()
         a, b = pairs[:, 0], pairs[:, 1]
-        earlier = (times[b] < times[a]) | ((times[b] == times[a]) & (ids[b] < ids[a]))
+        same_time = times[b] == times[a]
+        # Two records with one id and time are one article read twice: the first kept repeats.
+        earlier = ((times[b] < times[a]) | (same_time & (ids[b] < ids[a]))
+                   | (same_time & (ids[b] == ids[a]) & (b < a)))
+        if self.horizon_ms is not None:
+            earlier &= times[a] - times[b] <= self.horizon_ms
         pairs = pairs[earlier]
         # One row per (text, resident), keeping its strongest method.
         pairs = pairs[np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))]
@@ -523,19 +533,20 @@ class NearDupIndex:
         self._slots = np.insert(self._slots, at, slots)
         self._methods = np.insert(self._methods, at, methods)
 
-    def expire(self, before_ms: int) -> int:
-        """Forget residents older than ``before_ms``; returns how many were dropped.
+    def expire(self, before_ms: int) -> bool:
+        """Forget residents older than ``before_ms``.
 
-        Storage is compacted once a quarter of it is dead, so memory follows the live residents.
+        Storage is compacted once a quarter of it is dead, so memory follows the live residents;
+        returns True when it was (a stored snapshot is then worth rewriting).
         """
         times, alive = self._times.view(), self._alive.view()
         dying = alive & (times < before_ms)
-        dropped = int(dying.sum())
-        if dropped:
+        if dying.any():
             alive[dying] = False
             if (~alive).sum() * 4 >= len(alive):
                 self._compact()
-        return dropped
+                return True
+        return False
 
     def _compact(self) -> None:
         alive = self._alive.view().copy()
@@ -546,6 +557,34 @@ class NearDupIndex:
         self._methods = self._methods[live_entries]
         for grow in (self._ids, self._times, self._sizes, self._sigs, self._alive):
             grow.keep(alive)
+
+    def snapshot(self, start: int = 0) -> tuple:
+        """Residents from slot ``start`` on (all: 0) with their entries, as plain arrays.
+
+        ``restore`` of the snapshots taken since the last full one rebuilds an equal index.
+        """
+        mine = self._slots >= start
+        return (self._ids.view()[start:], self._times.view()[start:],
+                self._sizes.view()[start:], self._sigs.view()[start:],
+                self._alive.view()[start:], self._keys[mine], self._slots[mine] - start,
+                self._methods[mine])
+
+    @property
+    def slots(self) -> int:
+        """Resident slots in use (the ``start`` of the next incremental snapshot)."""
+        return self._alive.size
+
+    @classmethod
+    def restore(cls, config: NearDupConfig, horizon_ms: int | None, snapshots) -> NearDupIndex:
+        index = cls(config, horizon_ms)
+        for ids, times, sizes, sigs, alive, keys, slots, methods in snapshots:
+            base = index._alive.size
+            for grow, rows in ((index._ids, ids), (index._times, times),
+                               (index._sizes, sizes), (index._sigs, sigs),
+                               (index._alive, alive)):
+                grow.extend(rows)
+            index._merge(keys, (slots + base).astype(np.int32), methods)
+        return index
 
     def oldest(self) -> int | None:
         """Event time of the oldest live resident, if any (when the next expiry is due)."""
