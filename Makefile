@@ -38,6 +38,11 @@ lint: venv-dev
 
 # Services and binaries the tests use; each script is idempotent and caches under WIREWATCH_CACHE.
 provision: venv-dev
+provision: provision-kafka
+
+.PHONY: provision-kafka
+provision-kafka:
+	deploy/local/kafka.sh provision
 
 test: lint provision
 	$(BIN)/python -m pytest

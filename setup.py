@@ -7,6 +7,8 @@ Beam's ``--setup_file`` builds an sdist from this file for remote workers, so ev
 the workers import must be found here.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 # import name -> source folder
@@ -36,7 +38,7 @@ setup(
     name="wirewatch",
     version="0.1.0",
     description="Stream ingestion for news: read, normalise, dedupe, tag, write Avro.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=list(PACKAGES),

@@ -68,7 +68,9 @@ def build_event(raw: RawArticle) -> dict:
     if not title:
         notes.append("item has no title")
     published = _credible("published", raw.published_ms, raw.fetched_ms, notes)
-    updated = _credible("updated", raw.updated_ms, raw.fetched_ms, notes)
+    # feeds often repeat the published date as the updated one: judge (and note) it once
+    updated = (published if raw.updated_ms == raw.published_ms
+               else _credible("updated", raw.updated_ms, raw.fetched_ms, notes))
     if published is not None:
         event_time, event_time_source = published, "published"
     elif updated is not None:

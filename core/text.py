@@ -18,6 +18,7 @@ _BLOCKS = frozenset({
     "table", "hr", "dd", "dt",
 })
 _INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_ANY_SPACE = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 
 
@@ -40,8 +41,8 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.parts.append(data)
+        if not self._skip_depth:  # inside HTML a line break in text is just a space
+            self.parts.append(_ANY_SPACE.sub(" ", data))
 
 
 def clean_html(markup: str) -> str:

@@ -138,7 +138,7 @@ def dead_letter(
 
 
 def is_valid(record: Mapping[str, Any], name: str) -> bool:
-    """True if ``record`` fits schema ``name``; raises ``ValidationError`` naming the field if not."""
+    """True if ``record`` fits schema ``name``; else ``ValidationError`` naming the field."""
     return validate(record, parsed_schema(name), raise_errors=True)
 
 

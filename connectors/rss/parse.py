@@ -28,11 +28,13 @@ class ParsedFeed:
 
 def _millis(entry: feedparser.FeedParserDict, key: str) -> tuple[int | None, str | None]:
     """Epoch millis of ``entry[key]`` and, if the source gave a date we cannot read, a note."""
-    parsed = entry.get(f"{key}_parsed")
+    # dict.get, not entry.get: FeedParserDict quietly answers 'updated' with the published date
+    parsed = dict.get(entry, f"{key}_parsed")
     if parsed:
         return calendar.timegm(parsed) * 1000, None  # feedparser already converted to UTC
-    if entry.get(key):
-        return None, f"unreadable {key} date {entry[key]!r}: ignored"
+    text = dict.get(entry, key)
+    if text:
+        return None, f"unreadable {key} date {text!r}: ignored"
     return None, None
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
 
+from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.parse import parse_feed
-from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.pipelines.metrics import counter
 from wirewatch.schemas.records import dead_letter, now_ms, source
 
