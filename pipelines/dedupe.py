@@ -332,6 +332,7 @@ def _decided(event: dict, verdicts: Iterable[_Verdict]) -> dict:
         dedup = {**event["dedup"], "is_duplicate": False, "duplicate_of": None,
                  "similarity": None, "method": None}
     else:
+        counter("duplicates").inc()
         counter(f"duplicates_{METHODS[best.method]}").inc()
         dedup = {**event["dedup"], "is_duplicate": True, "duplicate_of": best.event_id,
                  "similarity": best.similarity, "method": METHODS[best.method]}

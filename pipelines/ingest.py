@@ -33,12 +33,12 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     read = pipeline | "ReadFeeds" >> ReadFeedFiles(load_feed_list(opts.feeds), opts.fetched_at_ms)
     normalised = read.events | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe()
-    tagged = deduped | "Tag" >> Tag()
+    tagged = deduped.events | "Tag" >> Tag()
 
     (tagged.events
      | "CountEvents" >> beam.Map(_count("events_written"))
      | "WriteEvents" >> WriteAvroFiles(opts.output, ARTICLE_EVENT))
-    ((read[DEAD_LETTERS], normalised[DEAD_LETTERS], tagged[DEAD_LETTERS])
+    ((read[DEAD_LETTERS], normalised[DEAD_LETTERS], deduped[DEAD_LETTERS], tagged[DEAD_LETTERS])
      | "AllDeadLetters" >> beam.Flatten()
      | "CountDeadLetters" >> beam.Map(_count("dead_letters_written"))
      | "WriteDeadLetters" >> WriteDeadLetters(opts.output))

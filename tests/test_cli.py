@@ -64,7 +64,7 @@ def test_inspect_json_summary(tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(tmp_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["records"] == 22 and summary["duplicates"] == 3
+    assert summary["records"] == 22 and summary["duplicates"] == 4
     assert summary["dead_letters"] == 4
     assert summary["by_outlet"]["Nordic Wire"] == 4
     assert summary["by_language"]["de"] == 3
