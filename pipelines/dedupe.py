@@ -377,11 +377,13 @@ class Dedupe(beam.PTransform):
         verdicts = (sketched.probes
                     | "DecideInShards" >> beam.ParDo(_DecideInShard(self._config,
                                                                     self._horizon_ms))
+                    .with_input_types(tuple[int, tuple])
                     .with_output_types(tuple[str, str | None, int, float, int, bool])
                     | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))))
         joined = ((sketched.events, verdicts)
                   | "Together" >> beam.Flatten()
-                  | "Join" >> beam.ParDo(_Join()).with_output_types(tuple[int, dict]))
+                  | "Join" >> beam.ParDo(_Join()).with_input_types(tuple[str, tuple])
+                  .with_output_types(tuple[int, dict]))
         if not isinstance(windowing.windowfn, GlobalWindows):
             # Decided in the global window (a copy's original may sit in an earlier window of
             # the caller's); back into the caller's windows now.
