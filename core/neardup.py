@@ -209,7 +209,9 @@ def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         # Not mixed here: shingle hashes are mixed once they are combined.
         hashes = (running[ends] - running[starts - 1]) * down[starts]
     text_starts = np.concatenate(([1], np.cumsum(lengths + 1)[:-1] + 1))
-    owner = np.searchsorted(text_starts, starts, side="right") - 1
+    # Few searches of many sorted tokens: where each text's tokens begin.
+    first = np.searchsorted(starts, text_starts)
+    owner = np.repeat(np.arange(len(texts)), np.diff(first, append=len(starts)))
     return hashes, owner
 
 
@@ -404,9 +406,9 @@ class NearDupIndex:
         self._sizes = _Grow(np.dtype(np.uint32))
         self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
         self._alive = _Grow(np.dtype(bool))
+        # Entries sorted by key; ref = resident slot * 4 + method.
         self._keys = np.zeros(0, _U64)
-        self._slots = np.zeros(0, np.int32)
-        self._methods = np.zeros(0, np.uint8)
+        self._refs = np.zeros(0, np.uint32)
 
     def __len__(self) -> int:
         return int(self._alive.view().sum())
@@ -416,7 +418,7 @@ class NearDupIndex:
         """Bytes of resident data (arrays at their used size, dead residents not yet compacted
         included): what a snapshot of this index holds."""
         per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
-        return self._alive.size * per_resident + len(self._keys) * (8 + 4 + 1)
+        return self._alive.size * per_resident + len(self._keys) * (8 + 4)
 
     def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
             entry_keys: np.ndarray, entry_owner: np.ndarray, entry_methods: np.ndarray
@@ -438,55 +440,55 @@ class NearDupIndex:
         self._sizes.extend(fps.sizes)
         self._sigs.extend(fps.signatures)
         self._alive.extend(np.ones(n, bool))
-        slots = (base + entry_owner).astype(np.int32)
+        # Sorted once: the search, the pairs within the batch and the merge all use it.
         entry_keys = np.asarray(entry_keys, dtype=_U64)
-        entry_methods = np.asarray(entry_methods, dtype=np.uint8)
-
-        pairs = np.concatenate((self._pairs_with_residents(entry_keys, slots, entry_methods),
-                                self._pairs_within(entry_keys, slots, entry_methods)))
+        order = np.argsort(entry_keys)
+        keys = entry_keys[order]
+        refs = ((base + np.asarray(entry_owner, np.int64)[order]) * 4 + np.asarray(
+            entry_methods, np.int64)[order]).astype(np.uint32)
+        pairs = np.concatenate((self._pairs_with_residents(keys, refs),
+                                self._pairs_within(keys, refs)))
         verdict = self._verify(pairs, base, n)
-        self._merge(entry_keys, slots, entry_methods)
+        at = np.searchsorted(self._keys, keys, side="right")
+        self._keys = np.insert(self._keys, at, keys)
+        self._refs = np.insert(self._refs, at, refs)
         return verdict
 
-    def _pairs_with_residents(self, keys: np.ndarray, slots: np.ndarray, methods: np.ndarray
-                              ) -> np.ndarray:
+    @staticmethod
+    def _pairs(refs_a: np.ndarray, refs_b: np.ndarray) -> np.ndarray:
+        """(text slot, resident slot, method) rows; a pair's method is the weaker entry's (a URL
+        key only ever meets a URL key: the kind is part of the key hash)."""
+        a, b = refs_a.astype(np.int64), refs_b.astype(np.int64)
+        return np.stack((a >> 2, b >> 2, np.maximum(a & 3, b & 3)), axis=1)
+
+    def _pairs_with_residents(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
         if not len(self._keys):
             return np.zeros((0, 3), np.int64)
-        # Sorted needles make the search cache friendly; most keys find nothing, so the
-        # upper bound is only searched for the few that do.
-        order = np.argsort(keys)
-        lo = np.searchsorted(self._keys, keys[order], side="left")
-        hit = self._keys[np.minimum(lo, len(self._keys) - 1)] == keys[order]
-        order, lo = order[hit], lo[hit]
-        hi = np.searchsorted(self._keys, keys[order], side="right")
-        counts = hi - lo
+        # Most keys find nothing: the upper bound is only searched for the few that do.
+        lo = np.searchsorted(self._keys, keys, side="left")
+        hit = np.flatnonzero(self._keys[np.minimum(lo, len(self._keys) - 1)] == keys)
+        lo = lo[hit]
+        counts = np.searchsorted(self._keys, keys[hit], side="right") - lo
         total = int(counts.sum())
         if not total:
             return np.zeros((0, 3), np.int64)
-        which = np.repeat(order, counts)
         at = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        # A URL or content key only matches the same kind of key: the key hash includes it.
-        return np.stack((slots[which], self._slots[at],
-                         np.maximum(methods[which], self._methods[at])), axis=1).astype(np.int64)
+        return self._pairs(np.repeat(refs[hit], counts), self._refs[at])
 
-    def _pairs_within(self, keys: np.ndarray, slots: np.ndarray, methods: np.ndarray
-                      ) -> np.ndarray:
-        order = np.lexsort((slots, keys))
-        k, s, m = keys[order], slots[order], methods[order]
+    def _pairs_within(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
         found = []
         d = 1
-        while d < len(k):
-            same = np.flatnonzero(k[d:] == k[:-d])
+        while d < len(keys):
+            same = np.flatnonzero(keys[d:] == keys[:-d])
             if not len(same):
                 break
-            both = np.maximum(m[same + d], m[same])
             # Both directions: batch order is not time order; _verify keeps the earlier one.
-            found.append(np.stack((s[same + d], s[same], both), axis=1))
-            found.append(np.stack((s[same], s[same + d], both), axis=1))
+            found.append(self._pairs(refs[same + d], refs[same]))
+            found.append(self._pairs(refs[same], refs[same + d]))
             d += 1
         if not found:
             return np.zeros((0, 3), np.int64)
-        return np.concatenate(found).astype(np.int64)
+        return np.concatenate(found)
 
     def _verify(self, pairs: np.ndarray, base: int, n: int) -> list[Match | None]:
         verdict: list[Match | None] = [None] * n
@@ -525,14 +527,6 @@ class NearDupIndex:
                                               round(float(similarity[i]), 4), int(method[i]))
         return verdict
 
-    def _merge(self, keys: np.ndarray, slots: np.ndarray, methods: np.ndarray) -> None:
-        order = np.argsort(keys, kind="stable")
-        keys, slots, methods = keys[order], slots[order], methods[order]
-        at = np.searchsorted(self._keys, keys, side="right")
-        self._keys = np.insert(self._keys, at, keys)
-        self._slots = np.insert(self._slots, at, slots)
-        self._methods = np.insert(self._methods, at, methods)
-
     def expire(self, before_ms: int) -> bool:
         """Forget residents older than ``before_ms``.
 
@@ -551,23 +545,23 @@ class NearDupIndex:
     def _compact(self) -> None:
         alive = self._alive.view().copy()
         remap = np.cumsum(alive) - 1
-        live_entries = alive[self._slots]
-        self._keys = self._keys[live_entries]
-        self._slots = remap[self._slots[live_entries]].astype(np.int32)
-        self._methods = self._methods[live_entries]
+        slots = self._refs >> 2
+        live = alive[slots]
+        self._keys = self._keys[live]
+        self._refs = (remap[slots[live]] * 4 + (self._refs[live] & 3)).astype(np.uint32)
         for grow in (self._ids, self._times, self._sizes, self._sigs, self._alive):
             grow.keep(alive)
 
     def snapshot(self, start: int = 0) -> tuple:
         """Residents from slot ``start`` on (all: 0) with their entries, as plain arrays.
 
-        ``restore`` of the snapshots taken since the last full one rebuilds an equal index.
+        ``restore`` of a full snapshot and the ones taken since rebuilds an equal index.
         """
-        mine = self._slots >= start
+        mine = (self._refs >> 2) >= start
         return (self._ids.view()[start:], self._times.view()[start:],
                 self._sizes.view()[start:], self._sigs.view()[start:],
-                self._alive.view()[start:], self._keys[mine], self._slots[mine] - start,
-                self._methods[mine])
+                self._alive.view()[start:], self._keys[mine],
+                self._refs[mine] - np.uint32(4 * start))
 
     @property
     def slots(self) -> int:
@@ -577,13 +571,18 @@ class NearDupIndex:
     @classmethod
     def restore(cls, config: NearDupConfig, horizon_ms: int | None, snapshots) -> NearDupIndex:
         index = cls(config, horizon_ms)
-        for ids, times, sizes, sigs, alive, keys, slots, methods in snapshots:
+        keys, refs = [index._keys], [index._refs]
+        for ids, times, sizes, sigs, alive, snap_keys, snap_refs in snapshots:
             base = index._alive.size
             for grow, rows in ((index._ids, ids), (index._times, times),
                                (index._sizes, sizes), (index._sigs, sigs),
                                (index._alive, alive)):
                 grow.extend(rows)
-            index._merge(keys, (slots + base).astype(np.int32), methods)
+            keys.append(snap_keys)
+            refs.append(snap_refs + np.uint32(4 * base))
+        keys, refs = np.concatenate(keys), np.concatenate(refs)
+        order = np.argsort(keys, kind="stable")
+        index._keys, index._refs = keys[order], refs[order]
         return index
 
     def oldest(self) -> int | None:
