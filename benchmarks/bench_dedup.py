@@ -128,7 +128,7 @@ CONTENDERS = {
     "rensa tuned": lambda arts: run_rensa(arts, 0.3, 3),
 }
 NOTES = {
-    "wirewatch core": "OPH 128 bins + lead bands, containment >= 0.5, word 3-shingles",
+    "wirewatch core": "OPH 128 bins, 32x3 + 24x2 lead bands, containment >= 0.4, word 3-shingles",
     "datasketch default": "MinHashLSH(threshold=0.9), 128 perms, word 5-shingles",
     "datasketch tuned": "threshold 0.3 + Jaccard check, word 3-shingles",
     "rensa tuned": "RMinHashLSH(0.3, 128, 32 bands) + Jaccard check, word 3-shingles",
@@ -238,9 +238,9 @@ def sweep(articles: list[Article]) -> None:
     base = NearDupConfig()
     grid = [base]
     grid += [replace(base, shingle=k) for k in (2, 4, 5)]
-    grid += [replace(base, threshold=t) for t in (0.3, 0.4, 0.6, 0.7)]
-    grid += [replace(base, min_jaccard=j) for j in (0.0, 0.05, 0.2)]
-    grid += [replace(base, bands=b, rows=r) for b, r in ((16, 4), (32, 4), (32, 3), (20, 5))]
+    grid += [replace(base, threshold=t) for t in (0.3, 0.5, 0.6, 0.7)]
+    grid += [replace(base, min_jaccard=j) for j in (0.0, 0.1, 0.2)]
+    grid += [replace(base, bands=b, rows=r) for b, r in ((24, 4), (20, 5), (42, 3))]
     grid += [replace(base, lead_bands=0), replace(base, lead_bands=16, lead_rows=3),
              replace(base, lead=100)]
     print(f"{'config':70s} {'art/s':>7s} {'art P':>6s} {'art R':>6s} {'hard':>4s}")

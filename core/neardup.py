@@ -139,13 +139,13 @@ class NearDupConfig:
 
     shingle: int = 3
     bins: int = 128
-    bands: int = 24
-    rows: int = 4
+    bands: int = 32
+    rows: int = 3
     lead: int = 60
-    lead_bands: int = 16
-    lead_rows: int = 3
-    threshold: float = 0.5
-    min_jaccard: float = 0.12
+    lead_bands: int = 24
+    lead_rows: int = 2
+    threshold: float = 0.4
+    min_jaccard: float = 0.05
 
     def __post_init__(self) -> None:
         if not 1 <= self.shingle <= len(_SHINGLE_MULT):
