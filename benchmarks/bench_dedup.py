@@ -43,10 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import HOUR_MS, Article, generate
 from wirewatch.core.neardup import (
+    Fingerprints,
     NearDupConfig,
     NearDupIndex,
     entries,
     fingerprint,
+    shard_of,
 )
 
 HORIZON_MS = 48 * HOUR_MS
@@ -210,27 +212,47 @@ def compare(articles: list[Article], repeats: int) -> None:
         print(f"  {name}: {note}")
 
 
-def state_over_stream(articles: list[Article], rounds: int) -> None:
-    """Stream the corpus ``rounds`` times, moving time on, and show the index size."""
+def _shard_batch(fps: Fingerprints, keys, owner, methods, shard: np.ndarray, s: int):
+    """The part of a batch one shard of the Beam transform receives."""
+    mine = shard == s
+    rows = np.unique(owner[mine])
+    sub = Fingerprints(fps.signatures[rows], fps.sizes[rows], fps.keys[rows])
+    return rows, sub, keys[mine], np.searchsorted(rows, owner[mine]), methods[mine]
+
+
+def state_over_stream(articles: list[Article], rounds: int, shard_counts=(1, 2, 4)) -> None:
+    """Stream the corpus ``rounds`` times, moving time on, and show the state held.
+
+    Each column splits the index over ``shards`` keys as ``Dedupe(shards=...)`` does (index keys
+    include the URL and content-hash keys): every shard an article touches keeps its row.
+    """
     config = NearDupConfig()
-    index = NearDupIndex(config)
+    indexes = {n: [NearDupIndex(config, HORIZON_MS) for _ in range(n)] for n in shard_counts}
     span = articles[-1].time_ms - articles[0].time_ms + HOUR_MS
-    print(f"\nstate over a long stream: {rounds} x {len(articles)} articles, 48 h horizon\n")
-    print(f"{'event days':>10s} {'articles in':>11s} {'residents':>9s} {'state MB':>8s} "
-          f"{'B/resident':>10s}")
+    print(f"\nstate over a long stream: {rounds} x {len(articles)} articles, 48 h horizon, "
+          "bytes per article in the horizon for 1, 2, 4 shards\n")
+    cols = "".join(f" {f'B/art {n} sh':>11s}" for n in shard_counts)
+    print(f"{'event days':>10s} {'articles in':>11s} {'in horizon':>10s} {'state MB':>8s}{cols}")
     seen = 0
     for r in range(rounds):
         for start in range(0, len(articles), 2000):
             chunk = articles[start: start + 2000]
             times = np.array([a.time_ms for a in chunk]) + r * span
-            index.expire(int(times[0]) - HORIZON_MS)
+            ids = [f"{r}-{a.id}" for a in chunk]
             fps = fingerprint([a.text for a in chunk], config)
-            keys, owner, methods = entries(fps)
-            index.add([f"{r}-{a.id}" for a in chunk], times, fps, keys, owner, methods)
+            keys, owner, methods = entries(fps, [f"{a.url}?{r}" for a in chunk], ids)
+            for n, shards in indexes.items():
+                shard = shard_of(keys, n)
+                for s, index in enumerate(shards):
+                    index.expire(int(times[0]) - HORIZON_MS)
+                    rows, sub, k, o, m = _shard_batch(fps, keys, owner, methods, shard, s)
+                    index.add([ids[i] for i in rows], times[rows], sub, k, o, m)
             seen += len(chunk)
+        live = len(indexes[1][0])
+        per = "".join(f" {sum(i.nbytes for i in shards) / max(1, live):11.0f}"
+                      for shards in indexes.values())
         days = (r + 1) * span / (24 * HOUR_MS)
-        print(f"{days:10.1f} {seen:11d} {len(index):9d} {index.nbytes / 1e6:8.2f} "
-              f"{index.nbytes / max(1, len(index)):10.0f}")
+        print(f"{days:10.1f} {seen:11d} {live:10d} {indexes[1][0].nbytes / 1e6:8.2f}{per}")
 
 
 def sweep(articles: list[Article]) -> None:

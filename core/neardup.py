@@ -50,6 +50,7 @@ __all__ = [
     "estimate",
     "exact_key",
     "fingerprint",
+    "shard_of",
 ]
 
 #: Method codes, strongest first; ``METHODS[code]`` is the name written to the record.
@@ -302,6 +303,11 @@ def fingerprint(texts: Sequence[str], config: NearDupConfig = NearDupConfig()) -
     return Fingerprints(signatures=(mins & _U64(0xFF)).astype(np.uint8), sizes=sizes, keys=keys)
 
 
+def shard_of(keys: np.ndarray, shards: int) -> np.ndarray:
+    """Shard of each index key: from its high 32 bits (the index keeps the low 32)."""
+    return ((np.asarray(keys, dtype=_U64) >> _U64(32)) % _U64(shards)).astype(np.int64)
+
+
 def exact_key(kind: int, value: str) -> int:
     """Index key of an exact identity (a canonical URL, a content hash)."""
     return xxhash.xxh3_64_intdigest(f"{METHODS[kind]}\x1f{value}".encode())
@@ -406,8 +412,8 @@ class NearDupIndex:
         self._sizes = _Grow(np.dtype(np.uint32))
         self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
         self._alive = _Grow(np.dtype(bool))
-        # Entries sorted by key; ref = resident slot * 4 + method.
-        self._keys = np.zeros(0, _U64)
+        # Entries sorted by key (low 32 bits); ref = resident slot * 4 + method.
+        self._keys = np.zeros(0, np.uint32)
         self._refs = np.zeros(0, np.uint32)
 
     def __len__(self) -> int:
@@ -418,7 +424,7 @@ class NearDupIndex:
         """Bytes of resident data (arrays at their used size, dead residents not yet compacted
         included): what a snapshot of this index holds."""
         per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
-        return self._alive.size * per_resident + len(self._keys) * (8 + 4)
+        return self._alive.size * per_resident + len(self._keys) * (4 + 4)
 
     def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
             entry_keys: np.ndarray, entry_owner: np.ndarray, entry_methods: np.ndarray
@@ -440,8 +446,10 @@ class NearDupIndex:
         self._sizes.extend(fps.sizes)
         self._sigs.extend(fps.signatures)
         self._alive.extend(np.ones(n, bool))
+        # Only the low 32 bits are kept (the high ones pick the shard): a chance collision costs
+        # one signature check, and 4 bytes per entry are saved.
+        entry_keys = (np.asarray(entry_keys, dtype=_U64) & _U64(0xFFFFFFFF)).astype(np.uint32)
         # Sorted once: the search, the pairs within the batch and the merge all use it.
-        entry_keys = np.asarray(entry_keys, dtype=_U64)
         order = np.argsort(entry_keys)
         keys = entry_keys[order]
         refs = ((base + np.asarray(entry_owner, np.int64)[order]) * 4 + np.asarray(

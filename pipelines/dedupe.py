@@ -50,6 +50,7 @@ from wirewatch.core.neardup import (
     NearDupIndex,
     entries,
     fingerprint,
+    shard_of,
 )
 from wirewatch.core.text import compared_text
 from wirewatch.pipelines.metrics import counter, distribution
@@ -121,7 +122,7 @@ class _Sketch(beam.DoFn):
                           self._config)
         keys, owner, methods = entries(fps, [e["canonical_url"] for e in events],
                                        [e["dedup"]["content_hash"] for e in events])
-        shard = ((keys >> np.uint64(32)) % np.uint64(self._shards)).astype(np.int64)
+        shard = shard_of(keys, self._shards)
         order = np.lexsort((shard, owner))
         keys, owner, methods, shard = keys[order], owner[order], methods[order], shard[order]
         cut = np.flatnonzero((owner[1:] != owner[:-1]) | (shard[1:] != shard[:-1])) + 1
@@ -348,12 +349,14 @@ class Dedupe(beam.PTransform):
     """Article events in; the same events with ``dedup`` filled out (see the module docstring).
 
     ``horizon``: how far back (event time) an earlier record can be the original; residents
-    older than that are forgotten. ``shards``: keys the LSH index is spread over (the parallelism
-    of the decide step; each shard an event touches holds a copy of its 128-byte signature).
+    older than that are forgotten. ``shards``: keys the LSH index is spread over, i.e. the
+    parallelism of the decide step. Each shard an event touches keeps its 173-byte row (id, time,
+    signature), so state per event in the horizon is ~640 B with 1 shard, ~810 B with 2, ~1.2 KB
+    with 4 (``benchmarks/bench_dedup.py``).
     ``config``: sketch and threshold settings of :class:`wirewatch.core.neardup.NearDupConfig`.
     """
 
-    def __init__(self, horizon: timedelta = timedelta(hours=48), *, shards: int = 4,
+    def __init__(self, horizon: timedelta = timedelta(hours=48), *, shards: int = 2,
                  config: NearDupConfig | None = None, batch_size: int = 256) -> None:
         super().__init__()
         if not isinstance(horizon, timedelta) or horizon <= timedelta(0):
