@@ -161,8 +161,7 @@ _VERSION = userstate.ReadModifyWriteStateSpec("version", VarIntCoder())
 _SOON_AT = userstate.ReadModifyWriteStateSpec("soon_at", VarIntCoder())
 _ALL_AT = userstate.ReadModifyWriteStateSpec("all_at", VarIntCoder())
 _DECIDED_UP_TO = userstate.ReadModifyWriteStateSpec("decided_up_to", VarIntCoder())
-_SOON = userstate.TimerSpec("soon", TimeDomain.WATERMARK)
-_ALL = userstate.TimerSpec("all", TimeDomain.WATERMARK)
+_DECIDE = userstate.TimerSpec("decide", TimeDomain.WATERMARK)  # tags "soon" and "all"
 _EXPIRE = userstate.TimerSpec("expire", TimeDomain.WATERMARK)
 _KEY, _FIRED = beam.DoFn.KeyParam, beam.DoFn.TimestampParam
 _P_PENDING = beam.DoFn.StateParam(_PENDING)
@@ -171,8 +170,7 @@ _P_VERSION = beam.DoFn.StateParam(_VERSION)
 _P_SOON_AT = beam.DoFn.StateParam(_SOON_AT)
 _P_ALL_AT = beam.DoFn.StateParam(_ALL_AT)
 _P_DECIDED = beam.DoFn.StateParam(_DECIDED_UP_TO)
-_T_SOON = beam.DoFn.TimerParam(_SOON)
-_T_ALL = beam.DoFn.TimerParam(_ALL)
+_T_DECIDE = beam.DoFn.TimerParam(_DECIDE)
 _T_EXPIRE = beam.DoFn.TimerParam(_EXPIRE)
 # State of the join.
 _EVENT_STATE = userstate.ReadModifyWriteStateSpec("event", PickleCoder())
@@ -185,9 +183,9 @@ class _DecideInShard(beam.DoFn):
     """One shard of the index: buffers probes until the watermark passes them, decides them in
     event-time order, keeps them as residents until ``horizon`` after their event time.
 
-    Two decide timers: ``soon`` at the earliest buffered time (latency = watermark lag) and
-    ``all`` at the latest (when the watermark jumps, e.g. at the end of bounded input, everything
-    is decided in one go instead of one firing per timestamp).
+    The decide timer is set twice (dynamic tags): ``soon`` at the earliest buffered time
+    (latency = watermark lag) and ``all`` at the latest (when the watermark jumps, e.g. at the end
+    of bounded input, everything is decided in one go instead of one firing per timestamp).
     """
 
     def __init__(self, config: NearDupConfig, horizon_ms: int) -> None:
@@ -200,31 +198,55 @@ class _DecideInShard(beam.DoFn):
         self._cache: dict[int, tuple[int, NearDupIndex]] = {}
 
     def process(self, element: tuple[int, _Probe], pending=_P_PENDING, soon_at=_P_SOON_AT,
-                all_at=_P_ALL_AT, soon=_T_SOON, all_=_T_ALL) -> None:
+                all_at=_P_ALL_AT, decide=_T_DECIDE) -> None:
         _, probe = element
         pending.add(probe)
         at = probe[2]
         first, last = soon_at.read(), all_at.read()
         if first is None or at < first:
-            soon.set(Timestamp(micros=at * 1000))
+            decide.set(Timestamp(micros=at * 1000), dynamic_timer_tag="soon")
             soon_at.write(at)
         if last is None or at > last:
-            all_.set(Timestamp(micros=at * 1000))
+            decide.set(Timestamp(micros=at * 1000), dynamic_timer_tag="all")
             all_at.write(at)
 
-    @userstate.on_timer(_SOON)
-    def on_soon(self, key=_KEY, fired=_FIRED, pending=_P_PENDING, residents=_P_RESIDENTS,
-                version=_P_VERSION, soon_at=_P_SOON_AT, all_at=_P_ALL_AT, decided=_P_DECIDED,
-                soon=_T_SOON, expire=_T_EXPIRE) -> Iterator:
-        yield from self._decide(key, fired, pending, residents, version, soon_at, all_at,
-                                decided, soon, expire)
+    @userstate.on_timer(_DECIDE)
+    def on_decide(self, key=_KEY, fired=_FIRED, pending=_P_PENDING, residents=_P_RESIDENTS,
+                  version=_P_VERSION, soon_at=_P_SOON_AT, all_at=_P_ALL_AT, decided=_P_DECIDED,
+                  decide=_T_DECIDE, expire=_T_EXPIRE) -> Iterator[TimestampedValue]:
+        up_to = fired.micros // 1000
+        waiting = list(pending.read())
+        ready = sorted((p for p in waiting if p[2] <= up_to), key=lambda p: (p[2], p[1]))
+        rest = [p for p in waiting if p[2] > up_to]
+        if not ready:
+            return
+        pending.clear()
+        for p in rest:
+            pending.add(p)
+        if rest:
+            first = min(p[2] for p in rest)
+            decide.set(Timestamp(micros=first * 1000), dynamic_timer_tag="soon")
+            soon_at.write(first)
+        else:
+            soon_at.clear()
+            all_at.clear()
 
-    @userstate.on_timer(_ALL)
-    def on_all(self, key=_KEY, fired=_FIRED, pending=_P_PENDING, residents=_P_RESIDENTS,
-               version=_P_VERSION, soon_at=_P_SOON_AT, all_at=_P_ALL_AT, decided=_P_DECIDED,
-               soon=_T_SOON, expire=_T_EXPIRE) -> Iterator:
-        yield from self._decide(key, fired, pending, residents, version, soon_at, all_at,
-                                decided, soon, expire)
+        index = self._index(key, residents, version)
+        start = index.slots
+        fps, (keys, owner, methods) = _fingerprints(ready, self._config.bins)
+        verdicts = index.add([p[1] for p in ready], np.array([p[2] for p in ready]), fps,
+                             keys, owner, methods)
+        residents.add(index.snapshot(start))
+        self._saved(key, index, version)
+        before = decided.read()
+        decided.write(max(up_to, before or up_to))
+        for probe, match in zip(ready, verdicts, strict=True):
+            late = before is not None and probe[2] < before
+            verdict = ((probe[0], match.event_id, match.event_time, match.similarity,
+                        match.method, late) if match else
+                       (probe[0], None, 0, 0.0, 0, late))
+            yield TimestampedValue(verdict, probe[2] / 1000)
+        self._expire(key, index, up_to, residents, version, expire)
 
     @userstate.on_timer(_EXPIRE)
     def on_expire(self, key=_KEY, fired=_FIRED, residents=_P_RESIDENTS, version=_P_VERSION,
@@ -254,43 +276,6 @@ class _DecideInShard(beam.DoFn):
         oldest = index.oldest()
         if oldest is not None:
             expire.set(Timestamp(micros=(max(oldest + self._horizon_ms, now_ms) + 1) * 1000))
-
-    def _decide(self, key, fired, pending, residents, version, soon_at, all_at, decided, soon,
-                expire) -> Iterator[TimestampedValue]:
-        up_to = fired.micros // 1000
-        waiting = list(pending.read())
-        ready = sorted((p for p in waiting if p[2] <= up_to), key=lambda p: (p[2], p[1]))
-        rest = [p for p in waiting if p[2] > up_to]
-        if not ready:
-            return
-        pending.clear()
-        for p in rest:
-            pending.add(p)
-        if rest:
-            first = min(p[2] for p in rest)
-            soon.set(Timestamp(micros=first * 1000))
-            soon_at.write(first)
-        else:
-            soon_at.clear()
-            all_at.clear()
-
-        index = self._index(key, residents, version)
-        start = index.slots
-        fps, (keys, owner, methods) = _fingerprints(ready, self._config.bins)
-        verdicts = index.add([p[1] for p in ready], np.array([p[2] for p in ready]), fps,
-                             keys, owner, methods)
-        residents.add(index.snapshot(start))
-        self._saved(key, index, version)
-        before = decided.read()
-        decided.write(max(up_to, before or up_to))
-        for probe, match in zip(ready, verdicts, strict=True):
-            late = before is not None and probe[2] < before
-            verdict = ((probe[0], match.event_id, match.event_time, match.similarity,
-                        match.method, late) if match else
-                       (probe[0], None, 0, 0.0, 0, late))
-            yield TimestampedValue(verdict, probe[2] / 1000)
-        self._expire(key, index, up_to, residents, version, expire)
-
 
 class _Join(beam.DoFn):
     """Per event: waits for the verdicts of all shards it visited, then emits it once with the
