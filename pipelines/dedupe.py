@@ -27,7 +27,9 @@ is kept, the others are ``exact_url`` copies of it.
 
 from __future__ import annotations
 
+import itertools
 import time
+import types
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
@@ -161,7 +163,8 @@ _VERSION = userstate.ReadModifyWriteStateSpec("version", VarIntCoder())
 _SOON_AT = userstate.ReadModifyWriteStateSpec("soon_at", VarIntCoder())
 _ALL_AT = userstate.ReadModifyWriteStateSpec("all_at", VarIntCoder())
 _DECIDED_UP_TO = userstate.ReadModifyWriteStateSpec("decided_up_to", VarIntCoder())
-_DECIDE = userstate.TimerSpec("decide", TimeDomain.WATERMARK)  # tags "soon" and "all"
+_SOON = userstate.TimerSpec("soon", TimeDomain.WATERMARK)
+_ALL = userstate.TimerSpec("all", TimeDomain.WATERMARK)
 _EXPIRE = userstate.TimerSpec("expire", TimeDomain.WATERMARK)
 _KEY, _FIRED = beam.DoFn.KeyParam, beam.DoFn.TimestampParam
 _P_PENDING = beam.DoFn.StateParam(_PENDING)
@@ -170,7 +173,8 @@ _P_VERSION = beam.DoFn.StateParam(_VERSION)
 _P_SOON_AT = beam.DoFn.StateParam(_SOON_AT)
 _P_ALL_AT = beam.DoFn.StateParam(_ALL_AT)
 _P_DECIDED = beam.DoFn.StateParam(_DECIDED_UP_TO)
-_T_DECIDE = beam.DoFn.TimerParam(_DECIDE)
+_T_SOON = beam.DoFn.TimerParam(_SOON)
+_T_ALL = beam.DoFn.TimerParam(_ALL)
 _T_EXPIRE = beam.DoFn.TimerParam(_EXPIRE)
 # State of the join.
 _EVENT_STATE = userstate.ReadModifyWriteStateSpec("event", PickleCoder())
@@ -180,12 +184,13 @@ _P_VERDICTS = beam.DoFn.StateParam(_VERDICTS)
 
 
 class _DecideInShard(beam.DoFn):
-    """One shard of the index: buffers probes until the watermark passes them, decides them in
-    event-time order, keeps them as residents until ``horizon`` after their event time.
+    """One shard of the index (made by :func:`_decide_in_shard`): buffers probes
+    until the watermark passes them, decides them in event-time order, keeps them as residents
+    until ``horizon`` after their event time.
 
-    The decide timer is set twice (dynamic tags): ``soon`` at the earliest buffered time
-    (latency = watermark lag) and ``all`` at the latest (when the watermark jumps, e.g. at the end
-    of bounded input, everything is decided in one go instead of one firing per timestamp).
+    Two decide timers: ``soon`` at the earliest buffered time (latency = watermark lag) and
+    ``all`` at the latest (when the watermark jumps, e.g. at the end of bounded input, everything
+    is decided in one go instead of one firing per timestamp).
     """
 
     def __init__(self, config: NearDupConfig, horizon_ms: int) -> None:
@@ -198,22 +203,22 @@ class _DecideInShard(beam.DoFn):
         self._cache: dict[int, tuple[int, NearDupIndex]] = {}
 
     def process(self, element: tuple[int, _Probe], pending=_P_PENDING, soon_at=_P_SOON_AT,
-                all_at=_P_ALL_AT, decide=_T_DECIDE) -> None:
+                all_at=_P_ALL_AT, soon=_T_SOON, all_=_T_ALL) -> None:
         _, probe = element
         pending.add(probe)
         at = probe[2]
         first, last = soon_at.read(), all_at.read()
         if first is None or at < first:
-            decide.set(Timestamp(micros=at * 1000), dynamic_timer_tag="soon")
+            soon.set(Timestamp(micros=at * 1000))
             soon_at.write(at)
         if last is None or at > last:
-            decide.set(Timestamp(micros=at * 1000), dynamic_timer_tag="all")
+            all_.set(Timestamp(micros=at * 1000))
             all_at.write(at)
 
-    @userstate.on_timer(_DECIDE)
-    def on_decide(self, key=_KEY, fired=_FIRED, pending=_P_PENDING, residents=_P_RESIDENTS,
-                  version=_P_VERSION, soon_at=_P_SOON_AT, all_at=_P_ALL_AT, decided=_P_DECIDED,
-                  decide=_T_DECIDE, expire=_T_EXPIRE) -> Iterator[TimestampedValue]:
+    @userstate.on_timer(_SOON)
+    def on_soon(self, key=_KEY, fired=_FIRED, pending=_P_PENDING, residents=_P_RESIDENTS,
+                version=_P_VERSION, soon_at=_P_SOON_AT, all_at=_P_ALL_AT, decided=_P_DECIDED,
+                soon=_T_SOON, expire=_T_EXPIRE) -> Iterator[TimestampedValue]:
         up_to = fired.micros // 1000
         waiting = list(pending.read())
         ready = sorted((p for p in waiting if p[2] <= up_to), key=lambda p: (p[2], p[1]))
@@ -225,7 +230,7 @@ class _DecideInShard(beam.DoFn):
             pending.add(p)
         if rest:
             first = min(p[2] for p in rest)
-            decide.set(Timestamp(micros=first * 1000), dynamic_timer_tag="soon")
+            soon.set(Timestamp(micros=first * 1000))
             soon_at.write(first)
         else:
             soon_at.clear()
@@ -276,6 +281,38 @@ class _DecideInShard(beam.DoFn):
         oldest = index.oldest()
         if oldest is not None:
             expire.set(Timestamp(micros=(max(oldest + self._horizon_ms, now_ms) + 1) * 1000))
+
+_instances = itertools.count()
+
+
+def _decide_in_shard(config: NearDupConfig, horizon_ms: int) -> _DecideInShard:
+    """A :class:`_DecideInShard` whose timers have names of its own.
+
+    The FnApiRunner keeps timers in buffers named by timer family only: two Dedupe steps in one
+    pipeline, fused into one stage, would fire each other's timers and lose events. Unique names
+    per step avoid that; the ``all`` timer gets its callback (the ``soon`` code) here too, as
+    Beam binds one callback per timer.
+    """
+    n = next(_instances)
+    specs = {old: userstate.TimerSpec(f"{old.name}_{n}", TimeDomain.WATERMARK)
+             for old in (_SOON, _ALL, _EXPIRE)}
+    params = [(param, beam.DoFn.TimerParam(specs[spec]))
+              for param, spec in ((_T_SOON, _SOON), (_T_ALL, _ALL), (_T_EXPIRE, _EXPIRE))]
+
+    def rebind(method, name: str):
+        defaults = tuple(next((new for old, new in params if d is old), d)
+                         for d in method.__defaults__)
+        return types.FunctionType(method.__code__, method.__globals__, name, defaults)
+
+    base = _DecideInShard
+    cls = type(f"_DecideInShard{n}", (base,), {
+        "process": rebind(base.process, "process"),
+        "on_soon": userstate.on_timer(specs[_SOON])(rebind(base.on_soon, "on_soon")),
+        "on_all": userstate.on_timer(specs[_ALL])(rebind(base.on_soon, "on_all")),
+        "on_expire": userstate.on_timer(specs[_EXPIRE])(rebind(base.on_expire, "on_expire")),
+    })
+    return cls(config, horizon_ms)
+
 
 class _Join(beam.DoFn):
     """Per event: waits for the verdicts of all shards it visited, then emits it once with the
@@ -363,8 +400,8 @@ class Dedupe(beam.PTransform):
                                                      self._batch_size)
                                              ).with_outputs("events", main="probes"))
         verdicts = (sketched.probes
-                    | "DecideInShards" >> beam.ParDo(_DecideInShard(self._config,
-                                                                    self._horizon_ms))
+                    | "DecideInShards" >> beam.ParDo(_decide_in_shard(self._config,
+                                                                      self._horizon_ms))
                     .with_input_types(tuple[int, tuple])
                     .with_output_types(tuple[str, str | None, int, float, int, bool])
                     | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))))

@@ -13,6 +13,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 
+from benchmarks.corpus import generate
 from wirewatch.core.article import build_event
 from wirewatch.pipelines.dedupe import LATE_NOTE, Dedupe
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
@@ -103,6 +104,35 @@ def test_bad_events_become_dead_letters_and_the_rest_goes_on():
         out = p | beam.Create([good, broken, "not a dict"]) | Dedupe()
         assert_that(out.events | beam.Map(lambda e: e["title"]), equal_to(["Wire 1"]))
         assert_that(out.dead_letters, check_letters, label="letters")
+
+
+def test_verdicts_do_not_depend_on_the_number_of_shards():
+    articles = generate(25, seed=5)
+    events = [build_event(RawArticle(
+        source=source("rss", a.outlet, guid=a.id), url=a.url, title=a.title, content=a.text,
+        published_ms=a.time_ms, fetched_ms=a.time_ms + HOUR_MS)) for a in articles]
+    by_id = {e["event_id"]: a for e, a in zip(events, articles, strict=True)}
+    first: dict[int, str] = {}
+    for e in sorted(events, key=lambda e: (e["event_time"], e["event_id"])):
+        first.setdefault(by_id[e["event_id"]].group, e["event_id"])
+    # The labels: a copy points into its own group (the corpus has no hard negative merged).
+    copies = {e["title"] for e in events if first[by_id[e["event_id"]].group] != e["event_id"]}
+
+    def flagged_are_copies(titles):
+        assert set(titles) <= copies and len(titles) >= 0.9 * len(copies)
+
+    with TestPipeline() as p:
+        created = p | beam.Create(events) | beam.Map(_stamped)
+        one = (created | "OneShard" >> Dedupe(shards=1)).events | "V1" >> beam.Map(_verdict)
+        five = (created | "FiveShards" >> Dedupe(shards=5)).events | "V5" >> beam.Map(_verdict)
+        same = ({"one": one | "K1" >> beam.Map(lambda v: (v[0], v)),
+                 "five": five | "K5" >> beam.Map(lambda v: (v[0], v))}
+                | beam.CoGroupByKey()
+                | beam.Map(lambda kv: list(kv[1]["one"]) == list(kv[1]["five"]))
+                | beam.CombineGlobally(all))
+        assert_that(same, equal_to([True]), label="same")
+        assert_that(one | beam.Filter(lambda v: v[1]) | beam.Map(lambda v: v[0]),
+                    flagged_are_copies, label="copies")
 
 
 @pytest.mark.parametrize("bad", [{"horizon": timedelta(0)}, {"horizon": 3600}, {"shards": 0}])
