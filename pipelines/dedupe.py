@@ -16,7 +16,8 @@ How (the sentence is ``sketch | route to shards | decide in event time | join ve
    verified earlier resident. Residents leave by an event-time timer ``horizon`` after their
    event time, so state is bounded by the horizon, not by the age of the stream.
 4. The **join** takes, per event, the earliest verdict over its shards (a commutative choice, so
-   shard order and runner do not matter) and emits the event.
+   shard order and runner do not matter) and emits the event: a GroupByKey for bounded input,
+   per-event state (emit once every shard has answered) for unbounded input.
 
 The earliest record of a group (ties: smallest ``event_id``) is canonical on every runner and
 rerun. A record that arrives after the watermark passed its event time (late) is still decided
@@ -340,6 +341,21 @@ class _Join(beam.DoFn):
         yield TimestampedValue((_EVENT, _decided(event, got)), event["event_time"] / 1000)
 
 
+def _join_grouped(keyed: tuple[str, Iterable[tuple[int, object]]]) -> Iterator:
+    """Bounded input: the same join after a GroupByKey (no per-event state to keep)."""
+    _, items = keyed
+    event, verdicts = None, []
+    for kind, payload in items:
+        if kind == _DEAD:
+            yield TimestampedValue((_DEAD, payload), payload["time"] / 1000)
+        elif kind == _EVENT:
+            event = payload[0]
+        else:
+            verdicts.append(payload)
+    if event is not None:
+        yield TimestampedValue((_EVENT, _decided(event, verdicts)), event["event_time"] / 1000)
+
+
 def _decided(event: dict, verdicts: Iterable[_Verdict]) -> dict:
     best: Match | None = None
     late = False
@@ -405,10 +421,17 @@ class Dedupe(beam.PTransform):
                     .with_input_types(tuple[int, tuple])
                     .with_output_types(tuple[str, str | None, int, float, int, bool])
                     | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))))
-        joined = ((sketched.events, verdicts)
-                  | "Together" >> beam.Flatten()
-                  | "Join" >> beam.ParDo(_Join()).with_input_types(tuple[str, tuple])
-                  .with_output_types(tuple[int, dict]))
+        together = (sketched.events, verdicts) | "Together" >> beam.Flatten()
+        if events.is_bounded:
+            # Every verdict is in by the end: a GroupByKey joins without the per-event state
+            # (and its cost) that an unbounded stream needs.
+            joined = (together
+                      | "JoinGroups" >> beam.GroupByKey()
+                      | "Join" >> beam.FlatMap(_join_grouped).with_output_types(tuple[int, dict]))
+        else:
+            joined = (together
+                      | "Join" >> beam.ParDo(_Join()).with_input_types(tuple[str, tuple])
+                      .with_output_types(tuple[int, dict]))
         if not isinstance(windowing.windowfn, GlobalWindows):
             # Decided in the global window (a copy's original may sit in an earlier window of
             # the caller's); back into the caller's windows now.
