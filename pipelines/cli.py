@@ -62,6 +62,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(str(e)) from None
     if not args.output:
         raise UsageError("--output is required: the folder to write Avro files to, e.g. out")
+    if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
+        raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
     if "://" not in args.output:  # local folder: create it now and make sure we may write there
         output = Path(args.output)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -36,7 +38,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
         fetched_ms=opts.fetched_at_ms)
     normalised = read.events | "Normalise" >> Normalise()
-    deduped = normalised.events | "Dedupe" >> Dedupe()
+    deduped = normalised.events | "Dedupe" >> Dedupe(
+        timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
     tagged = deduped.events | "Tag" >> Tag()
 
     (tagged.events
