@@ -226,3 +226,26 @@ def test_copy_in_a_later_window_is_flagged_and_stays_in_its_window():
     _check(stream, [("Wire 1", None, False, T0), ("Harbour 2", original["event_id"], False,
                                                    T0 + 2 * HOUR_MS)],
            windowed=True)
+
+
+def test_runs_behind_a_splittable_source_on_the_direct_runner():
+    # The reason not to build on Beam's Deduplicate: its processing-time timer cannot share a
+    # DirectRunner pipeline with an SDF source. Ours uses event-time timers only.
+    from tests.feedserver import FeedServer, Route, rss
+    from wirewatch.connectors.rss.feedlist import FeedSpec
+    from wirewatch.connectors.rss.schedule import SchedulePolicy
+    from wirewatch.connectors.rss.source import WatchFeeds
+    from wirewatch.pipelines.normalise import Normalise
+
+    policy = SchedulePolicy(min_interval_s=0.5, max_interval_s=0.5, jitter=0)
+    with FeedServer() as server:
+        feeds = [FeedSpec(server.add(f"/{name}", Route(body=rss(name, [(guid, "Port strike")]))),
+                         name, interval_s=0.5) for name, guid in (("A", "a1"), ("B", "b1"))]
+        with TestPipeline() as p:
+            read = p | WatchFeeds(feeds, policy=policy, stop_after_s=1.0, idle_sleep_s=0.05)
+            assert read.events.is_bounded is False
+            deduped = (read.events | Normalise()).events | Dedupe()
+            # Same text, same time: the smaller event_id is canonical, the other its copy.
+            assert_that(deduped.events | beam.Map(lambda e: (e["dedup"]["method"],
+                                                             e["dedup"]["is_duplicate"])),
+                        equal_to([(None, False), ("exact_content", True)]))
