@@ -76,6 +76,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
                          "or --output_topic with --bootstrap_servers")
     if (args.input_topic or args.output_topic) and not args.bootstrap_servers:
         raise UsageError("--input_topic and --output_topic need --bootstrap_servers host:port")
+    if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
+        raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output and "://" not in args.output:  # local folder: create it now, check access

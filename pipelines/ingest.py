@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -56,11 +58,13 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     reads, feeds, kafka = _read(pipeline, options)
     articles = [r.events for r in reads] | "AllArticles" >> beam.Flatten()
     normalised = articles | "Normalise" >> Normalise()
-    deduped = normalised.events | "Dedupe" >> Dedupe()
-    tagged = deduped | "Tag" >> Tag()
+    deduped = normalised.events | "Dedupe" >> Dedupe(
+        timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
+    tagged = deduped.events | "Tag" >> Tag()
 
     events = tagged.events | "MeasureEvents" >> MeasureEvents()
-    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], tagged[DEAD_LETTERS]]
+    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped[DEAD_LETTERS],
+                                               tagged[DEAD_LETTERS]]
                | "AllDeadLetters" >> beam.Flatten()
                | "MeasureDeadLetters" >> MeasureDeadLetters())
     written = []

@@ -58,10 +58,12 @@ def test_what_one_event_and_one_dead_letter_count():
 def test_run_prints_a_summary_of_the_metrics(tmp_path, capsys):
     assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("wirewatch run: wrote 22 article events (3 duplicates) and "
+    assert lines[0].startswith("wirewatch run: wrote 22 article events (4 duplicates) and "
                                "4 dead letters")
     assert "  by language: en 9, de 3, es 3, fr 3, it 2, sv 2" in lines
-    assert "  duplicates by method: exact_url 2, exact_content 1" in lines
+    assert "  duplicates by method: exact_url 2, exact_content 1, near 1" in lines
+    assert "  feed polls: new 8, not_a_feed 1" in lines
+    assert "  feed poll failures: not_a_feed 1" in lines
     assert ("  dead letters by stage/error_type: normalise/invalid_link 2, normalise/empty_item 1, "
             "parse/not_a_feed 1") in lines
     lag = [x for x in lines if x.startswith("  event-time lag (published -> written)")]
