@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
-from wirewatch.core.language import detect_langdetect
+from wirewatch.core.language import make_detector
 from wirewatch.pipelines.metrics import counter
 from wirewatch.schemas.records import dead_letter
 
@@ -15,9 +15,13 @@ __all__ = ["Tag"]
 
 
 class _TagFn(beam.DoFn):
+    def setup(self) -> None:
+        self._detector = make_detector("langdetect")
+
     def process(self, event: dict) -> Iterator:
         try:
-            guess = detect_langdetect(f"{event['title']}\n{event['summary'] or event['body']}")
+            guess = self._detector.detect_batch(
+                [f"{event['title']}\n{event['summary'] or event['body']}"])[0]
         except Exception as e:  # keep the article: untagged is better than lost
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(
                 "tag", f"language detection failed: {e}", type(e).__name__,
