@@ -59,6 +59,10 @@ class TopicTagger(Protocol):
 
     name: str
 
+    def supports(self, language: str | None) -> bool:
+        """Whether texts in ``language`` can get topics at all."""
+        ...
+
     def tag_batch(
         self, texts: Sequence[str], languages: Sequence[str | None]
     ) -> list[list[Topic]]:

@@ -33,7 +33,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     read = pipeline | "ReadFeeds" >> ReadFeedFiles(load_feed_list(opts.feeds), opts.fetched_at_ms)
     normalised = read.events | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe()
-    tagged = deduped | "Tag" >> Tag()
+    tagged = deduped | "Tag" >> Tag(language_backend=opts.language_backend)
 
     (tagged.events
      | "CountEvents" >> beam.Map(_count("events_written"))

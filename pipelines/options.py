@@ -10,6 +10,8 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
+
 __all__ = ["WirewatchOptions"]
 
 
@@ -27,6 +29,12 @@ class WirewatchOptions(PipelineOptions):
             "--fetched_at_ms", type=int, default=None,
             help="Fetch time to stamp on articles read from feed files, in epoch millis "
                  "(default: now). Pin it to make reruns byte-identical.")
+        group = parser.add_argument_group("wirewatch tagging")
+        group.add_argument(
+            "--language_backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+            help="Language detector: 'cascade' (default: script, fastText, lingua for "
+                 "confusable languages, the feed's language as a prior), 'fasttext', 'lingua' "
+                 "(accurate, slow) or 'langdetect' (seeded).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
