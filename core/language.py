@@ -180,6 +180,8 @@ SURE = 0.9
 SURE_MARGIN = 3.0
 # A group member ranked second or third with this probability still brings its group in.
 GROUP_PULL = 0.15
+# fastText's cost grows with the text and this much names the language (or its group).
+FASTTEXT_CHARS = 160
 # lingua's cost grows with the text; inside a group this much decides, marker words read all.
 LINGUA_CHARS = MAX_CHARS
 
@@ -304,8 +306,9 @@ def _fasttext_model():
 
 
 @functools.cache
-def _lingua_detector(codes: frozenset[str] | None, low_accuracy: bool = False):
-    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+def _lingua_detector(codes: frozenset[str] | None):
+    """lingua for ``codes`` (None: all its languages)."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     if codes is None:
         builder = LanguageDetectorBuilder.from_all_languages()
@@ -314,12 +317,9 @@ def _lingua_detector(codes: frozenset[str] | None, low_accuracy: bool = False):
         builder = LanguageDetectorBuilder.from_iso_codes_639_1(
             *(getattr(IsoCode639_1, iso.get(c, c.upper())) for c in sorted(codes))
         )
-    if low_accuracy:
-        builder = builder.with_low_accuracy_mode()
     if codes is not None:  # a small group loads in well under a second; all 75 would not
         builder = builder.with_preloaded_language_models()
-    detector = builder.build()
-    return detector, Language
+    return builder.build()
 
 
 @functools.cache
@@ -338,7 +338,31 @@ def _lingua_code(language) -> str:
     return normalise_code(language.iso_code_639_1.name) or UND
 
 
-class FastTextDetector:
+class _OneAtATime:
+    """The batch loop and output rules of the backends that read one text at a time."""
+
+    method: str
+    threshold = MIN_CONFIDENCE
+
+    def detect_batch(
+        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
+    ) -> list[LanguageGuess]:
+        _hinted(hints, len(texts))  # checked, but these backends take no prior
+        out = []
+        for text in texts:
+            text = _prepare(text)
+            if _too_short(text):
+                out.append(LanguageGuess(UND, 0.0, "too-short"))
+                continue
+            code, p = self._best(text)
+            out.append(_finish(code, p, self.method, self.threshold))
+        return out
+
+    def _best(self, text: str) -> tuple[str | None, float]:
+        raise NotImplementedError
+
+
+class FastTextDetector(_OneAtATime):
     """fastText's small language-ID model (176 languages), nothing else."""
 
     name = "fasttext"
@@ -354,46 +378,22 @@ class FastTextDetector:
         labels, probs = _fasttext_model().predict(text, k=self.top_k)
         return [(_fasttext_code(label), float(p)) for label, p in zip(labels, probs, strict=True)]
 
-    def detect_batch(
-        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
-    ) -> list[LanguageGuess]:
-        _hinted(hints, len(texts))
-        out = []
-        for text in texts:
-            text = _prepare(text)
-            if _too_short(text):
-                out.append(LanguageGuess(UND, 0.0, "too-short"))
-                continue
-            code, p = self.ranked(text)[0]
-            out.append(_finish(code, p, self.method))
-        return out
+    def _best(self, text: str) -> tuple[str | None, float]:
+        return self.ranked(text)[0]
 
 
-class LinguaDetector:
-    """lingua over all its 75 languages (high-accuracy mode unless ``low_accuracy``)."""
+class LinguaDetector(_OneAtATime):
+    """lingua over all its 75 languages, high-accuracy mode."""
 
-    def __init__(self, low_accuracy: bool = False) -> None:
-        self.low_accuracy = low_accuracy
-        self.name = "lingua-low" if low_accuracy else "lingua"
-        self.method = f"{self.name}-2"
+    name = "lingua"
+    method = "lingua-2"
 
-    def detect_batch(
-        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
-    ) -> list[LanguageGuess]:
-        _hinted(hints, len(texts))
-        detector, _ = _lingua_detector(None, self.low_accuracy)
-        out = []
-        for text in texts:
-            text = _prepare(text)
-            if _too_short(text):
-                out.append(LanguageGuess(UND, 0.0, "too-short"))
-                continue
-            best = detector.compute_language_confidence_values(text)[0]
-            out.append(_finish(_lingua_code(best.language), best.value, self.method))
-        return out
+    def _best(self, text: str) -> tuple[str | None, float]:
+        best = _lingua_detector(None).compute_language_confidence_values(text)[0]
+        return _lingua_code(best.language), best.value
 
 
-class LangdetectDetector:
+class LangdetectDetector(_OneAtATime):
     """langdetect (Google's language-detection port) with a fixed seed, so deterministic."""
 
     name = "langdetect"
@@ -409,27 +409,22 @@ class LangdetectDetector:
     def detect_batch(
         self, texts: Sequence[str], hints: Sequence[str | None] | None = None
     ) -> list[LanguageGuess]:
-        from langdetect import DetectorFactory, detect_langs
-        from langdetect.lang_detect_exception import LangDetectException
+        from langdetect import DetectorFactory
 
-        _hinted(hints, len(texts))
-        out = []
         # DetectorFactory.seed is process-global state; hold it for the whole batch.
         with self._lock:
             DetectorFactory.seed = self.seed
-            for text in texts:
-                text = _prepare(text)
-                if _too_short(text):
-                    out.append(LanguageGuess(UND, 0.0, "too-short"))
-                    continue
-                try:
-                    ranked = detect_langs(text)
-                except LangDetectException:
-                    out.append(LanguageGuess(UND, 0.0, self.method))
-                    continue
-                top = ranked[0]
-                out.append(_finish(normalise_code(top.lang), top.prob, self.method, self.threshold))
-        return out
+            return super().detect_batch(texts, hints)
+
+    def _best(self, text: str) -> tuple[str | None, float]:
+        from langdetect import detect_langs
+        from langdetect.lang_detect_exception import LangDetectException
+
+        try:
+            top = detect_langs(text)[0]
+        except LangDetectException:  # no usable features in the text
+            return None, 0.0
+        return normalise_code(top.lang), top.prob
 
 
 class CascadeDetector:
@@ -461,7 +456,7 @@ class CascadeDetector:
             return LanguageGuess(_han_variant(text), 1.0, "cascade:script")
         if script in _SCRIPT_LANGUAGE:
             return LanguageGuess(_SCRIPT_LANGUAGE[script], 1.0, "cascade:script")
-        ranked = self._fasttext.ranked(text)
+        ranked = self._fasttext.ranked(text[:FASTTEXT_CHARS])
         allowed = _SCRIPT_CANDIDATES.get(script)
         if allowed is not None:
             ranked = [(c, p) for c, p in ranked if c in allowed] or ranked
@@ -509,7 +504,7 @@ class CascadeDetector:
         runner_up = max(v for k, v in markers.items() if k != code)
         if p >= SURE and markers[code] - runner_up >= SURE_MARGIN:
             return code, p, "cascade:fasttext+markers"
-        detector, _ = _lingua_detector(group)
+        detector = _lingua_detector(group)
         score = {
             _lingua_code(c.language): math.log(c.value + 0.1)
             for c in detector.compute_language_confidence_values(text[:LINGUA_CHARS])
