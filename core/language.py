@@ -29,6 +29,7 @@ import importlib.resources
 import math
 import re
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -181,7 +182,7 @@ SURE_MARGIN = 3.0
 # A group member ranked second or third with this probability still brings its group in.
 GROUP_PULL = 0.15
 # fastText's cost grows with the text and this much names the language (or its group).
-FASTTEXT_CHARS = 160
+FASTTEXT_CHARS = 200
 # lingua's cost grows with the text; inside a group this much decides, marker words read all.
 LINGUA_CHARS = MAX_CHARS
 
@@ -257,16 +258,34 @@ def _prepare(text: str) -> str:
     return detection_text(text)
 
 
+@functools.lru_cache(maxsize=65536)
+def _char_script(ch: str) -> str | None:
+    """The script of one letter (``Other`` outside our table), None for a non-letter."""
+    if not ch.isalpha():
+        return None
+    for name, rx in _SCRIPT_RES.items():
+        if rx.match(ch):
+            return name
+    return "Other"
+
+
 def _dominant_script(text: str) -> str:
     """The script of most non-Latin letters, or ``Latin`` when they are a minority."""
     if not _NON_LATIN.search(text):
         return "Latin"
-    letters = len(_LETTER.findall(text))
-    counts = {name: len(rx.findall(text)) for name, rx in _SCRIPT_RES.items()}
+    counts: Counter[str] = Counter()
+    for ch, n in Counter(text).items():  # each distinct character looked up once
+        script = _char_script(ch)
+        if script is not None:
+            counts[script] += n
+    letters = sum(counts.values())
+    counts.pop("Other", None)
     # Japanese mixes Kana into Han: any real share of Kana makes it Japanese.
     if counts["Kana"] >= max(2, 0.1 * counts["Han"]):
         return "Kana"
-    name, count = max(counts.items(), key=lambda item: item[1])
+    if not counts:
+        return "Latin"
+    name, count = counts.most_common(1)[0]
     return name if count * 2 >= letters else "Latin"
 
 
