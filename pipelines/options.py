@@ -10,6 +10,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from wirewatch import __version__
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
 
 __all__ = ["WirewatchOptions"]
@@ -29,6 +30,9 @@ class WirewatchOptions(PipelineOptions):
             "--fetched_at_ms", type=int, default=None,
             help="Fetch time to stamp on articles read from feed files, in epoch millis "
                  "(default: now). Pin it to make reruns byte-identical.")
+        group.add_argument(
+            "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
+            help="User-Agent sent when fetching feeds over HTTP.")
         group = parser.add_argument_group("wirewatch tagging")
         group.add_argument(
             "--language_backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
@@ -39,4 +43,5 @@ class WirewatchOptions(PipelineOptions):
         group.add_argument(
             "--output",
             help="Folder for Avro output: article events in <output>/article_events/, dead "
-                 "letters in <output>/dead_letters/. Created if missing.")
+                 "letters in <output>/dead_letters/, one health record per feed poll in "
+                 "<output>/feed_healths/. Created if missing.")
