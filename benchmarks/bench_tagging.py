@@ -93,18 +93,29 @@ def language_table(backends: list[str], repeat: int) -> None:
         detector = make_detector(name)
         for kind, records in data.items():
             texts = [r["text"] for r in records]
-            guesses = detector.detect_batch(texts)
-            core = [(g.code, r) for g, r in zip(guesses, records, strict=True) if r["core"]]
-            held = [(c, r) for c, r in core if split[r["ids"][0]] != "train"]
-            extra = [(g.code, r) for g, r in zip(guesses, records, strict=True) if not r["core"]]
-            acc = lambda pairs: 100 * sum(c == r["lang"] for c, r in pairs) / len(pairs)  # noqa: E731
-            und = 100 * sum(c == "und" for c, _ in core) / len(core)
-            wrong = Counter(f"{r['lang']}→{c}" for c, r in core if c != r["lang"])
             speed = _speed(detector.detect_batch, texts, repeat if name in FAST else 1)
-            top = ", ".join(f"{k} {v}" for k, v in wrong.most_common(4))
-            print(f"| {name} | {kind} | {acc(core):.2f} | {acc(held):.2f} | {acc(extra):.2f} | "
-                  f"{und:.2f} | {speed:,.0f} | {top} |")
+            _language_row(name, kind, detector.detect_batch(texts), records, split, speed)
+            if name == "cascade":  # the feed's declared language as the prior
+                hints = [r["lang"] for r in records]
+                _language_row("cascade + feed language", kind,
+                              detector.detect_batch(texts, hints), records, split, None)
     print()
+
+
+def _language_row(name, kind, guesses, records, split, speed) -> None:
+    core = [(g.code, r) for g, r in zip(guesses, records, strict=True) if r["core"]]
+    held = [(c, r) for c, r in core if split[r["ids"][0]] != "train"]
+    extra = [(g.code, r) for g, r in zip(guesses, records, strict=True) if not r["core"]]
+
+    def acc(pairs):
+        return 100 * sum(c == r["lang"] for c, r in pairs) / len(pairs)
+
+    und = 100 * sum(c == "und" for c, _ in core) / len(core)
+    wrong = Counter(f"{r['lang']}→{c}" for c, r in core if c != r["lang"])
+    top = ", ".join(f"{k} {v}" for k, v in wrong.most_common(4))
+    shown = "" if speed is None else f"{speed:,.0f}"
+    print(f"| {name} | {kind} | {acc(core):.2f} | {acc(held):.2f} | {acc(extra):.2f} | "
+          f"{und:.2f} | {shown} | {top} |")
 
 
 def _pr(tp: Counter, fp: Counter, fn: Counter, key) -> str:
