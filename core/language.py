@@ -253,7 +253,8 @@ def normalise_code(tag: str | None) -> str | None:
 
 def detection_text(title: str | None, lead: str | None = None, max_chars: int = MAX_CHARS) -> str:
     """Title and lead joined into the one line the detectors read, cut at a word boundary."""
-    text = " ".join(part for part in (title, lead) if part)
+    # twice the need before cleaning: a lead can be a whole body, links and spaces shrink it
+    text = " ".join(part for part in (title, lead) if part)[: 2 * max_chars]
     text = _SPACE.sub(" ", _URL.sub(" ", text)).strip()
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
