@@ -117,7 +117,6 @@ _SCRIPT_RES = {name: re.compile(f"[{ranges}]") for name, ranges in _SCRIPT_RANGE
 _NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\u2000-\u206f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _URL = re.compile(r"https?://\S+|www\.\S+")
-_SPACE = re.compile(r"\s+")
 
 # Languages a non-unique script can mean; fastText's answers are filtered to these.
 _SCRIPT_CANDIDATES = {
@@ -191,7 +190,7 @@ SURE_MARGIN = 2.0
 # A group member ranked second or third with this probability still brings its group in.
 GROUP_PULL = 0.15
 # fastText's cost grows with the text and this much names the language (or its group).
-FASTTEXT_CHARS = 200
+FASTTEXT_CHARS = 160
 
 # Input tags that name the same language as one of our output codes.
 _ALIASES = {
@@ -255,7 +254,9 @@ def detection_text(title: str | None, lead: str | None = None, max_chars: int = 
     """Title and lead joined into the one line the detectors read, cut at a word boundary."""
     # twice the need before cleaning: a lead can be a whole body, links and spaces shrink it
     text = " ".join(part for part in (title, lead) if part)[: 2 * max_chars]
-    text = _SPACE.sub(" ", _URL.sub(" ", text)).strip()
+    if "http" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    text = " ".join(text.split())  # one line: fastText reads up to a newline
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
         text = text[: cut if cut > max_chars // 2 else max_chars]
@@ -359,6 +360,16 @@ def _fasttext_code(label: str) -> str:
 
 def _lingua_code(language) -> str:
     return normalise_code(language.iso_code_639_1.name) or UND
+
+
+@functools.lru_cache(maxsize=200_000)
+def _marked(word: str, group: frozenset[str]) -> tuple[str, ...]:
+    """The members of ``group`` whose marker words (or endings) include ``word``."""
+    return tuple(
+        member for member in sorted(group)
+        if word in _MARKERS.get(member, ())
+        or (len(word) > 5 and word.endswith(_MARKER_SUFFIXES.get(member, ())))
+    )
 
 
 class _OneAtATime:
@@ -519,11 +530,8 @@ class CascadeDetector:
         """
         markers = dict.fromkeys(group, 0.0)
         for word in _WORD.findall(text.lower()):
-            for member in markers:
-                if word in _MARKERS.get(member, ()) or (
-                    len(word) > 5 and word.endswith(_MARKER_SUFFIXES.get(member, ()))
-                ):
-                    markers[member] += _MARKER_WEIGHT
+            for member in _marked(word, group):
+                markers[member] += _MARKER_WEIGHT
         runner_up = max(v for k, v in markers.items() if k != code)
         if p >= SURE and markers[code] - runner_up >= SURE_MARGIN:
             return code, p, "cascade:fasttext+markers"
