@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.language import (
@@ -46,40 +47,62 @@ def _tag(events: list[dict], detector: LanguageDetector, tagger: TopicTagger) ->
 
 
 class _TagBatchFn(beam.DoFn):
-    def __init__(self, language_backend: str) -> None:
+    """Tags events in batches of up to ``max_batch_size``, each keeping its timestamp and window.
+
+    Not ``BatchElements``: it stamps a batch with the end of its window, which in the global
+    window of a streaming run is the end of time, so no downstream window would ever close.
+    """
+
+    def __init__(self, language_backend: str, max_batch_size: int) -> None:
         self._backend = language_backend
+        self._max_batch_size = max_batch_size
 
     def setup(self) -> None:
         self._detector = make_detector(self._backend)
         self._tagger = KeywordTopicTagger()
 
-    def process(self, batch: list[dict]) -> Iterator:
-        try:
-            tagged = _tag(batch, self._detector, self._tagger)
-        except Exception:  # one bad event must not cost its batch: find it one by one
-            yield from self._one_by_one(batch)
-            return
-        yield from self._counted(tagged)
+    def start_bundle(self) -> None:
+        self._pending: list[WindowedValue] = []
 
-    def _one_by_one(self, batch: list[dict]) -> Iterator:
-        for event in batch:
-            try:
-                tagged = _tag([event], self._detector, self._tagger)
-            except Exception as e:  # keep the article: untagged is better than lost
-                yield beam.pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(
-                    "tag", f"tagging failed: {e!r}", type(e).__name__,
-                    json.dumps(event, default=repr), event["source"],
-                    event_id=event["event_id"]))
-                yield event
-                continue
-            yield from self._counted(tagged)
+    def process(self, event: dict, timestamp=beam.DoFn.TimestampParam,
+                window=beam.DoFn.WindowParam) -> Iterator:
+        self._pending.append(WindowedValue(event, timestamp, (window,)))
+        if len(self._pending) >= self._max_batch_size:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            tagged = _tag([p.value for p in pending], self._detector, self._tagger)
+        except Exception:  # one bad event must not cost its batch: find it one by one
+            for p in pending:
+                yield from self._one(p)
+            return
+        for p, event in zip(pending, tagged, strict=True):
+            yield self._counted(p.with_value(event))
+
+    def _one(self, pending: WindowedValue) -> Iterator:
+        event = pending.value
+        try:
+            [tagged] = _tag([event], self._detector, self._tagger)
+        except Exception as e:  # keep the article: untagged is better than lost
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, pending.with_value(dead_letter(
+                "tag", f"tagging failed: {e!r}", type(e).__name__,
+                json.dumps(event, default=repr), event["source"], event_id=event["event_id"])))
+            yield pending
+            return
+        yield self._counted(pending.with_value(tagged))
 
     @staticmethod
-    def _counted(events: list[dict]) -> Iterator:
-        for event in events:
-            if event["topics_tagger"] and not event["topics"]:
-                counter("articles_without_topic").inc()
-            yield event
+    def _counted(tagged: WindowedValue) -> WindowedValue:
+        if tagged.value["topics_tagger"] and not tagged.value["topics"]:
+            counter("articles_without_topic").inc()
+        return tagged
 
 
 class Tag(beam.PTransform):
@@ -88,7 +111,8 @@ class Tag(beam.PTransform):
     The language comes from title + lead through the chosen backend of
     ``wirewatch.core.language`` (the feed's declared ``language_hint`` as a prior); topics from
     title, lead and the start of the body through ``KeywordTopicTagger`` in that language.
-    Events travel in batches (``BatchElements``) so the models are called once per batch.
+    Events are tagged in batches (up to ``max_batch_size`` per bundle) so the models are called
+    once per batch; each keeps its own timestamp and window.
     An event that cannot be tagged goes on untagged, with a dead letter saying why.
     """
 
@@ -105,8 +129,7 @@ class Tag(beam.PTransform):
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (
             events
-            | "Batch" >> beam.BatchElements(min_batch_size=1,
-                                            max_batch_size=self.max_batch_size)
-            | "LanguageAndTopics" >> beam.ParDo(_TagBatchFn(self.language_backend))
+            | "LanguageAndTopics" >> beam.ParDo(
+                _TagBatchFn(self.language_backend, self.max_batch_size))
             .with_outputs(DEAD_LETTERS, main="events")
         )

@@ -77,3 +77,23 @@ def test_language_backend_option():
     assert WirewatchOptions(["--language_backend", "fasttext"]).language_backend == "fasttext"
     with pytest.raises(SystemExit):
         WirewatchOptions(["--language_backend", "cld9"]).language_backend  # noqa: B018
+
+
+def test_each_event_keeps_its_timestamp_and_window():
+    """Batching must not move events in time: in a streaming run a batch stamped with the end
+    of the global window (what ``BatchElements`` does) would never reach a closing window."""
+    events = [_event(f"Headline number {n} about the weather and the storm", n=n)
+              for n in range(5)]
+
+    def placed(event, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        return event["title"], int(timestamp), int(window.start)
+
+    with test_pipeline.TestPipeline() as p:
+        tagged = (p
+                  | beam.Create(events)
+                  | beam.Map(lambda e: beam.window.TimestampedValue(e, 100 + 30 * len(e["title"])))
+                  | beam.WindowInto(beam.window.FixedWindows(60))
+                  | Tag(max_batch_size=2))
+        assert_that(tagged.events | beam.Map(placed), equal_to([
+            (e["title"], 100 + 30 * len(e["title"]), (100 + 30 * len(e["title"])) // 60 * 60)
+            for e in events]))
