@@ -38,6 +38,8 @@ lint: venv-dev
 
 # Services and binaries the tests use; each script is idempotent and caches under WIREWATCH_CACHE.
 provision: venv-dev
+	deploy/local/prism.sh
+	deploy/local/flink.sh
 
 test: lint provision
 	$(BIN)/python -m pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 __all__ = ["LanguageGuess", "detect_langdetect"]
@@ -19,15 +20,21 @@ class LanguageGuess:
 
 _LANGDETECT_CODES = {"zh-cn": "zh", "zh-tw": "zh-Hant", "nb": "no"}
 
+# langdetect's state is process-global and not thread-safe (the profile factory is published
+# before its profiles are loaded; the seed is a class attribute), and every runner but the
+# FnApiRunner (Prism, Flink, Dataflow) runs bundles on several threads of one worker.
+_LANGDETECT_LOCK = threading.Lock()
+
 
 def detect_langdetect(text: str) -> LanguageGuess:
     """langdetect, seeded so the same text gets the same answer in every process."""
     from langdetect import DetectorFactory, detect_langs
     from langdetect.lang_detect_exception import LangDetectException
 
-    DetectorFactory.seed = 0
     try:
-        best = detect_langs(text)[0]
+        with _LANGDETECT_LOCK:
+            DetectorFactory.seed = 0
+            best = detect_langs(text)[0]
     except LangDetectException:
         return LanguageGuess("und", 0.0, "langdetect-1.0.9")
     if best.prob < THRESHOLD:

@@ -89,6 +89,7 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from wirewatch.pipelines.ingest import build
+    from wirewatch.pipelines.runners import with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -96,7 +97,7 @@ def run(argv: Sequence[str]) -> int:
     except UsageError as e:
         print(f"wirewatch run: error: {e}", file=sys.stderr)
         return 2
-    options = PipelineOptions(list(argv))
+    options = with_provisioned_runners(PipelineOptions(list(argv)))
     started = time.monotonic()
     log.info("running wirewatch %s: feeds %s -> %s", __version__, args.feeds, args.output)
     pipeline = beam.Pipeline(options=options)
