@@ -194,6 +194,18 @@ def inspect(argv: Sequence[str]) -> int:
 COMMANDS = {"run": run, "inspect": inspect}
 
 
+def _quiet_beam_import() -> None:
+    """Import Beam with the root logger muted: without the gcp extra it warns on import that
+    BigQuery's client is missing, which a user who does not use BigQuery should not see."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        import apache_beam  # noqa: F401
+    finally:
+        root.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wirewatch`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -209,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     if not argv or argv[0].startswith("-"):
         parser.parse_args(argv or ["--help"])
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: "
+    _quiet_beam_import()
+    logging.basicConfig(force=True, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     log.setLevel(logging.INFO)
     command = argv[0]

@@ -1,4 +1,4 @@
-"""Shared fixtures. Real components (Kafka, Flink, Prism) get fixtures of their own modules."""
+"""Shared fixtures. Real components get fixtures in modules of their own, imported here."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.kafka_broker import kafka_broker
+
+__all__ = ["REPO", "SAMPLES", "kafka_broker", "shared_data"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

@@ -1,0 +1,70 @@
+"""A real single-node Kafka broker for tests, driven by ``deploy/local/kafka.sh``.
+
+``KafkaBroker`` starts one broker in its own directory on a free port; ``kill()`` is a
+SIGKILL (no clean shutdown) and ``start()`` again brings the same broker back on the same
+port with its data. The ``kafka_broker`` fixture (re-exported by ``conftest.py``) is one
+broker for the whole session. If the broker cannot start, the test fails with the script's reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "local" / "kafka.sh"
+
+
+class KafkaBroker:
+    """One broker: ``start()``, ``stop()``, ``kill()``; ``bootstrap`` is ``host:port``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.bootstrap = ""
+
+    def start(self) -> str:
+        started = subprocess.run(
+            [str(SCRIPT), "start", "--data", str(self.directory)],
+            capture_output=True, text=True, timeout=180, check=False,
+        )
+        if started.returncode != 0:
+            pytest.fail(
+                f"Kafka broker could not start (deploy/local/kafka.sh start, exit "
+                f"{started.returncode}):\n{started.stderr[-3000:]}", pytrace=False,
+            )
+        self.bootstrap = started.stdout.strip().splitlines()[-1].removeprefix("bootstrap=")
+        return self.bootstrap
+
+    def stop(self) -> None:
+        subprocess.run([str(SCRIPT), "stop", "--data", str(self.directory)],
+                       capture_output=True, timeout=60, check=False)
+
+    def kill(self) -> None:
+        """SIGKILL the broker: no flush, no controlled shutdown."""
+        pid_file = self.directory / "kafka.pid"
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One real Kafka broker for the whole session, in a temp dir on a free port."""
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
