@@ -89,7 +89,7 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from wirewatch.pipelines.ingest import build
-    from wirewatch.pipelines.runners import with_provisioned_runners
+    from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -102,9 +102,13 @@ def run(argv: Sequence[str]) -> int:
     log.info("running wirewatch %s: feeds %s -> %s", __version__, args.feeds, args.output)
     pipeline = beam.Pipeline(options=options)
     build(pipeline, options)
-    result = pipeline.run()
-    result.wait_until_finish()
-    counts = _counters(result)
+    outcome = run_until_stopped(pipeline)
+    if outcome.stopped_by:
+        print(f"wirewatch run: stopped on {outcome.stopped_by}; job {outcome.state}",
+              file=sys.stderr)
+        if outcome.state == "UNKNOWN":  # the job server went with the job: no metrics to ask
+            return 0
+    counts = _counters(outcome.result)
     print(f"wirewatch run: wrote {counts.get('events_written', 0)} article events "
           f"({counts.get('duplicates', 0)} duplicates) and "
           f"{counts.get('dead_letters_written', 0)} dead letters to {args.output} "

@@ -14,17 +14,33 @@ source never emits anything). A streaming run that cannot have Prism must fail l
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
+import time
 from pathlib import Path
+from typing import NamedTuple
 
+import apache_beam as beam
 from apache_beam.options.pipeline_options import (
     FlinkRunnerOptions,
     PipelineOptions,
     PrismRunnerOptions,
     StandardOptions,
 )
+from apache_beam.runners.runner import PipelineResult, PipelineState
 
-__all__ = ["cache_dir", "flink_job_server", "prism_binary", "with_provisioned_runners"]
+__all__ = [
+    "RunOutcome",
+    "cache_dir",
+    "flink_job_server",
+    "prism_binary",
+    "run_until_stopped",
+    "with_provisioned_runners",
+]
+
+log = logging.getLogger(__name__)
 
 _DIRECT_RUNNERS = {None, "DirectRunner", "direct", "directrunner"}
 
@@ -81,3 +97,59 @@ def with_provisioned_runners(options: PipelineOptions) -> PipelineOptions:
             flink.flink_job_server_jar = str(jar)
             flink.flink_version = version  # the jar dictates the Flink version
     return options
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT / SIGTERM while a job runs."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    # From here on the job server's streams end under the SDK worker's threads (at once, when
+    # a terminal's Ctrl-C reached the job server too): expected, so not logged as errors.
+    threading.excepthook = _quiet_excepthook
+    logging.getLogger("apache_beam.runners.worker").setLevel(logging.CRITICAL)
+    raise _Stop(signal.Signals(signum).name)
+
+
+class RunOutcome(NamedTuple):
+    """How a run ended: ``state`` is UNKNOWN when the job server went away with the job."""
+
+    result: PipelineResult
+    state: str
+    stopped_by: str | None  # the signal's name, None when the job ended by itself
+
+
+def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0) -> RunOutcome:
+    """Run ``pipeline`` until it finishes or the process gets SIGINT (Ctrl-C) / SIGTERM.
+
+    On a signal the job is cancelled and waited for (at most ``cancel_timeout_s``), so sinks
+    stop at a bundle boundary; Beam stops the runner's job server at exit.
+    """
+    result = pipeline.run()
+    # Installed after run(): Beam's job-server wrapper installs a SIGINT handler in run() that
+    # kills the job server at once, before anyone could cancel the job on it.
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return RunOutcome(result, result.wait_until_finish() or result.state, None)
+    except _Stop as stop:
+        log.info("%s: cancelling the job", stop)
+        state = PipelineState.UNKNOWN
+        try:
+            result.cancel()
+            # Not wait_until_finish(): the interrupted call still holds the job's state stream.
+            deadline = time.monotonic() + cancel_timeout_s
+            state = result.state
+            while not PipelineState.is_terminal(state) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                state = result.state
+        except Exception as e:  # a terminal's Ctrl-C also reached the job server: it is gone
+            log.info("job server already stopped (%s)", type(e).__name__)
+        return RunOutcome(result, state, str(stop))
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _quiet_excepthook(args: threading.ExceptHookArgs) -> None:
+    log.debug("thread %s ended with %s during shutdown", args.thread and args.thread.name,
+              args.exc_type.__name__)
