@@ -2,7 +2,8 @@
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from kafka_broker import KafkaBroker
+
+from tests.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.kafka
 
