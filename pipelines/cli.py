@@ -86,7 +86,8 @@ def _counters(result) -> dict[str, int]:
 def run(argv: Sequence[str]) -> int:
     """``wirewatch run``: build the pipeline from options and run it to the end."""
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+    from apache_beam.runners.runner import PipelineState
 
     from wirewatch.pipelines.ingest import build
     from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
@@ -103,11 +104,17 @@ def run(argv: Sequence[str]) -> int:
     pipeline = beam.Pipeline(options=options)
     build(pipeline, options)
     outcome = run_until_stopped(pipeline)
+    if options.view_as(TestOptions).dry_run:
+        print(f"wirewatch run: dry run, the {type(pipeline.runner).__name__} job was built and "
+              "not submitted")
+        return 0
     if outcome.stopped_by:
         print(f"wirewatch run: stopped on {outcome.stopped_by}; job {outcome.state}",
               file=sys.stderr)
-        if outcome.state == "UNKNOWN":  # the job server went with the job: no metrics to ask
-            return 0
+    elif not PipelineState.is_terminal(outcome.state):
+        print(f"wirewatch run: job submitted, {outcome.state}")  # --no_wait_until_finish
+    if not PipelineState.is_terminal(outcome.state):  # no final metrics to ask for
+        return 0
     counts = _counters(outcome.result)
     print(f"wirewatch run: wrote {counts.get('events_written', 0)} article events "
           f"({counts.get('duplicates', 0)} duplicates) and "

@@ -122,10 +122,14 @@ class RunOutcome(NamedTuple):
 def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0) -> RunOutcome:
     """Run ``pipeline`` until it finishes or the process gets SIGINT (Ctrl-C) / SIGTERM.
 
+    With ``--no_wait_until_finish`` it returns once the job is submitted.
+
     On a signal the job is cancelled and waited for (at most ``cancel_timeout_s``), so sinks
     stop at a bundle boundary; Beam stops the runner's job server at exit.
     """
     result = pipeline.run()
+    if pipeline.options.view_as(StandardOptions).no_wait_until_finish:
+        return RunOutcome(result, result.state, None)  # e.g. a Flex Template launch
     # Installed after run(): Beam's job-server wrapper installs a SIGINT handler in run() that
     # kills the job server at once, before anyone could cancel the job on it.
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -43,3 +43,10 @@ def test_dry_run_builds_the_job(extra, job_type):
     assert {t.unique_name for t in transforms.values()} >= STEPS
     envs = job.proto_pipeline.components.environments.values()
     assert any(IMAGE.encode() in env.payload for env in envs), "workers run our image"
+
+
+def test_the_command_and_the_flex_template_entry_point_dry_run(capsys):
+    from wirewatch.pipelines.cli import main
+
+    assert main(["run", "--no_wait_until_finish", *DATAFLOW_ARGS]) == 0
+    assert "dry run, the DataflowRunner job was built" in capsys.readouterr().out
