@@ -52,6 +52,7 @@ setup(
         "apache-beam==2.77.*",
         "kafka-python==3.0.*",
         "feedparser>=6.0.11,<7",
+        "urllib3>=2,<3",
         "langdetect==1.0.9",
         "fastavro>=1.9,<2",
         "numpy>=1.26",
@@ -62,6 +63,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8",
+            "requests>=2.31",
             "pytest-timeout>=2.3",
             "ruff>=0.6",
             "datasketch>=1.6",

@@ -8,13 +8,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.rss.feedlist import load_feed_list
-from wirewatch.connectors.rss.source import ReadFeedFiles
+from wirewatch.connectors.rss.fetch import FetchConfig
+from wirewatch.connectors.rss.health import HEALTH
+from wirewatch.connectors.rss.source import PollFeeds
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.metrics import counter
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.pipelines.options import WirewatchOptions
 from wirewatch.pipelines.tag import Tag
-from wirewatch.schemas.records import ARTICLE_EVENT
+from wirewatch.schemas.records import ARTICLE_EVENT, FEED_HEALTH
 
 __all__ = ["build"]
 
@@ -30,7 +32,9 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """Add the ingest graph to ``pipeline``. Options must have been checked (see ``cli``)."""
     opts = options.view_as(WirewatchOptions)
 
-    read = pipeline | "ReadFeeds" >> ReadFeedFiles(load_feed_list(opts.feeds), opts.fetched_at_ms)
+    read = pipeline | "ReadFeeds" >> PollFeeds(
+        load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
+        fetched_ms=opts.fetched_at_ms)
     normalised = read.events | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe()
     tagged = deduped | "Tag" >> Tag()
@@ -42,3 +46,4 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
      | "AllDeadLetters" >> beam.Flatten()
      | "CountDeadLetters" >> beam.Map(_count("dead_letters_written"))
      | "WriteDeadLetters" >> WriteDeadLetters(opts.output))
+    read[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)

@@ -10,6 +10,8 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from wirewatch import __version__
+
 __all__ = ["WirewatchOptions"]
 
 
@@ -27,8 +29,12 @@ class WirewatchOptions(PipelineOptions):
             "--fetched_at_ms", type=int, default=None,
             help="Fetch time to stamp on articles read from feed files, in epoch millis "
                  "(default: now). Pin it to make reruns byte-identical.")
+        group.add_argument(
+            "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
+            help="User-Agent sent when fetching feeds over HTTP.")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
             help="Folder for Avro output: article events in <output>/article_events/, dead "
-                 "letters in <output>/dead_letters/. Created if missing.")
+                 "letters in <output>/dead_letters/, one health record per feed poll in "
+                 "<output>/feed_healths/. Created if missing.")

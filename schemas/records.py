@@ -26,6 +26,7 @@ from wirewatch import __version__
 __all__ = [
     "ARTICLE_EVENT",
     "DEAD_LETTER",
+    "FEED_HEALTH",
     "PAYLOAD_LIMIT",
     "RawArticle",
     "dead_letter",
@@ -42,6 +43,7 @@ __all__ = [
 SCHEMA_DIR = Path(__file__).resolve().parent
 ARTICLE_EVENT = "article_event"
 DEAD_LETTER = "dead_letter"
+FEED_HEALTH = "feed_health"
 
 #: Dead letters keep at most this much of the raw input; ``payload_truncated`` says when cut.
 PAYLOAD_LIMIT = 256 * 1024
@@ -176,6 +178,7 @@ def read_records(paths: Iterable[str | Path]) -> Iterator[tuple[str, dict]]:
             reader = fastavro.reader(f)
             name = reader.writer_schema.get("name", "")
             kind = {"io.wirewatch.events.ArticleEvent": ARTICLE_EVENT,
-                    "io.wirewatch.events.DeadLetter": DEAD_LETTER}.get(name, name)
+                    "io.wirewatch.events.DeadLetter": DEAD_LETTER,
+                    "io.wirewatch.events.FeedHealth": FEED_HEALTH}.get(name, name)
             for record in reader:
                 yield kind, from_avro(record)

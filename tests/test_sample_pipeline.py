@@ -12,6 +12,7 @@ from wirewatch.pipelines.cli import main
 from wirewatch.schemas.records import (
     ARTICLE_EVENT,
     DEAD_LETTER,
+    FEED_HEALTH,
     is_valid,
     parsed_schema,
     read_records,
@@ -26,7 +27,7 @@ def output(tmp_path_factory) -> dict[str, list[dict]]:
     code = main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(out),
                  f"--fetched_at_ms={FETCHED_AT}"])
     assert code == 0
-    found: dict[str, list[dict]] = {ARTICLE_EVENT: [], DEAD_LETTER: []}
+    found: dict[str, list[dict]] = {ARTICLE_EVENT: [], DEAD_LETTER: [], FEED_HEALTH: []}
     for kind, record in read_records(sorted(Path(out).rglob("*.avro"))):
         found[kind].append(record)
     found["dir"] = out
@@ -35,11 +36,12 @@ def output(tmp_path_factory) -> dict[str, list[dict]]:
 
 def test_files_are_avro_with_the_project_schemas(output):
     files = sorted(Path(output["dir"]).rglob("*.avro"))
-    assert {f.parent.name for f in files} == {"article_events", "dead_letters"}
+    assert {f.parent.name for f in files} == {"article_events", "dead_letters", "feed_healths"}
     for f in files:
         with f.open("rb") as fh:
             name = fastavro.reader(fh).writer_schema["name"]
-        expected = ARTICLE_EVENT if f.parent.name == "article_events" else DEAD_LETTER
+        expected = {"article_events": ARTICLE_EVENT, "dead_letters": DEAD_LETTER,
+                    "feed_healths": FEED_HEALTH}[f.parent.name]
         assert name == parsed_schema(expected)["name"]
     for event in output[ARTICLE_EVENT]:
         assert is_valid(event, ARTICLE_EVENT)
@@ -163,3 +165,13 @@ def test_bad_input_becomes_dead_letters_with_reasons(output):
 def test_run_reports_what_it_wrote(tmp_path, capsys):
     assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(tmp_path)]) == 0
     assert "wrote 22 article events (3 duplicates) and 4 dead letters" in capsys.readouterr().out
+
+
+def test_one_health_record_per_feed_says_how_its_read_went(output):
+    health = {h["outlet"]: h for h in output[FEED_HEALTH]}
+    assert len(health) == len(output[FEED_HEALTH]) >= 8
+    assert health["Broken Outlet"]["outcome"] == "not_a_feed"
+    assert health["Broken Outlet"]["error_kind"] == "not_a_feed"
+    assert health["Nordic Wire"]["outcome"] == "new" and health["Nordic Wire"]["items"] > 0
+    for record in health.values():
+        assert is_valid(record, FEED_HEALTH) and record["time"] == FETCHED_AT

@@ -6,14 +6,24 @@ Pure logic (no Beam): the sources in ``source.py`` call :func:`parse_feed`.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass, field
 
 import feedparser
 
 from wirewatch.connectors.rss.feedlist import FeedSpec
+from wirewatch.connectors.rss.schedule import publisher_interval_s
 from wirewatch.schemas.records import RawArticle, dead_letter, source
 
-__all__ = ["ParsedFeed", "parse_feed"]
+__all__ = ["ParsedFeed", "entity_expansion_bytes", "parse_feed"]
+
+#: Most bytes a document's own entity declarations may expand to (billion laughs, quadratic
+#: blowup). Real feeds declare a few one-character entities, if any.
+MAX_ENTITY_EXPANSION = 1024 * 1024
+
+# The prolog is everything before the first element; entity declarations can only live there.
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s+)?([^\s>]+)\s+(?:\"([^\"]*)\"|'([^']*)'|[^>]*)", re.I)
 
 
 @dataclass
@@ -24,6 +34,32 @@ class ParsedFeed:
     dead_letters: list[dict] = field(default_factory=list)
     #: ``None`` if the document was read as a feed; else the reason code of the dead letter.
     error: str | None = None
+    #: The shortest poll interval the publisher asks for (``ttl``, ``sy:updatePeriod``), seconds.
+    publisher_interval_s: float | None = None
+
+
+def entity_expansion_bytes(data: bytes) -> int:
+    """Worst-case bytes the document's internal entity declarations expand to.
+
+    An entity whose value refers to another entity or parameter entity counts as unbounded
+    (that nesting is how billion laughs grows); otherwise each declared value counts once per
+    reference in the document. External entities are never fetched (feedparser turns them
+    off), so they count as nothing.
+    """
+    match = _FIRST_ELEMENT.search(data)
+    prolog = data[:match.start()] if match else data
+    if b"<!ENTITY" not in prolog.upper():
+        return 0
+    total = 0
+    for decl in _ENTITY_DECL.finditer(prolog):
+        parameter, name = decl.group(1), decl.group(2)
+        value = decl.group(3) if decl.group(3) is not None else decl.group(4)
+        if value is None:
+            continue
+        if parameter or b"&" in value or b"%" in value:
+            return MAX_ENTITY_EXPANSION + 1
+        total += len(value) * data.count(b"&" + name + b";")
+    return total
 
 
 def _millis(entry: feedparser.FeedParserDict, key: str) -> tuple[int | None, str | None]:
@@ -38,24 +74,44 @@ def _millis(entry: feedparser.FeedParserDict, key: str) -> tuple[int | None, str
     return None, None
 
 
+def _link(entry: feedparser.FeedParserDict) -> str:
+    """The item's own page: the first ``alternate`` link; feedparser's ``link`` can end up as an
+    enclosure (an image) when the enclosure's element has text."""
+    for link in entry.get("links", ()):
+        if link.get("rel") == "alternate" and link.get("href"):
+            return link["href"]
+    return entry.get("link", "")
+
+
 def _media_urls(entry: feedparser.FeedParserDict) -> list[str]:
     urls = [link.get("href") for link in entry.get("links", ()) if link.get("rel") == "enclosure"]
     urls += [m.get("url") for m in entry.get("media_content", ())]
     return list(dict.fromkeys(u for u in urls if u))
 
 
-def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int) -> ParsedFeed:
+def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int, *,
+               content_type: str | None = None, base_url: str | None = None) -> ParsedFeed:
     """Parse one feed document.
 
     A document that is not a feed at all (no entries and a parse error, or HTML) becomes one dead
     letter carrying the bytes. A feed with recoverable errors still gives its entries. Item
     problems (no link, no text) are left to ``Normalise``, which has the whole item in hand.
+    ``content_type`` is the HTTP header (its charset counts when the document declares none) and
+    ``base_url`` the URL the bytes came from (relative links resolve against it).
     """
     feed_source = source("rss", feed.outlet, feed_url=feed.url)
     if not data.strip():
         return _broken(data, feed_source, "empty_feed", "feed document is empty")
+    expansion = entity_expansion_bytes(data)
+    if expansion > MAX_ENTITY_EXPANSION:
+        return _broken(data, feed_source, "entity_expansion",
+                       f"entity declarations expand to over {MAX_ENTITY_EXPANSION} bytes "
+                       "(billion laughs or quadratic blowup): not parsed")
+    # Headers only with a Content-Type: feedparser flags their absence as an error (bozo).
+    headers = ({"content-type": content_type, "content-location": base_url or feed.url}
+               if content_type else None)
     # Bytes, never str: feedparser takes a str as a URL or file name and would fetch it.
-    parsed = feedparser.parse(data)
+    parsed = feedparser.parse(data, response_headers=headers)
     if parsed.bozo and not parsed.entries:
         kind = type(parsed.get("bozo_exception")).__name__
         return _broken(data, feed_source, "malformed_feed",
@@ -64,14 +120,16 @@ def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int) -> ParsedFeed:
         return _broken(data, feed_source, "not_a_feed", "document is not RSS or Atom")
 
     language = feed.language or parsed.feed.get("language") or None
-    result = ParsedFeed()
+    result = ParsedFeed(publisher_interval_s=publisher_interval_s(
+        parsed.feed.get("ttl"), parsed.feed.get("sy_updateperiod"),
+        parsed.feed.get("sy_updatefrequency")))
     for entry in parsed.entries:
         published, published_note = _millis(entry, "published")
         updated, updated_note = _millis(entry, "updated")
         content = entry.get("content") or ()
         result.articles.append(RawArticle(
             source={**feed_source, "guid": entry.get("id") or None},
-            url=entry.get("link", ""),
+            url=_link(entry),
             title=entry.get("title", ""),
             summary=entry.get("summary", ""),
             content=content[0].get("value", "") if content else "",
