@@ -27,8 +27,10 @@ Beam options: every other Beam pipeline option is passed through to Beam, writte
   --project=P --region=R --temp_location=gs://...   (DataflowRunner)
 See https://beam.apache.org/documentation/runners/ for each runner's options.
 
-Example:
+Examples:
   wirewatch run --feeds samples/feeds.yaml --output out
+  wirewatch run --bootstrap_servers 127.0.0.1:9092 --input_topic articles \\
+      --output_topic article_events --bounded
 """
 
 
@@ -46,6 +48,11 @@ def _run_parser() -> argparse.ArgumentParser:
         description="Run the ingest pipeline: read feeds | normalise | dedupe | tag | write Avro.",
         epilog=_RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     WirewatchOptions._add_argparse_args(parser)
+    # Beam defines --bootstrap_servers (KafkaStreamsRunnerOptions); listed here for --help
+    # and so that its absence can be told from Beam's default.
+    parser.add_argument("--bootstrap_servers", default=None,
+                        help="Kafka brokers, host:port[,host:port...], for --input_topic and "
+                             "--output_topic.")
     StandardOptions._add_argparse_args(parser.add_argument_group("Beam runner"))
     return parser
 
@@ -54,15 +61,20 @@ def _check_run_options(args: argparse.Namespace) -> None:
     """Clear errors for what would otherwise fail deep inside a worker."""
     from wirewatch.connectors.rss.feedlist import FeedListError, load_feed_list
 
-    if not args.feeds:
-        raise UsageError("--feeds is required: a YAML feed list, e.g. samples/feeds.yaml")
-    try:
-        load_feed_list(args.feeds)
-    except FeedListError as e:
-        raise UsageError(str(e)) from None
-    if not args.output:
-        raise UsageError("--output is required: the folder to write Avro files to, e.g. out")
-    if "://" not in args.output:  # local folder: create it now and make sure we may write there
+    if not args.feeds and not args.input_topic:
+        raise UsageError("--feeds is required (a YAML feed list, e.g. samples/feeds.yaml), or "
+                         "--input_topic with --bootstrap_servers")
+    if args.feeds:
+        try:
+            load_feed_list(args.feeds)
+        except FeedListError as e:
+            raise UsageError(str(e)) from None
+    if not args.output and not args.output_topic:
+        raise UsageError("--output is required (the folder to write Avro files to, e.g. out), "
+                         "or --output_topic with --bootstrap_servers")
+    if (args.input_topic or args.output_topic) and not args.bootstrap_servers:
+        raise UsageError("--input_topic and --output_topic need --bootstrap_servers host:port")
+    if args.output and "://" not in args.output:  # local folder: create it now, check access
         output = Path(args.output)
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -89,7 +101,10 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
     from apache_beam.runners.runner import PipelineState
 
+    from wirewatch.connectors.kafka import KafkaConnectorError
+    from wirewatch.connectors.kafka.admin import check_reachable
     from wirewatch.pipelines.ingest import build
+    from wirewatch.pipelines.options import kafka_config
     from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
@@ -100,9 +115,17 @@ def run(argv: Sequence[str]) -> int:
         return 2
     options = with_provisioned_runners(PipelineOptions(list(argv)))
     started = time.monotonic()
-    log.info("running wirewatch %s: feeds %s -> %s", __version__, args.feeds, args.output)
+    inputs = ", ".join(filter(None, [args.feeds, *(args.input_topic or ())]))
+    outputs = ", ".join(filter(None, [args.output, args.output_topic]))
+    log.info("running wirewatch %s: %s -> %s", __version__, inputs, outputs)
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, options)
+    try:
+        if args.output_topic:  # the sink connects only on the workers: fail here instead
+            check_reachable(kafka_config(options))
+        build(pipeline, options)
+    except (KafkaConnectorError, ValueError) as e:
+        print(f"wirewatch run: error: {e}", file=sys.stderr)
+        return 1
     outcome = run_until_stopped(pipeline)
     if options.view_as(TestOptions).dry_run:
         print(f"wirewatch run: dry run, the {type(pipeline.runner).__name__} job was built and "
@@ -118,7 +141,7 @@ def run(argv: Sequence[str]) -> int:
     counts = _counters(outcome.result)
     print(f"wirewatch run: wrote {counts.get('events_written', 0)} article events "
           f"({counts.get('duplicates', 0)} duplicates) and "
-          f"{counts.get('dead_letters_written', 0)} dead letters to {args.output} "
+          f"{counts.get('dead_letters_written', 0)} dead letters to {outputs} "
           f"in {time.monotonic() - started:.1f} s")
     return 0
 
@@ -202,7 +225,83 @@ def inspect(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run, "inspect": inspect}
+def _replay_messages(args: argparse.Namespace) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) pairs to publish: lines of --file as they are, or the feeds' articles."""
+    if args.file:
+        try:
+            with open(args.file, "rb") as f:
+                return [(None, line.rstrip(b"\r\n")) for line in f if line.strip()]
+        except OSError as e:
+            raise UsageError(f"cannot read --file {args.file}: {e.strerror}") from None
+    from wirewatch.connectors.kafka.serde import article_to_json
+    from wirewatch.connectors.rss.feedlist import FeedListError, load_feed_list
+    from wirewatch.connectors.rss.parse import parse_feed
+    from wirewatch.schemas.records import now_ms
+
+    try:
+        feeds = [f for f in load_feed_list(args.feeds) if f.path]
+    except FeedListError as e:
+        raise UsageError(str(e)) from None
+    messages = []
+    for feed in feeds:
+        with open(feed.path, "rb") as f:
+            parsed = parse_feed(f.read(), feed, now_ms())
+        messages += [((a.source.get("guid") or a.url).encode(), article_to_json(a))
+                     for a in parsed.articles]
+    return messages
+
+
+def replay(argv: Sequence[str]) -> int:
+    """``wirewatch replay``: publish articles to a Kafka topic at a chosen rate."""
+    parser = argparse.ArgumentParser(
+        prog="wirewatch replay",
+        description="Publish articles to a Kafka topic as JSON messages (the format "
+                    "'wirewatch run --input_topic' reads), to feed the pipeline in a demo.",
+        epilog="Example:\n  wirewatch replay --bootstrap_servers 127.0.0.1:9092 "
+               "--topic articles --rate 20 --repeat 5",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap_servers", required=True, help="host:port[,host:port...]")
+    parser.add_argument("--topic", required=True, help="topic to publish to (created if "
+                        "missing, with --partitions partitions)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--feeds", default="samples/feeds.yaml",
+                        help="feed list whose saved feeds are published, one message per "
+                             "article (default: samples/feeds.yaml)")
+    source.add_argument("--file", help="JSON-lines file: each line is published as it is")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="messages per second (default 0: as fast as the broker takes them)")
+    parser.add_argument("--repeat", type=int, default=1, help="publish everything N times")
+    parser.add_argument("--partitions", type=int, default=1,
+                        help="partitions of the topic if it has to be created")
+    args = parser.parse_args(argv)
+    from wirewatch.connectors.kafka import KafkaConfig, KafkaConnectorError
+    from wirewatch.connectors.kafka.admin import create_topic
+    from wirewatch.connectors.kafka.sink import producer
+
+    try:
+        messages = _replay_messages(args) * args.repeat
+        config = KafkaConfig(args.bootstrap_servers)
+        create_topic(config, args.topic, args.partitions)
+        publisher = producer(config)
+    except UsageError as e:
+        print(f"wirewatch replay: error: {e}", file=sys.stderr)
+        return 2
+    except (KafkaConnectorError, ValueError) as e:
+        print(f"wirewatch replay: error: {e}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    for i, (key, value) in enumerate(messages):
+        if args.rate > 0:
+            time.sleep(max(0.0, started + i / args.rate - time.monotonic()))
+        publisher.send(args.topic, value=value, key=key)
+    publisher.flush()
+    publisher.close()
+    print(f"wirewatch replay: published {len(messages)} messages to {args.topic} in "
+          f"{time.monotonic() - started:.1f} s")
+    return 0
+
+
+COMMANDS = {"run": run, "inspect": inspect, "replay": replay}
 
 
 def _quiet_beam_import() -> None:
@@ -226,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "deduplicated, language- and topic-tagged Avro article events.",
         epilog="Commands:\n"
                "  run       run the ingest pipeline (wirewatch run --help)\n"
-               "  inspect   summarise Avro output (wirewatch inspect --help)\n",
+               "  inspect   summarise Avro output (wirewatch inspect --help)\n"
+               "  replay    publish articles to a Kafka topic (wirewatch replay --help)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")

@@ -7,6 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.fetch import FetchConfig
 from wirewatch.connectors.rss.health import HEALTH
@@ -14,9 +15,14 @@ from wirewatch.connectors.rss.source import PollFeeds
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.metrics import counter
 from wirewatch.pipelines.normalise import Normalise
-from wirewatch.pipelines.options import WirewatchOptions
+from wirewatch.pipelines.options import (
+    WirewatchOptions,
+    dead_letter_topic,
+    kafka_config,
+    start_from,
+)
 from wirewatch.pipelines.tag import Tag
-from wirewatch.schemas.records import ARTICLE_EVENT, FEED_HEALTH
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH
 
 __all__ = ["build"]
 
@@ -28,22 +34,59 @@ def _count(name: str):
     return inc
 
 
+def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, object, object]:
+    """Every configured input, then the feed read and the Kafka read (each or None)."""
+    opts = options.view_as(WirewatchOptions)
+    reads, feeds, kafka = [], None, None
+    if opts.feeds:
+        feeds = pipeline | "ReadFeeds" >> PollFeeds(
+            load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
+            fetched_ms=opts.fetched_at_ms)
+        reads.append(feeds)
+    if opts.input_topic:
+        kafka = pipeline | "ReadKafka" >> ReadFromKafka(
+            kafka_config(options), opts.input_topic, group_id=opts.group_id,
+            start_from=start_from(options), bounded=opts.bounded,
+            input_format=opts.input_format,
+            max_out_of_orderness_s=opts.max_out_of_orderness_s,
+            idle_after_s=opts.idle_after_s,
+            discovery_interval_s=opts.partition_discovery_interval_s,
+            stop_after_idle_s=opts.stop_after_idle_s)
+        reads.append(kafka)
+    return reads, feeds, kafka
+
+
 def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """Add the ingest graph to ``pipeline``. Options must have been checked (see ``cli``)."""
     opts = options.view_as(WirewatchOptions)
 
-    read = pipeline | "ReadFeeds" >> PollFeeds(
-        load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
-        fetched_ms=opts.fetched_at_ms)
-    normalised = read.events | "Normalise" >> Normalise()
+    reads, feeds, kafka = _read(pipeline, options)
+    articles = [r.events for r in reads] | "AllArticles" >> beam.Flatten()
+    normalised = articles | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe()
     tagged = deduped | "Tag" >> Tag()
 
-    (tagged.events
-     | "CountEvents" >> beam.Map(_count("events_written"))
-     | "WriteEvents" >> WriteAvroFiles(opts.output, ARTICLE_EVENT))
-    ((read[DEAD_LETTERS], normalised[DEAD_LETTERS], tagged[DEAD_LETTERS])
-     | "AllDeadLetters" >> beam.Flatten()
-     | "CountDeadLetters" >> beam.Map(_count("dead_letters_written"))
-     | "WriteDeadLetters" >> WriteDeadLetters(opts.output))
-    read[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)
+    events = tagged.events | "CountEvents" >> beam.Map(_count("events_written"))
+    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], tagged[DEAD_LETTERS]]
+               | "AllDeadLetters" >> beam.Flatten()
+               | "CountDeadLetters" >> beam.Map(_count("dead_letters_written")))
+    written = []
+    if opts.output:
+        period = opts.file_period_s if kafka is not None and not opts.bounded else None
+        written.append(events | "WriteEvents" >> WriteAvroFiles(
+            opts.output, ARTICLE_EVENT, triggering_frequency=period))
+        written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(
+            opts.output, triggering_frequency=period))
+        if feeds is not None:
+            feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)
+    if opts.output_topic:
+        written.append(events | "WriteEventsToKafka" >> WriteToKafka(
+            kafka_config(options), opts.output_topic, ARTICLE_EVENT,
+            registry_url=opts.schema_registry_url))
+        written.append(letters | "WriteDeadLettersToKafka" >> WriteToKafka(
+            kafka_config(options), dead_letter_topic(options), DEAD_LETTER,
+            registry_url=opts.schema_registry_url))
+    if kafka is not None and opts.bounded:
+        # Batch runners never call bundle finalizers: commit once every sink is done.
+        kafka[READ_TO] | "CommitOffsets" >> CommitOffsets(
+            kafka_config(options), opts.group_id, written)

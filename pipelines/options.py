@@ -7,12 +7,14 @@ accepted as well; these are ours.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timezone
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, PipelineOptions
 
 from wirewatch import __version__
+from wirewatch.connectors.kafka.admin import KafkaConfig
 
-__all__ = ["WirewatchOptions"]
+__all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
 
 
 class WirewatchOptions(PipelineOptions):
@@ -32,9 +34,136 @@ class WirewatchOptions(PipelineOptions):
         group.add_argument(
             "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
             help="User-Agent sent when fetching feeds over HTTP.")
+        group.add_argument(
+            "--input_topic", action="append", default=None,
+            help="Kafka topic of articles to read (repeat for several); needs "
+                 "--bootstrap_servers. Message format: connectors/kafka/serde.py.")
+        group.add_argument(
+            "--input_format", choices=("json", "avro"), default="json",
+            help="Messages on --input_topic: JSON articles (default) or Avro article events.")
+        group.add_argument(
+            "--group_id", default="wirewatch",
+            help="Kafka consumer group whose offsets are read (--start_from committed) and "
+                 "committed once the output is durable (default: wirewatch).")
+        group.add_argument(
+            "--start_from", default="committed",
+            help="Where to start in each partition: committed (the group's offset, else the "
+                 "earliest; default), earliest, latest, or a time (epoch millis or ISO 8601): "
+                 "the first record at or after it.")
+        group.add_argument(
+            "--bounded", action="store_true",
+            help="Read each partition up to its end offset at launch, then finish (backfills, "
+                 "batch runs). Without it the read runs until stopped.")
+        group.add_argument(
+            "--stop_after_idle_s", type=float, default=None,
+            help="End an unbounded read once every partition has been caught up for this "
+                 "many seconds and no partition was added (tests, demos). Default: never.")
+        group.add_argument(
+            "--max_out_of_orderness_s", type=float, default=30.0,
+            help="How far a Kafka record timestamp may lag the newest one in its partition "
+                 "before it is late: the watermark trails the newest timestamp by this much.")
+        group.add_argument(
+            "--idle_after_s", type=float, default=10.0,
+            help="A partition caught up this long moves its watermark with wall time.")
+        group.add_argument(
+            "--partition_discovery_interval_s", type=float, default=10.0,
+            help="How often an unbounded read looks for partitions added to its topics.")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
             help="Folder for Avro output: article events in <output>/article_events/, dead "
                  "letters in <output>/dead_letters/, one health record per feed poll in "
                  "<output>/feed_healths/. Created if missing.")
+        group.add_argument(
+            "--file_period_s", type=int, default=60,
+            help="Unbounded runs (Kafka without --bounded) close a set of Avro files this often "
+                 "(seconds); bounded runs write once at the end.")
+        group.add_argument(
+            "--output_topic",
+            help="Kafka topic for article events (Avro; keys and framing: "
+                 "connectors/kafka/sink.py); needs --bootstrap_servers.")
+        group.add_argument(
+            "--dead_letter_topic",
+            help="Kafka topic for dead letters (Avro). Default with --output_topic: "
+                 "<output_topic>.dead_letters.")
+        group.add_argument(
+            "--schema_registry_url",
+            help="Confluent Schema Registry: frame Avro values in Confluent's wire format "
+                 "(magic byte + schema id, subject <topic>-value). Without it, headers carry "
+                 "the schema name and fingerprint.")
+        # --bootstrap_servers is Beam's own option (KafkaStreamsRunnerOptions); we read it there.
+        group = parser.add_argument_group("wirewatch Kafka connection")
+        group.add_argument(
+            "--kafka_security_protocol", default="PLAINTEXT",
+            choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+            help="How to talk to the brokers (default PLAINTEXT).")
+        group.add_argument(
+            "--kafka_sasl_mechanism",
+            help="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI.")
+        group.add_argument("--kafka_sasl_username", help="SASL user name.")
+        group.add_argument(
+            "--kafka_sasl_password",
+            help="SASL password. It travels with the job's options; prefer "
+                 "--kafka_config sasl_plain_password=... from a secret store on shared runners.")
+        group.add_argument("--kafka_ssl_cafile", help="CA certificate file (PEM) for SSL.")
+        group.add_argument("--kafka_ssl_certfile", help="Client certificate file (PEM).")
+        group.add_argument("--kafka_ssl_keyfile", help="Client private key file (PEM).")
+        group.add_argument(
+            "--kafka_config", action="append", default=None, metavar="KEY=VALUE",
+            help="Any other kafka-python client setting, passed through (repeatable), e.g. "
+                 "--kafka_config ssl_check_hostname=false. Integers and true/false are "
+                 "converted.")
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--kafka_config wants KEY=VALUE, not {text!r}")
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    return key, int(value) if value.lstrip("-").isdigit() else value
+
+
+def kafka_config(options: PipelineOptions) -> KafkaConfig:
+    """The Kafka connection settings in ``options`` (``--bootstrap_servers``, ``--kafka_*``).
+
+    ``--bootstrap_servers`` is defined by Beam (``KafkaStreamsRunnerOptions``, default
+    ``localhost:9092``) with the same meaning; a second definition would clash.
+    """
+    opts = options.view_as(WirewatchOptions)
+    return KafkaConfig(
+        bootstrap_servers=options.view_as(KafkaStreamsRunnerOptions).bootstrap_servers,
+        security_protocol=opts.kafka_security_protocol,
+        sasl_mechanism=opts.kafka_sasl_mechanism,
+        sasl_plain_username=opts.kafka_sasl_username,
+        sasl_plain_password=opts.kafka_sasl_password,
+        ssl_cafile=opts.kafka_ssl_cafile,
+        ssl_certfile=opts.kafka_ssl_certfile,
+        ssl_keyfile=opts.kafka_ssl_keyfile,
+        extra=tuple(_setting(s) for s in opts.kafka_config or ()),
+    )
+
+
+def dead_letter_topic(options: PipelineOptions) -> str | None:
+    """``--dead_letter_topic``, else ``<output_topic>.dead_letters`` if there is an output topic."""
+    opts = options.view_as(WirewatchOptions)
+    if opts.dead_letter_topic:
+        return opts.dead_letter_topic
+    return f"{opts.output_topic}.dead_letters" if opts.output_topic else None
+
+
+def start_from(options: PipelineOptions) -> str | int:
+    """``--start_from`` as ``ReadFromKafka`` takes it: a policy name or epoch millis."""
+    value = options.view_as(WirewatchOptions).start_from
+    if value in ("committed", "earliest", "latest"):
+        return value
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--start_from must be committed, earliest, latest, epoch millis or "
+                         f"an ISO 8601 time, not {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return round(moment.timestamp() * 1000)

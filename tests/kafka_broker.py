@@ -8,14 +8,18 @@ broker for the whole session. If the broker cannot start, the test fails with th
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "local" / "kafka.sh"
 
@@ -68,3 +72,41 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         yield broker
     finally:
         broker.stop()
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list:
+    """Every record of ``topic`` now (all partitions, up to their end offsets), in fetch order."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             fetch_max_bytes=64 * 1024 * 1024)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end in {timeout_s}s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+class SchemaRegistryStub(BaseHTTPRequestHandler):
+    """Answers a schema registration with id 42 and remembers (path, schema name)."""
+
+    seen: ClassVar[list] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append((self.path, json.loads(body["schema"])["name"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.end_headers()
+        self.wfile.write(b'{"id": 42}')
+
+    def log_message(self, *args):
+        pass

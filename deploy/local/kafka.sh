@@ -106,6 +106,9 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# A broker restarted after SIGKILL re-registers only once its old session expired (default 9 s).
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=1000
 # Large enough for the tests' 5 MB poison message, which the source must dead-letter.
 message.max.bytes=8388608
 replica.fetch.max.bytes=8388608
@@ -141,9 +144,11 @@ start() {
         write_config "$dir" "$port" "$cport"
     fi
     if [[ ! -f "$dir/data/meta.properties" ]]; then
+        # "--cluster-id=ID", not "-t ID": a random id may start with "-".
+        local id
+        id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
         (run_java "$dir/format.log" kafka.tools.StorageTool format --ignore-formatted \
-            -t "$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
-            -c "$dir/server.properties") >"$dir/format.out" 2>&1 \
+            --cluster-id="$id" --config "$dir/server.properties") >"$dir/format.out" 2>&1 \
             || die "formatting storage in $dir failed; see $dir/format.out"
     fi
     local log="$dir/kafka.log"

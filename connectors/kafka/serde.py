@@ -1,0 +1,270 @@
+"""Bytes on a Kafka topic <-> wirewatch records. No Beam here.
+
+Input (``ReadFromKafka``), ``input_format="json"``: one UTF-8 JSON object per message::
+
+    {
+      "url": "https://example.org/a/1",        required, string
+      "outlet": "Nordic Wire",                 required, string
+      "guid": "urn:nw:1",                      optional; else the message key, if any
+      "title": "...", "summary": "...",        optional strings (HTML allowed)
+      "content": "<p>...</p>",                 optional string, HTML or text
+      "authors": ["A. Writer"],                optional, list of strings (or one string)
+      "published": "2026-11-21T09:30:00Z",     optional, ISO 8601 or int epoch millis
+      "updated": 1795260604731,                optional, same
+      "language": "en",                        optional hint
+      "media_urls": ["https://..."]            optional, list of strings
+    }
+
+Unknown fields are ignored. A date that cannot be read is dropped with a ``date_note`` (as
+for feeds), not rejected. ``fetched_ms`` is the Kafka record timestamp.
+
+``input_format="avro"``: article events (``schemas/article_event.avsc``) as written by
+``WriteToKafka``, in either framing below; they are turned back into ``RawArticle`` so the
+rest of the pipeline is the same for every source (the same outlet and guid give the same
+``event_id`` again).
+
+Output framing (``WriteToKafka``), value = schemaless Avro binary of the record, and:
+
+- with a Schema Registry URL: Confluent's wire format, ``0x00`` + 4-byte big-endian schema id
+  + Avro, the schema registered under the subject ``<topic>-value``;
+- without one: headers ``wirewatch.schema`` (``article_event`` or ``dead_letter``) and
+  ``wirewatch.schema.fingerprint`` (16 hex digits: the CRC-64-AVRO fingerprint of the schema's
+  Parsing Canonical Form, as in Avro's single-object encoding), so a consumer can tell which
+  schema wrote the bytes without a registry.
+
+Every way a message can be wrong raises :class:`BadMessage` with a short ``error_type``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
+from wirewatch.schemas.records import (
+    ARTICLE_EVENT,
+    RawArticle,
+    decode,
+    encode,
+    parsed_schema,
+    schema_path,
+)
+
+__all__ = [
+    "FINGERPRINT_HEADER",
+    "INPUT_FORMATS",
+    "MAX_MESSAGE_BYTES",
+    "SCHEMA_HEADER",
+    "Framing",
+    "SchemaRegistry",
+    "article_from_avro",
+    "article_from_json",
+    "article_to_json",
+    "schema_fingerprint",
+]
+
+INPUT_FORMATS = ("json", "avro")
+#: Messages larger than this are dead-lettered unread (Kafka's own default limit is 1 MB).
+MAX_MESSAGE_BYTES = 1024 * 1024
+SCHEMA_HEADER = "wirewatch.schema"
+FINGERPRINT_HEADER = "wirewatch.schema.fingerprint"
+_CONFLUENT_MAGIC = 0
+_STRINGS = ("title", "summary", "content", "language", "guid")
+
+
+@cache
+def schema_fingerprint(name: str) -> str:
+    """CRC-64-AVRO fingerprint (hex) of schema ``name``'s Parsing Canonical Form."""
+    return fingerprint(to_parsing_canonical_form(parsed_schema(name)), "CRC-64-AVRO")
+
+
+def _millis(record: Mapping[str, Any], key: str) -> tuple[int | None, str | None]:
+    value = record.get(key)
+    if value is None:
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None, f"unreadable {key} date {value!r}: ignored"
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return round(parsed.timestamp() * 1000), None
+    return None, f"unreadable {key} date {value!r}: ignored"
+
+
+def _string_list(record: Mapping[str, Any], key: str) -> list[str]:
+    value = record.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise BadMessage("wrong_type", f"field {key!r} must be a list of strings")
+
+
+def _check_size(value: bytes | None) -> bytes:
+    if value is None:
+        raise BadMessage("null_value", "message has no value (null)")
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise BadMessage("message_too_large",
+                         f"message of {len(value)} bytes is larger than {MAX_MESSAGE_BYTES}")
+    return value
+
+
+def article_from_json(value: bytes | None, source: dict, fetched_ms: int) -> RawArticle:
+    """The ``RawArticle`` in a JSON message (format in the module docstring).
+
+    ``source`` is the Kafka ``Source`` record; its ``guid`` (the message key) is used when the
+    JSON has none.
+    """
+    value = _check_size(value)
+    try:
+        record = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadMessage("invalid_json", f"message is not JSON: {e}") from None
+    if not isinstance(record, dict):
+        raise BadMessage("wrong_schema",
+                         f"message is JSON {type(record).__name__}, not an article object")
+    for key in ("url", "outlet"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            if record.get(key) is None:
+                raise BadMessage("missing_field", f"required field {key!r} is missing")
+            raise BadMessage("wrong_type", f"field {key!r} must be a non-empty string")
+    for key in _STRINGS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise BadMessage("wrong_type", f"field {key!r} must be a string")
+    published, published_note = _millis(record, "published")
+    updated, updated_note = _millis(record, "updated")
+    notes = [n for n in (published_note, updated_note) if n]
+    return RawArticle(
+        source={**source, "outlet": record["outlet"], "guid": record.get("guid") or source["guid"]},
+        url=record["url"],
+        title=record.get("title") or "",
+        summary=record.get("summary") or "",
+        content=record.get("content") or "",
+        authors=_string_list(record, "authors"),
+        published_ms=published,
+        updated_ms=updated,
+        fetched_ms=fetched_ms,
+        language_hint=record.get("language"),
+        media_urls=_string_list(record, "media_urls"),
+        date_note="; ".join(notes) or None,
+    )
+
+
+def article_to_json(article: RawArticle) -> bytes:
+    """A ``RawArticle`` as a JSON message that :func:`article_from_json` reads back."""
+    record = {
+        "url": article.url,
+        "outlet": article.source["outlet"],
+        "guid": article.source.get("guid"),
+        "title": article.title,
+        "summary": article.summary,
+        "content": article.content,
+        "authors": article.authors,
+        "published": article.published_ms,
+        "updated": article.updated_ms,
+        "language": article.language_hint,
+        "media_urls": article.media_urls,
+    }
+    return json.dumps({k: v for k, v in record.items() if v not in (None, "", [])},
+                      ensure_ascii=False).encode()
+
+
+def article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]], source: dict,
+                      fetched_ms: int) -> RawArticle:
+    """The ``RawArticle`` in an article event written by ``WriteToKafka`` (either framing)."""
+    payload = Framing.unframe(_check_size(value), headers, ARTICLE_EVENT)
+    try:
+        event = decode(payload, ARTICLE_EVENT)
+    except Exception as e:  # fastavro raises several types on truncated or foreign bytes
+        raise BadMessage("invalid_avro", f"not an Avro article event: {e!r}") from None
+    language = event["language"]["code"]
+    return RawArticle(
+        source={**source, "outlet": event["source"]["outlet"],
+                "guid": event["source"]["guid"] or source["guid"]},
+        url=event["url"],
+        title=event["title"],
+        summary=event["summary"],
+        content=event["body"],
+        authors=event["authors"],
+        published_ms=event["published_time"],
+        updated_ms=event["updated_time"],
+        fetched_ms=fetched_ms,
+        language_hint=None if language == "und" else language,
+        media_urls=event["media_urls"],
+    )
+
+
+class SchemaRegistry:
+    """The two calls wirewatch needs from a Confluent-compatible Schema Registry."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._timeout_s = timeout_s
+
+    def register(self, subject: str, name: str) -> int:
+        """Register schema ``name`` under ``subject`` (idempotent); return its id."""
+        schema = json.dumps(json.loads(schema_path(name).read_text(encoding="utf-8")))
+        body = json.dumps({"schema": schema}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/subjects/{subject}/versions", data=body, method="POST",
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                return int(json.load(response)["id"])
+        except (urllib.error.URLError, OSError, KeyError, ValueError) as e:
+            raise SchemaRegistryError(
+                f"Schema Registry {self.url} did not register {name} under {subject}: {e}"
+            ) from None
+
+
+class Framing:
+    """How a record's Avro bytes travel: Confluent wire format, or wirewatch's headers."""
+
+    def __init__(self, name: str, schema_id: int | None = None) -> None:
+        self.name = name
+        self.schema_id = schema_id
+        self._prefix = (b"" if schema_id is None
+                        else struct.pack(">bI", _CONFLUENT_MAGIC, schema_id))
+        self.headers = ([] if schema_id is not None else
+                        [(SCHEMA_HEADER, name.encode()),
+                         (FINGERPRINT_HEADER, schema_fingerprint(name).encode())])
+
+    @classmethod
+    def for_topic(cls, name: str, topic: str, registry_url: str | None) -> Framing:
+        """Confluent framing with the id registered for ``<topic>-value``, else headers."""
+        if not registry_url:
+            return cls(name)
+        return cls(name, SchemaRegistry(registry_url).register(f"{topic}-value", name))
+
+    def frame(self, record: Mapping[str, Any]) -> bytes:
+        return self._prefix + encode(record, self.name)
+
+    @staticmethod
+    def unframe(value: bytes, headers: Sequence[tuple[str, bytes]], name: str) -> bytes:
+        """The Avro bytes of a value framed either way; checks the header fingerprint."""
+        found = dict(headers or ())
+        if FINGERPRINT_HEADER in found:
+            got = found[FINGERPRINT_HEADER].decode(errors="replace")
+            if got != schema_fingerprint(name):
+                raise BadMessage("unknown_schema",
+                                 f"schema fingerprint {got} is not wirewatch's {name} "
+                                 f"({schema_fingerprint(name)})")
+            return value
+        if len(value) > 5 and value[0] == _CONFLUENT_MAGIC:
+            return value[5:]
+        raise BadMessage("unknown_schema", "neither a wirewatch schema header nor Confluent "
+                                           "framing (magic byte 0 + schema id)")
