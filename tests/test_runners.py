@@ -8,10 +8,6 @@ and that Ctrl-C and SIGTERM stop it cleanly (exit 0, Prism gone, no traceback).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +19,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from tests.conftest import REPO
+from tests.live_job import LiveJob
 from wirewatch.pipelines.runners import prism_binary, with_provisioned_runners
 
 # --- with_provisioned_runners, against a cache laid out by hand -------------------------------
@@ -102,23 +98,6 @@ def test_job_server_properties_without_flink_version_is_an_error(cache):
 # --- a continuous job on the real Prism ---------------------------------------------------
 
 
-def _children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the live child processes of ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and cmdline:
-            found.append((int(entry.name), cmdline))
-    return found
-
-
 def _lines(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -139,17 +118,13 @@ def prism() -> Path:
 def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
         prism, tmp_path, stop):
     out = tmp_path / "windows.jsonl"
-    job = subprocess.Popen(
-        [sys.executable, "-m", "tests.windowed_counts_job", str(out)], cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)  # its own process group, as a terminal's foreground job
-    try:
+    with LiveJob("tests.windowed_counts_job", [str(out)]) as job:
         deadline = time.monotonic() + 90
-        while len(_lines(out)) < 3 and time.monotonic() < deadline and job.poll() is None:
+        while len(_lines(out)) < 3 and time.monotonic() < deadline and job.running():
             time.sleep(0.2)
         windows = _lines(out)
-        children = _children(job.pid)
-        assert job.poll() is None, "a continuous job ended by itself"
+        children = job.children()
+        assert job.running(), "a continuous job ended by itself"
         assert len(windows) >= 3, f"no windows within 90 s while running: {windows}"
         # Prism is the job's runner: the cached binary is its child process.
         assert [cmd for _, cmd in children if cmd.startswith(f"{prism} ")], children
@@ -157,16 +132,8 @@ def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
         lags = [w["written"] - w["window_end"] for w in windows]
         assert max(lags) < 3.0, lags
         assert all(w["count"] == 8 for w in windows[1:]), windows  # 2 s of 0.25 s ticks
-        if stop == "ctrl-c":
-            os.killpg(job.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-        else:
-            job.send_signal(signal.SIGTERM)
-        output, _ = job.communicate(timeout=60)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait()
-    assert job.returncode == 0, output
+        output = job.stop(stop)
+    assert job.process.returncode == 0, output
     assert "runner=PrismRunner" in output
     assert "stopped_by=SIGINT" in output if stop == "ctrl-c" else "stopped_by=SIGTERM" in output
     assert "Traceback" not in output, output

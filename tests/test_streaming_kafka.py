@@ -9,18 +9,13 @@ on main for now) in a child process, against the session's Kafka broker.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
 
-from tests.conftest import REPO
-from tests.test_runners import _children
+from tests.live_job import LiveJob
 from wirewatch.pipelines.runners import prism_binary
 from wirewatch.schemas.records import ARTICLE_EVENT, is_valid, read_records
 
@@ -71,15 +66,10 @@ def test_live_kafka_articles_come_out_as_avro_within_the_window_then_stop(kafka_
                     pytrace=False)
     topic, out = f"live-{time.monotonic_ns()}", tmp_path / "out"
     _produce(kafka_broker.bootstrap, topic, "warmup", 1)  # creates the topic
-    job = subprocess.Popen(
-        [sys.executable, "-m", "tests.kafka_to_avro_job", kafka_broker.bootstrap, topic,
-         str(out), str(PERIOD_S), str(LATENESS_S)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
-    try:
+    args = [kafka_broker.bootstrap, topic, str(out), str(PERIOD_S), str(LATENESS_S)]
+    with LiveJob("tests.kafka_to_avro_job", args) as job:
         assert "Probe warmup 0" in _wait_for(out, {"Probe warmup 0"}, 120), "job never wrote"
-        prism = [pid for pid, cmd in _children(job.pid)
-                 if cmd.startswith(f"{prism_binary()} ")]
+        prism = [pid for pid, cmd in job.children() if cmd.startswith(f"{prism_binary()} ")]
         assert prism, "the job does not run on the cached Prism"
         budget = PERIOD_S + LATENESS_S + SLACK_S
         for batch in ("a", "b"):
@@ -95,13 +85,8 @@ def test_live_kafka_articles_come_out_as_avro_within_the_window_then_stop(kafka_
                 assert event["source"]["kind"] == "kafka"
                 assert event["source"]["topic"] == topic
                 assert event["url"].startswith("https://probe.example/")
-        assert job.poll() is None, "the streaming job ended by itself"
-        job.send_signal(signal.SIGTERM)
-        output, _ = job.communicate(timeout=60)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait()
-    assert job.returncode == 0, output[-3000:]
+        assert job.running(), "the streaming job ended by itself"
+        output = job.stop("sigterm")
+    assert job.process.returncode == 0, output[-3000:]
     assert "stopped_by=SIGTERM state=CANCELLED" in output, output[-3000:]
     assert not any(Path(f"/proc/{pid}").exists() for pid in prism), "Prism left running"
