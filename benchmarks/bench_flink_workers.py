@@ -13,7 +13,7 @@ run (job submission and worker start included), the processing span, and how the
 Runs alternate 1, 2, 1, 2, ... so that load from others on the machine hits both alike;
 medians are quoted.
 
-    python benchmarks/bench_flink_workers.py [--articles 6000] [--repeats 3]
+    python benchmarks/bench_flink_workers.py [--articles 6000] [--repeats 3] [--batch 1]
 """
 
 from __future__ import annotations
@@ -63,13 +63,14 @@ class _Analyse(beam.DoFn):
         self._count = 0
         self._cpu = time.process_time()
 
-    def process(self, html: str):
+    def process(self, htmls: list[str]):
         self._first = self._first or time.time()
-        text = clean_html(html)
-        guess = detect_langdetect(text)
+        for html in htmls:
+            text = clean_html(html)
+            guess = detect_langdetect(text)
+            self._count += 1
+            yield guess.code, content_hash("", "", text)
         self._last = time.time()
-        self._count += 1
-        yield guess.code, content_hash("", "", text)
 
     def finish_bundle(self) -> None:
         # Rewritten after every bundle: teardown is not guaranteed to run.
@@ -85,7 +86,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_once(articles: list[str], workers: int, job_endpoint: str, pool_address: str) -> dict:
+def run_once(articles: list[list[str]], workers: int, job_endpoint: str, pool_address: str
+             ) -> dict:
     log_dir = tempfile.mkdtemp(prefix="bench-flink-")
     options = PipelineOptions([
         "--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
@@ -114,10 +116,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=6000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="articles per element: the runner's cost is per element, the "
+                             "workers' per article (default 1)")
     args = parser.parse_args()
     if flink_job_server() is None:
         sys.exit("Flink job server not provisioned: run deploy/local/flink.sh")
-    articles = synthetic_articles(args.articles)
+    singles = synthetic_articles(args.articles)
+    articles = [singles[i:i + args.batch] for i in range(0, len(singles), args.batch)]
 
     # One job server (embedded Flink) and one worker pool for all runs, as a deployment has.
     job_port, pool_port = _free_port(), _free_port()
@@ -149,8 +155,8 @@ def main() -> int:
 
     med = {w: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "span_s")}
            for w, rs in results.items()}
-    print(f"\n{args.articles} articles (clean HTML, hash, langdetect), embedded Flink, "
-          f"EXTERNAL worker pool; medians of {args.repeats}")
+    print(f"\n{args.articles} articles in elements of {args.batch} (clean HTML, hash, "
+          f"langdetect), embedded Flink, EXTERNAL worker pool; medians of {args.repeats}")
     print(f"{'':28s}{'1 worker':>12s}{'2 workers':>12s}{'speed-up':>10s}")
     for key, label in (("span_s", "processing span (s)"), ("wall_s", "whole run (s)")):
         one, two = med[1][key], med[2][key]
