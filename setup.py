@@ -60,6 +60,7 @@ setup(
         "xxhash>=3.4,<5",
         "PyYAML>=6",
         "rich>=13",
+        "prometheus-client>=0.17,<1",
     ],
     extras_require={
         "dev": [

@@ -7,7 +7,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-__all__ = ["clean_html", "content_hash", "hash_text"]
+__all__ = ["clean_html", "compared_text", "content_hash", "hash_text"]
 
 # Elements whose text is never article text.
 _SKIPPED = frozenset({"script", "style", "noscript", "template", "iframe", "svg", "head"})
@@ -70,10 +70,15 @@ def hash_text(text: str) -> str:
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()
 
 
-def content_hash(title: str, summary: str, body: str) -> str:
-    """What exact dedup compares: the body, or title + summary when there is no body.
+def compared_text(title: str, summary: str, body: str) -> str:
+    """What dedup compares: the body, or title + summary when there is no body.
 
     The title is left out when there is a body because wire copies keep the body and change the
     headline.
     """
-    return hash_text(body if body.strip() else f"{title}\n{summary}")
+    return body if body.strip() else f"{title}\n{summary}"
+
+
+def content_hash(title: str, summary: str, body: str) -> str:
+    """The hash exact dedup compares: of :func:`compared_text`."""
+    return hash_text(compared_text(title, summary, body))

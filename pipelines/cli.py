@@ -1,4 +1,5 @@
-"""The ``wirewatch`` command: ``run`` the pipeline, ``inspect`` what it wrote."""
+"""The ``wirewatch`` command: ``run`` the pipeline, ``inspect`` what it wrote, ``monitor`` the
+Kafka topics of a running deployment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from wirewatch import __version__
@@ -74,6 +76,10 @@ def _check_run_options(args: argparse.Namespace) -> None:
                          "or --output_topic with --bootstrap_servers")
     if (args.input_topic or args.output_topic) and not args.bootstrap_servers:
         raise UsageError("--input_topic and --output_topic need --bootstrap_servers host:port")
+    if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
+        raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
+    if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
+        raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output and "://" not in args.output:  # local folder: create it now, check access
         output = Path(args.output)
         try:
@@ -84,15 +90,82 @@ def _check_run_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--output folder {output} is not writable")
 
 
-def _counters(result) -> dict[str, int]:
+def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:
+    """The run's wirewatch counters, and distributions as (count, sum, min, max)."""
     from apache_beam.metrics.metric import MetricsFilter
 
     from wirewatch.pipelines.metrics import NAMESPACE
 
-    totals: Counter = Counter()
-    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        totals[c.key.metric.name] += c.committed if c.committed is not None else c.attempted
-    return dict(totals)
+    def value(m):
+        return m.committed if m.committed is not None else m.attempted
+
+    found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    counters: Counter = Counter()
+    for c in found["counters"]:
+        counters[c.key.metric.name] += value(c)
+    distributions: dict[str, tuple[int, int, int, int]] = {}
+    for d in found["distributions"]:
+        v = value(d)
+        if v is None or not v.count:
+            continue
+        count, total, low, high = distributions.get(d.key.metric.name, (0, 0, v.min, v.max))
+        distributions[d.key.metric.name] = (count + v.count, total + v.sum, min(low, v.min),
+                                            max(high, v.max))
+    return dict(counters), distributions
+
+
+#: Entries per line of the run summary; the rest are counted, not named.
+_SUMMARY_ENTRIES = 8
+
+
+def run_summary(counters: dict[str, int],
+                distributions: dict[str, tuple[int, int, int, int]]) -> list[str]:
+    """The lines ``wirewatch run`` prints under its one-line result, from the run's metrics."""
+    from wirewatch.core.monitoring import human_ms
+    from wirewatch.pipelines.metrics import (
+        ARTICLES_READ,
+        DEAD_LETTERS_BY_REASON,
+        DUPLICATES_BY_METHOD,
+        EVENT_TIME_LAG_MS,
+        EVENTS_BY_LANGUAGE,
+        EVENTS_BY_SOURCE,
+        EVENTS_BY_TOPIC,
+        EVENTS_WITHOUT_PUBLISHED_TIME,
+        FEED_POLL_FAILURES,
+        FEED_POLLS,
+        parse_name,
+    )
+
+    families: dict[str, Counter] = {}
+    for name, n in counters.items():
+        family, labels = parse_name(name)
+        families.setdefault(family, Counter())["/".join(labels.values())] += n
+
+    def line(title: str, family: str) -> str | None:
+        found = families.get(family)
+        if not found:
+            return None
+        ordered = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts = ", ".join(f"{k} {n}" for k, n in ordered[:_SUMMARY_ENTRIES])
+        more = len(ordered) - _SUMMARY_ENTRIES
+        return f"  {title}: {parts}" + (f" (+{more} more)" if more > 0 else "")
+
+    lines = [line("read per source", ARTICLES_READ.family),
+             line("written per source", EVENTS_BY_SOURCE.family),
+             line("by language", EVENTS_BY_LANGUAGE.family),
+             line("by topic", EVENTS_BY_TOPIC.family),
+             line("duplicates by method", DUPLICATES_BY_METHOD.family),
+             line("dead letters by stage/error_type", DEAD_LETTERS_BY_REASON.family),
+             line("feed polls", FEED_POLLS.family),
+             line("feed poll failures", FEED_POLL_FAILURES.family)]
+    lag = distributions.get(EVENT_TIME_LAG_MS.family)
+    if lag:
+        count, total, low, high = lag
+        undated = counters.get(EVENTS_WITHOUT_PUBLISHED_TIME.family, 0)
+        lines.append(f"  event-time lag (published -> written): min {human_ms(low)}, "
+                     f"mean {human_ms(total / count)}, max {human_ms(high)} over {count} events"
+                     + (f" ({undated} without a published time)" if undated else ""))
+    return [text for text in lines if text]
 
 
 def run(argv: Sequence[str]) -> int:
@@ -104,7 +177,14 @@ def run(argv: Sequence[str]) -> int:
     from wirewatch.connectors.kafka import KafkaConnectorError
     from wirewatch.connectors.kafka.admin import check_reachable
     from wirewatch.pipelines.ingest import build
+    from wirewatch.pipelines.metrics import (
+        DEAD_LETTERS_WRITTEN,
+        DUPLICATES_BY_METHOD,
+        EVENTS_WRITTEN,
+        parse_name,
+    )
     from wirewatch.pipelines.options import kafka_config
+    from wirewatch.pipelines.prometheus import serve, unseen_workers
     from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
@@ -126,7 +206,22 @@ def run(argv: Sequence[str]) -> int:
     except (KafkaConnectorError, ValueError) as e:
         print(f"wirewatch run: error: {e}", file=sys.stderr)
         return 1
-    outcome = run_until_stopped(pipeline)
+    with ExitStack() as stack:
+        if args.prometheus_port is not None:
+            try:
+                port = stack.enter_context(serve(args.prometheus_port, args.prometheus_host))
+            except OSError as e:
+                print(f"wirewatch run: error: cannot serve Prometheus metrics on "
+                      f"{args.prometheus_host}:{args.prometheus_port}: {e.strerror or e}",
+                      file=sys.stderr)
+                return 2
+            log.info("Prometheus metrics on http://%s:%d/metrics", args.prometheus_host, port)
+            blind = unseen_workers(options)
+            if blind:
+                log.warning("the Prometheus endpoint will stay empty: %s; watch this run "
+                            "through the runner's metrics (README, Watching a running "
+                            "deployment)", blind)
+        outcome = run_until_stopped(pipeline)
     if options.view_as(TestOptions).dry_run:
         print(f"wirewatch run: dry run, the {type(pipeline.runner).__name__} job was built and "
               "not submitted")
@@ -138,11 +233,15 @@ def run(argv: Sequence[str]) -> int:
         print(f"wirewatch run: job submitted, {outcome.state}")  # --no_wait_until_finish
     if not PipelineState.is_terminal(outcome.state):  # no final metrics to ask for
         return 0
-    counts = _counters(outcome.result)
-    print(f"wirewatch run: wrote {counts.get('events_written', 0)} article events "
-          f"({counts.get('duplicates', 0)} duplicates) and "
-          f"{counts.get('dead_letters_written', 0)} dead letters to {outputs} "
+    counters, distributions = _metrics(outcome.result)
+    duplicates = sum(n for name, n in counters.items()
+                     if parse_name(name)[0] == DUPLICATES_BY_METHOD.family)
+    print(f"wirewatch run: wrote {counters.get(EVENTS_WRITTEN.family, 0)} article events "
+          f"({duplicates} duplicates) and "
+          f"{counters.get(DEAD_LETTERS_WRITTEN.family, 0)} dead letters to {outputs} "
           f"in {time.monotonic() - started:.1f} s")
+    for text in run_summary(counters, distributions):
+        print(text)
     return 0
 
 
@@ -301,7 +400,14 @@ def replay(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run, "inspect": inspect, "replay": replay}
+def monitor(argv: Sequence[str]) -> int:
+    """``wirewatch monitor``: watch the Kafka topics of a running deployment."""
+    from wirewatch.pipelines.monitor import main as watch
+
+    return watch(argv)
+
+
+COMMANDS = {"run": run, "inspect": inspect, "replay": replay, "monitor": monitor}
 
 
 def _quiet_beam_import() -> None:
@@ -326,7 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Commands:\n"
                "  run       run the ingest pipeline (wirewatch run --help)\n"
                "  inspect   summarise Avro output (wirewatch inspect --help)\n"
-               "  replay    publish articles to a Kafka topic (wirewatch replay --help)\n",
+               "  replay    publish articles to a Kafka topic (wirewatch replay --help)\n"
+               "  monitor   watch the Kafka topics of a deployment (wirewatch monitor --help)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")

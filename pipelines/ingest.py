@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -13,7 +15,7 @@ from wirewatch.connectors.rss.fetch import FetchConfig
 from wirewatch.connectors.rss.health import HEALTH
 from wirewatch.connectors.rss.source import PollFeeds
 from wirewatch.pipelines.dedupe import Dedupe
-from wirewatch.pipelines.metrics import counter
+from wirewatch.pipelines.measure import MeasureDeadLetters, MeasureEvents
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.pipelines.options import (
     WirewatchOptions,
@@ -25,13 +27,6 @@ from wirewatch.pipelines.tag import Tag
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH
 
 __all__ = ["build"]
-
-
-def _count(name: str):
-    def inc(record: dict) -> dict:
-        counter(name).inc()
-        return record
-    return inc
 
 
 def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, object, object]:
@@ -63,13 +58,15 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     reads, feeds, kafka = _read(pipeline, options)
     articles = [r.events for r in reads] | "AllArticles" >> beam.Flatten()
     normalised = articles | "Normalise" >> Normalise()
-    deduped = normalised.events | "Dedupe" >> Dedupe()
-    tagged = deduped | "Tag" >> Tag()
+    deduped = normalised.events | "Dedupe" >> Dedupe(
+        timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
+    tagged = deduped.events | "Tag" >> Tag()
 
-    events = tagged.events | "CountEvents" >> beam.Map(_count("events_written"))
-    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], tagged[DEAD_LETTERS]]
+    events = tagged.events | "MeasureEvents" >> MeasureEvents()
+    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped[DEAD_LETTERS],
+                                               tagged[DEAD_LETTERS]]
                | "AllDeadLetters" >> beam.Flatten()
-               | "CountDeadLetters" >> beam.Map(_count("dead_letters_written")))
+               | "MeasureDeadLetters" >> MeasureDeadLetters())
     written = []
     if opts.output:
         period = opts.file_period_s if kafka is not None and not opts.bounded else None

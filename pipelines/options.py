@@ -68,6 +68,15 @@ class WirewatchOptions(PipelineOptions):
         group.add_argument(
             "--partition_discovery_interval_s", type=float, default=10.0,
             help="How often an unbounded read looks for partitions added to its topics.")
+        group = parser.add_argument_group("wirewatch dedup")
+        group.add_argument(
+            "--dedup_horizon_hours", type=float, default=48.0,
+            help="How far back in event time an earlier article can be the original of a copy "
+                 "(default 48); dedup state is bounded by it.")
+        group.add_argument(
+            "--dedup_shards", type=int, default=2,
+            help="Keys the near-duplicate index is spread over: the parallelism of dedup "
+                 "(default 2; each shard an article touches keeps ~170 bytes of it).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
@@ -113,6 +122,16 @@ class WirewatchOptions(PipelineOptions):
             help="Any other kafka-python client setting, passed through (repeatable), e.g. "
                  "--kafka_config ssl_check_hostname=false. Integers and true/false are "
                  "converted.")
+        group = parser.add_argument_group("wirewatch monitoring")
+        group.add_argument(
+            "--prometheus_port", type=int, default=None,
+            help="Serve Prometheus metrics on this port at /metrics while the pipeline runs. "
+                 "Only workers inside the launching process are seen: DirectRunner (in-memory) "
+                 "and Flink/Prism with --environment_type=LOOPBACK (see README, Monitoring).")
+        group.add_argument(
+            "--prometheus_host", default="127.0.0.1",
+            help="Address the Prometheus endpoint listens on (default 127.0.0.1; 0.0.0.0 to "
+                 "let a Prometheus server on another machine scrape it).")
 
 
 def _setting(text: str) -> tuple[str, object]:

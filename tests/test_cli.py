@@ -44,6 +44,10 @@ def test_unknown_command_is_a_usage_error():
     (["--output", "OUT"], "--feeds is required"),
     (["--feeds", str(SAMPLES / "feeds.yaml")], "--output is required"),
     (["--feeds", "/nonexistent/feeds.yaml", "--output", "OUT"], "cannot read feed list"),
+    (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--dedup_shards", "0"],
+     "--dedup_shards >= 1"),
+    (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--dedup_horizon_hours", "-1"],
+     "--dedup_horizon_hours must be > 0"),
 ])
 def test_missing_inputs_are_clear_errors(args, message, tmp_path, capsys):
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
@@ -64,7 +68,7 @@ def test_inspect_json_summary(tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(tmp_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["records"] == 22 and summary["duplicates"] == 3
+    assert summary["records"] == 22 and summary["duplicates"] == 4
     assert summary["dead_letters"] == 4
     assert summary["by_outlet"]["Nordic Wire"] == 4
     assert summary["by_language"]["de"] == 3

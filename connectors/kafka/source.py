@@ -64,7 +64,7 @@ from wirewatch.connectors.kafka.serde import (
     article_from_avro,
     article_from_json,
 )
-from wirewatch.pipelines.metrics import counter
+from wirewatch.pipelines.metrics import ARTICLES_READ, counter
 from wirewatch.schemas.records import dead_letter, source
 
 __all__ = ["READ_TO", "UNBOUNDED", "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
@@ -295,7 +295,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._clients: dict[str, KafkaConsumer] = {}  # "lookup" and "commit"
         self._lock = threading.Lock()
         self._discovered: dict[str, tuple[float, float]] = {}  # topic: (asked, last new)
-        self._read = counter("articles_read_kafka")
+        self._read = counter(ARTICLES_READ, source="kafka")
         self._bad = counter("dead_letters_read")
 
     def teardown(self) -> None:

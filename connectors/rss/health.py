@@ -1,14 +1,21 @@
 """Feed health: one ``FeedHealth`` record per poll (``schemas/feed_health.avsc``).
 
 The records go to ``<output>/feed_healths/`` (``WriteAvroFiles(output, FEED_HEALTH)``) and
-their counts to the ``rss_*`` Beam metrics (:func:`count_poll`), so an operator can list the
+their counts to the Beam metrics ``feed_polls``, ``feed_poll_failures``,
+``feed_poll_latency_ms`` and ``rss_*`` (:func:`count_poll`), so an operator can list the
 failing feeds from either.
 """
 
 from __future__ import annotations
 
 from wirewatch import __version__
-from wirewatch.pipelines.metrics import counter, distribution
+from wirewatch.pipelines.metrics import (
+    FEED_POLL_FAILURES,
+    FEED_POLL_LATENCY_MS,
+    FEED_POLLS,
+    counter,
+    distribution,
+)
 
 __all__ = ["HEALTH", "count_poll", "feed_health"]
 
@@ -35,12 +42,11 @@ def feed_health(*, feed_url: str, outlet: str, time_ms: int, outcome: str,
 
 def count_poll(health: dict) -> None:
     """Beam metrics of one poll, from its health record."""
-    counter("rss_polls").inc()
-    counter(f"rss_polls_{health['outcome']}").inc()
+    counter(FEED_POLLS, outcome=health["outcome"]).inc()
     if health["error_kind"]:
-        counter(f"rss_poll_errors_{health['error_kind']}").inc()
+        counter(FEED_POLL_FAILURES, error_kind=health["error_kind"]).inc()
     if health["failing"]:
         counter("rss_polls_of_failing_feeds").inc()
     counter("rss_bytes").inc(health["bytes"])
     counter("rss_items_new").inc(health["new_items"])
-    distribution("rss_poll_latency_ms").update(health["latency_ms"])
+    distribution(FEED_POLL_LATENCY_MS).update(health["latency_ms"])

@@ -1,0 +1,303 @@
+"""Near-duplicate detection: wirewatch's core vs datasketch MinHashLSH (default, tuned) vs rensa.
+
+One command, one run, one corpus (``benchmarks/corpus.py``)::
+
+    .venv/bin/python benchmarks/bench_dedup.py            # table as in the README
+    .venv/bin/python benchmarks/bench_dedup.py --sweep    # how NearDupConfig's defaults were picked
+
+Every contender sees the articles in event-time order and answers, for each one, "which earlier
+article does this repeat, if any". Each contender runs in its own child process (so peak memory is
+its own) ``--repeats`` times; the table shows medians. Throughput is articles per CPU-second of
+the child (fingerprint + index + verify; the corpus is built before the clock starts), i.e. per
+core. Accuracy:
+
+- *article P/R*: "is this article a copy" against the labels (a copy is any non-earliest member of
+  a story group);
+- *pair P/R*: the link "article -> the earlier article it repeats" is right when both are in the
+  same group;
+- *hard neg merged*: links between an article and its labelled hard negative (must be 0).
+
+The last table streams the corpus over and over (new ids, times moving forward) through
+``NearDupIndex`` with a 48 h horizon and prints the state it holds: flat, bounded by the horizon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.corpus import HOUR_MS, Article, generate
+from wirewatch.core.neardup import (
+    Fingerprints,
+    NearDupConfig,
+    NearDupIndex,
+    entries,
+    fingerprint,
+    shard_of,
+)
+
+HORIZON_MS = 48 * HOUR_MS
+# What a Python user writes to get the same tokens: words, and single characters for scripts
+# written without spaces.
+_NO_SPACE = "\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_NO_SPACE}]|[^\W_{_NO_SPACE}]+")
+
+
+# --- contenders: each takes the articles in time order and returns {id: earlier id or None} ---
+
+def run_wirewatch(articles: list[Article], config: NearDupConfig, batch: int = 250
+                  ) -> dict[str, str | None]:
+    index = NearDupIndex(config)
+    out: dict[str, str | None] = {}
+    for start in range(0, len(articles), batch):
+        chunk = articles[start: start + batch]
+        index.expire(chunk[0].time_ms - HORIZON_MS)
+        fps = fingerprint([a.text for a in chunk], config)
+        keys, owner, methods = entries(fps)
+        verdicts = index.add([a.id for a in chunk], np.array([a.time_ms for a in chunk]), fps,
+                             keys, owner, methods)
+        for a, v in zip(chunk, verdicts, strict=True):
+            out[a.id] = v.event_id if v else None
+    return out
+
+
+def _shingles(text: str, k: int) -> list[bytes]:
+    tokens = _TOKEN.findall(text.casefold())
+    if len(tokens) < k:
+        return [" ".join(tokens).encode()] if tokens else []
+    return [" ".join(tokens[i: i + k]).encode() for i in range(len(tokens) - k + 1)]
+
+
+def _earliest(candidates, order: dict[str, tuple[int, str]]) -> str | None:
+    return min(candidates, key=order.__getitem__) if candidates else None
+
+
+def run_datasketch(articles: list[Article], threshold: float, shingle: int,
+                   verify: float | None) -> dict[str, str | None]:
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=128)
+    sketches: dict[str, MinHash] = {}
+    order = {a.id: (a.time_ms, a.id) for a in articles}
+    out: dict[str, str | None] = {}
+    for a in articles:
+        m = MinHash(num_perm=128)
+        m.update_batch(_shingles(a.text, shingle))
+        found = lsh.query(m)
+        if verify is not None:
+            found = [c for c in found if m.jaccard(sketches[c]) >= verify]
+        out[a.id] = _earliest(found, order)
+        lsh.insert(a.id, m)
+        sketches[a.id] = m
+    return out
+
+
+def run_rensa(articles: list[Article], threshold: float, shingle: int) -> dict[str, str | None]:
+    from rensa import RMinHash, RMinHashLSH
+
+    lsh = RMinHashLSH(threshold=threshold, num_perm=128, num_bands=32)
+    sketches = []
+    out: dict[str, str | None] = {}
+    for i, a in enumerate(articles):
+        m = RMinHash(num_perm=128, seed=42)
+        m.update([s.decode() for s in _shingles(a.text, shingle)])
+        found = [articles[j].id for j in lsh.query(m) if m.jaccard(sketches[j]) >= threshold]
+        out[a.id] = min(found) if found else None  # keys are in time order already
+        lsh.insert(i, m)
+        sketches.append(m)
+    return out
+
+
+CONTENDERS = {
+    "wirewatch core": lambda arts: run_wirewatch(arts, NearDupConfig()),
+    "datasketch default": lambda arts: run_datasketch(arts, 0.9, 5, None),
+    "datasketch tuned": lambda arts: run_datasketch(arts, 0.3, 3, 0.3),
+    "rensa tuned": lambda arts: run_rensa(arts, 0.3, 3),
+}
+NOTES = {
+    "wirewatch core": "OPH 128 bins, 32x3 + 24x2 lead bands, containment >= 0.4, word 3-shingles",
+    "datasketch default": "MinHashLSH(threshold=0.9), 128 perms, word 5-shingles",
+    "datasketch tuned": "threshold 0.3 + Jaccard check, word 3-shingles",
+    "rensa tuned": "RMinHashLSH(0.3, 128, 32 bands) + Jaccard check, word 3-shingles",
+}
+
+
+# --- scoring ---
+
+def score(articles: list[Article], verdict: dict[str, str | None]) -> dict[str, float]:
+    group = {a.id: a.group for a in articles}
+    first: dict[int, str] = {}
+    for a in articles:  # articles are in (time, id) order
+        first.setdefault(a.group, a.id)
+    truth = {a.id: first[a.group] != a.id for a in articles}
+    related = {a.id: int(a.edits.split(":")[1]) for a in articles if a.kind == "hard_negative"}
+    flagged = {i for i, v in verdict.items() if v is not None}
+    copies = {i for i, t in truth.items() if t}
+    right_links = sum(1 for i in flagged if group[verdict[i]] == group[i])
+    hard = sum(1 for i in flagged
+               if related.get(i) == group[verdict[i]] or related.get(verdict[i]) == group[i])
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else 1.0
+
+    return {
+        "article_p": ratio(len(flagged & copies), len(flagged)),
+        "article_r": ratio(len(flagged & copies), len(copies)),
+        "pair_p": ratio(right_links, len(flagged)),
+        "pair_r": ratio(right_links, len(copies)),
+        "hard_merged": hard,
+    }
+
+
+# --- child process: one contender, one run ---
+
+def child(name: str, corpus_path: str) -> None:
+    with open(corpus_path, "rb") as f:
+        articles = pickle.load(f)
+    CONTENDERS[name](articles[:200])  # imports and lazy tables outside the clock
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu, wall = time.process_time(), time.perf_counter()
+    verdict = CONTENDERS[name](articles)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    result = {"cpu": cpu, "wall": wall, "peak_mb": peak / 1024, **score(articles, verdict)}
+    print(json.dumps(result))
+
+
+def run_child(name: str, corpus_path: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, __file__, "--child", name, "--corpus", corpus_path],
+                          capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- tables ---
+
+def compare(articles: list[Article], repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "corpus.pkl")
+        with open(path, "wb") as f:
+            pickle.dump(articles, f)
+        runs = {name: [run_child(name, path) for _ in range(repeats)] for name in CONTENDERS}
+    n = len(articles)
+    print(f"\n{n} articles, median of {repeats} runs, one core each\n")
+    head = (f"{'contender':20s} {'art/s/core':>10s} {'x dsk':>6s} {'art P':>6s} {'art R':>6s} "
+            f"{'pair P':>6s} {'pair R':>6s} {'hardneg':>7s} {'peak MB':>8s}")
+    print(head)
+    print("-" * len(head))
+    base = n / statistics.median(r["cpu"] for r in runs["datasketch default"])
+    for name, rs in runs.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        rate = n / med["cpu"]
+        print(f"{name:20s} {rate:10.0f} {rate / base:6.1f} {med['article_p']:6.3f} "
+              f"{med['article_r']:6.3f} {med['pair_p']:6.3f} {med['pair_r']:6.3f} "
+              f"{med['hard_merged']:7.0f} {med['peak_mb']:8.1f}")
+    print()
+    for name, note in NOTES.items():
+        print(f"  {name}: {note}")
+
+
+def _shard_batch(fps: Fingerprints, keys, owner, methods, shard: np.ndarray, s: int):
+    """The part of a batch one shard of the Beam transform receives."""
+    mine = shard == s
+    rows = np.unique(owner[mine])
+    sub = Fingerprints(fps.signatures[rows], fps.sizes[rows], fps.keys[rows])
+    return rows, sub, keys[mine], np.searchsorted(rows, owner[mine]), methods[mine]
+
+
+def state_over_stream(articles: list[Article], rounds: int, shard_counts=(1, 2, 4)) -> None:
+    """Stream the corpus ``rounds`` times, moving time on, and show the state held.
+
+    Each column splits the index over ``shards`` keys as ``Dedupe(shards=...)`` does (index keys
+    include the URL and content-hash keys): every shard an article touches keeps its row.
+    """
+    config = NearDupConfig()
+    indexes = {n: [NearDupIndex(config, HORIZON_MS) for _ in range(n)] for n in shard_counts}
+    span = articles[-1].time_ms - articles[0].time_ms + HOUR_MS
+    print(f"\nstate over a long stream: {rounds} x {len(articles)} articles, 48 h horizon, "
+          "bytes per article in the horizon for 1, 2, 4 shards\n")
+    cols = "".join(f" {f'B/art {n} sh':>11s}" for n in shard_counts)
+    print(f"{'event days':>10s} {'articles in':>11s} {'in horizon':>10s} {'state MB':>8s}{cols}")
+    seen = 0
+    for r in range(rounds):
+        for start in range(0, len(articles), 2000):
+            chunk = articles[start: start + 2000]
+            times = np.array([a.time_ms for a in chunk]) + r * span
+            ids = [f"{r}-{a.id}" for a in chunk]
+            fps = fingerprint([a.text for a in chunk], config)
+            keys, owner, methods = entries(fps, [f"{a.url}?{r}" for a in chunk], ids)
+            for n, shards in indexes.items():
+                shard = shard_of(keys, n)
+                for s, index in enumerate(shards):
+                    index.expire(int(times[0]) - HORIZON_MS)
+                    rows, sub, k, o, m = _shard_batch(fps, keys, owner, methods, shard, s)
+                    index.add([ids[i] for i in rows], times[rows], sub, k, o, m)
+            seen += len(chunk)
+        live = len(indexes[1][0])
+        per = "".join(f" {sum(i.nbytes for i in shards) / max(1, live):11.0f}"
+                      for shards in indexes.values())
+        days = (r + 1) * span / (24 * HOUR_MS)
+        print(f"{days:10.1f} {seen:11d} {live:10d} {indexes[1][0].nbytes / 1e6:8.2f}{per}")
+
+
+def sweep(articles: list[Article]) -> None:
+    """Accuracy and speed of a few configurations (how the defaults were chosen)."""
+    base = NearDupConfig()
+    grid = [base]
+    grid += [replace(base, shingle=k) for k in (2, 4, 5)]
+    grid += [replace(base, threshold=t) for t in (0.3, 0.5, 0.6, 0.7)]
+    grid += [replace(base, min_jaccard=j) for j in (0.0, 0.1, 0.2)]
+    grid += [replace(base, bands=b, rows=r) for b, r in ((24, 4), (20, 5), (42, 3))]
+    grid += [replace(base, lead_bands=0), replace(base, lead_bands=16, lead_rows=3),
+             replace(base, lead=100)]
+    print(f"{'config':70s} {'art/s':>7s} {'art P':>6s} {'art R':>6s} {'hard':>4s}")
+    for config in grid:
+        t = time.process_time()
+        verdict = run_wirewatch(articles, config)
+        rate = len(articles) / (time.process_time() - t)
+        s = score(articles, verdict)
+        label = ", ".join(f"{k}={getattr(config, k)}" for k in config.__dataclass_fields__
+                          if getattr(config, k) != getattr(base, k)) or "defaults"
+        print(f"{label:70s} {rate:7.0f} {s['article_p']:6.3f} {s['article_r']:6.3f} "
+              f"{s['hard_merged']:4d}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stories", type=int, default=6000,
+                        help="originals in the corpus (copies and hard negatives come on top)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6, help="passes of the long-stream table")
+    parser.add_argument("--sweep", action="store_true", help="only the configuration sweep")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.corpus)
+        return
+    articles = generate(args.stories, seed=args.seed)
+    if args.sweep:
+        sweep(articles)
+        return
+    compare(articles, args.repeats)
+    state_over_stream(articles, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""What ``wirewatch monitor`` computes, as pure functions: consumer lag, rates, mixes and
+percentiles over a sliding window of records. No Kafka, no Beam, no terminal here.
+
+Conventions, chosen to match Kafka's own tools and to be exact in tests:
+- lag of a partition = end offset - committed offset; unknown (``None``) without a commit;
+- percentiles are nearest-rank (a value that really occurred, no interpolation);
+- shares and ratios are rounded to 4 decimals, rates to 3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DeadLetterSample",
+    "EventSample",
+    "SlidingWindow",
+    "dead_letter_sample",
+    "dead_letter_window",
+    "event_sample",
+    "event_window",
+    "human_ms",
+    "mix",
+    "partition_lag",
+    "percentile",
+    "rate",
+    "ratio",
+]
+
+
+def partition_lag(end: int, committed: int | None) -> int | None:
+    """Messages the group has not committed yet; ``None`` if it never committed here.
+
+    A commit beyond the end (a topic recreated under the group) counts as no lag, not negative.
+    """
+    if committed is None:
+        return None
+    return max(0, end - committed)
+
+
+def ratio(part: int, whole: int) -> float:
+    """``part / whole`` rounded to 4 decimals; 0.0 for an empty whole."""
+    return round(part / whole, 4) if whole else 0.0
+
+
+def rate(messages: int, seconds: float) -> float:
+    """Messages per second, rounded to 3 decimals."""
+    return round(messages / seconds, 3) if seconds > 0 else 0.0
+
+
+def percentile(values: Sequence[int], p: float) -> int | None:
+    """Nearest-rank ``p``-th percentile (0 < p <= 100) of ``values``; ``None`` if empty."""
+    if not 0 < p <= 100:
+        raise ValueError(f"percentile must be in (0, 100], not {p}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def mix(counts: Counter, total: int) -> list[dict]:
+    """``[{"name", "count", "share"}]``, most common first (ties by name)."""
+    return [{"name": name, "count": n, "share": ratio(n, total)}
+            for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def human_ms(ms: float | None) -> str:
+    """A duration for people: ``850 ms``, ``12.3 s``, ``4.2 min``, ``3.1 h``, ``2.5 d``."""
+    if ms is None:
+        return "-"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if abs(ms) >= size:
+            return f"{ms / size:.1f} {unit}"
+    return f"{ms:.0f} ms"
+
+
+@dataclass(frozen=True)
+class EventSample:
+    """What the monitor keeps of one article event on a topic."""
+
+    timestamp_ms: int
+    is_duplicate: bool
+    language: str
+    topics: tuple[str, ...]
+    lag_ms: int | None
+
+
+@dataclass(frozen=True)
+class DeadLetterSample:
+    """What the monitor keeps of one dead letter on a topic."""
+
+    timestamp_ms: int
+    stage: str
+    error_type: str
+    reason: str
+    origin: str
+
+
+def event_sample(event: Mapping, timestamp_ms: int) -> EventSample:
+    """An article event (Avro shape) written at ``timestamp_ms`` (its Kafka record time).
+
+    The event-time lag is ``timestamp_ms - published_time``: how late the article reached the
+    topic after its outlet published it; unknown without a published time.
+    """
+    published = event["published_time"]
+    return EventSample(
+        timestamp_ms=timestamp_ms,
+        is_duplicate=bool(event["dedup"]["is_duplicate"]),
+        language=event["language"]["code"],
+        topics=tuple(f"{t['code']} {t['label']}" for t in event["topics"]),
+        lag_ms=None if published is None else max(0, timestamp_ms - published),
+    )
+
+
+def dead_letter_sample(letter: Mapping, timestamp_ms: int) -> DeadLetterSample:
+    """A dead letter (Avro shape) written at ``timestamp_ms``; ``origin`` names its source."""
+    source = letter["source"]
+    if source["kind"] == "kafka":
+        where = f"{source['topic']}[{source['partition']}]@{source['offset']}"
+    else:
+        where = source["feed_url"] or ""
+    return DeadLetterSample(
+        timestamp_ms=timestamp_ms, stage=letter["stage"], error_type=letter["error_type"],
+        reason=letter["reason"], origin=f"{source['outlet']} {where}".strip())
+
+
+def event_window(samples: Sequence[EventSample]) -> dict:
+    """Duplicate ratio, language mix, topic mix and p50/p99 event-time lag of ``samples``."""
+    lags = [s.lag_ms for s in samples if s.lag_ms is not None]
+    duplicates = sum(s.is_duplicate for s in samples)
+    topics: Counter = Counter(t for s in samples for t in s.topics)
+    return {
+        "events": len(samples),
+        "duplicates": duplicates,
+        "duplicate_ratio": ratio(duplicates, len(samples)),
+        "languages": mix(Counter(s.language for s in samples), len(samples)),
+        # a share of events: an event may carry several topics, or none
+        "topics": mix(topics, len(samples)),
+        "event_time_lag_ms": {"count": len(lags), "p50": percentile(lags, 50),
+                              "p99": percentile(lags, 99)},
+    }
+
+
+def dead_letter_window(samples: Sequence[DeadLetterSample], latest: int = 5) -> dict:
+    """Dead letters of ``samples`` by error type and stage, and the ``latest`` few of them."""
+    newest = sorted(samples, key=lambda s: s.timestamp_ms, reverse=True)[:latest]
+    return {
+        "dead_letters": len(samples),
+        "by_error_type": mix(Counter(s.error_type for s in samples), len(samples)),
+        "by_stage": mix(Counter(s.stage for s in samples), len(samples)),
+        "latest": [{"timestamp_ms": s.timestamp_ms, "stage": s.stage,
+                    "error_type": s.error_type, "reason": s.reason, "origin": s.origin}
+                   for s in newest],
+    }
+
+
+class SlidingWindow:
+    """Samples of the last ``span_ms`` by their timestamp, at most ``limit`` of them."""
+
+    def __init__(self, span_ms: int, limit: int) -> None:
+        if span_ms <= 0 or limit <= 0:
+            raise ValueError("a window needs a positive span and limit")
+        self.span_ms = span_ms
+        self.limit = limit
+        self._samples: list = []
+
+    def add(self, samples: Iterable) -> None:
+        self._samples.extend(samples)
+        if len(self._samples) > self.limit:
+            self._samples.sort(key=lambda s: s.timestamp_ms)
+            del self._samples[:len(self._samples) - self.limit]
+
+    def samples(self, now_ms: int) -> list:
+        """The samples whose timestamp is within ``span_ms`` before ``now_ms``."""
+        start = now_ms - self.span_ms
+        self._samples = [s for s in self._samples if s.timestamp_ms >= start]
+        return list(self._samples)

@@ -1,0 +1,599 @@
+"""Near-duplicate detection: tokens, shingles, one-permutation MinHash, LSH bands, verification.
+
+Pure logic on numpy arrays, no Beam. Everything works on a *batch* of texts at once: the texts
+are joined, decoded to one array of code points and cut into tokens, shingles and sketches by
+array operations, so there is no Python loop per word (a per-word loop caps a core at ~10k
+articles/s; this runs several times faster).
+
+- **Tokens**: runs of letters, marks and digits (any script, case folded). Scripts written
+  without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar, Tibetan) give one token per character,
+  so shingles there are character n-grams.
+- **Shingles**: ``shingle`` consecutive tokens, hashed to 64 bits.
+- **Sketch**: one-permutation MinHash (OPH): the top bits of a shingle hash pick one of ``bins``
+  bins, each bin keeps its smallest value; empty bins borrow from the next non-empty bin
+  (rotation densification). Cost is one pass over the shingles instead of one per permutation.
+- **Bands**: ``bands`` x ``rows`` bins hash to the LSH keys; two texts sharing a key are
+  candidates.
+- **Verification** uses the stored signature: only the low 8 bits of each bin are kept (b-bit
+  MinHash, 128 B per text), which estimates Jaccard J after correcting for chance matches. The
+  decision measure is the *containment* of the shorter text in the longer,
+  ``|A & B| / min(|A|, |B|)``, computed from J and the shingle counts: a copy cut short to a
+  third of the original has J ~ 0.3 but containment ~ 1.
+- The **lead** of each text (its first ``lead`` shingles) gets its own sketch and bands, so a copy
+  cut short still shares LSH keys with its original although its full-text Jaccard is low.
+
+:class:`NearDupIndex` keeps residents (earlier texts) in sorted key arrays and decides a batch
+in (event time, id) order: each text's verdict is the earliest verified earlier resident. The
+benchmark and the Beam transform both use it; the transform shards it by LSH key.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xxhash
+
+__all__ = [
+    "EXACT_CONTENT",
+    "EXACT_URL",
+    "METHODS",
+    "NEAR",
+    "Fingerprints",
+    "Match",
+    "NearDupConfig",
+    "NearDupIndex",
+    "entries",
+    "estimate",
+    "exact_key",
+    "fingerprint",
+    "shard_of",
+]
+
+#: Method codes, strongest first; ``METHODS[code]`` is the name written to the record.
+EXACT_URL, EXACT_CONTENT, NEAR = 0, 1, 2
+METHODS = ("exact_url", "exact_content", "near")
+
+_U64 = np.uint64
+_MAX64 = np.iinfo(np.uint64).max
+# Code points at or above this are rare (historic scripts, emoji): they count as separators.
+_TABLE_SIZE = 0x30000
+_CHAR_TOKEN = np.uint32(1 << 31)
+# Scripts written without spaces between words: one token per character.
+_CHAR_TOKEN_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x2FFFF),  # CJK extensions B-F
+)
+
+
+@functools.cache
+def _char_table() -> np.ndarray:
+    """What each code point becomes: 0 for a separator, else its lower case code point, with
+    the top bit set for characters that are tokens on their own (scripts without spaces).
+
+    One table look-up per character replaces case folding and classification.
+    """
+    table = np.zeros(_TABLE_SIZE + 1, dtype=np.uint32)  # the last entry catches everything above
+    for cp in range(_TABLE_SIZE):
+        c = chr(cp)
+        if unicodedata.category(c)[0] in "LMN":
+            low = c.lower()
+            table[cp] = ord(low) if len(low) == 1 else cp
+    for lo, hi in _CHAR_TOKEN_RANGES:
+        span = table[lo: min(hi, _TABLE_SIZE - 1) + 1]
+        span[span != 0] |= _CHAR_TOKEN
+    return table
+
+
+@functools.cache
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**i and P**-i mod 2**64 for i < n (n a power of two, so few sizes are cached)."""
+    inverse = pow(_POLY, -1, 1 << 64)
+    with np.errstate(over="ignore"):
+        up = np.multiply.accumulate(np.full(n, _POLY, dtype=np.uint64))
+        down = np.multiply.accumulate(np.full(n, inverse, dtype=np.uint64))
+    one = np.ones(1, dtype=np.uint64)
+    return np.concatenate((one, up[:-1])), np.concatenate((one, down[:-1]))
+
+
+def _constants(seed: int, n: int) -> np.ndarray:
+    """``n`` odd 64-bit multipliers, the same on every machine."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    return rng.integers(0, _MAX64, size=n, dtype=np.uint64, endpoint=True) | _U64(1)
+
+
+_POLY = 0x9E3779B97F4A7C15 | 1  # odd, so it has an inverse mod 2**64
+_SHINGLE_MULT = _constants(0x5EED_0002, 16)
+_BAND_MULT = _constants(0x5EED_0003, 64)
+_BAND_SALT = _constants(0x5EED_0004, 256)
+_DENSIFY = _U64(0x9E3779B97F4A7C15)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: every input bit affects every output bit."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return h ^ (h >> _U64(31))
+
+
+@dataclass(frozen=True)
+class NearDupConfig:
+    """How texts are compared. Defaults come from ``benchmarks/bench_dedup.py --sweep``.
+
+    ``threshold`` applies to the containment of the shorter text in the longer one.
+    ``min_jaccard`` guards against a short text that happens to sit inside a long one (e.g. a
+    two-line item made of outlet boilerplate).
+    """
+
+    shingle: int = 3
+    bins: int = 128
+    bands: int = 32
+    rows: int = 3
+    lead: int = 60
+    lead_bands: int = 24
+    lead_rows: int = 2
+    threshold: float = 0.4
+    min_jaccard: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.shingle <= len(_SHINGLE_MULT):
+            raise ValueError(f"shingle must be in 1..{len(_SHINGLE_MULT)}, got {self.shingle}")
+        if self.bins < 8 or self.bins & (self.bins - 1) or self.bins > 1024:
+            raise ValueError(f"bins must be a power of two in 8..1024, got {self.bins}")
+        for name, bands, rows in (("bands", self.bands, self.rows),
+                                  ("lead_bands", self.lead_bands, self.lead_rows)):
+            if bands < 0 or rows < 1 or bands * rows > self.bins or rows > len(_BAND_MULT):
+                raise ValueError(f"{name} x rows must fit in bins: {bands} x {rows} > {self.bins}")
+        if self.lead_bands and self.lead < 1:
+            raise ValueError("lead must be >= 1 shingle when lead_bands > 0")
+        if not 0.0 < self.threshold <= 1.0 or not 0.0 <= self.min_jaccard <= 1.0:
+            raise ValueError("threshold must be in (0, 1] and min_jaccard in [0, 1]")
+
+    @property
+    def keys_per_text(self) -> int:
+        return self.bands + self.lead_bands
+
+
+@dataclass
+class Fingerprints:
+    """Sketches of a batch of texts, one row per text.
+
+    ``signatures``: (n, bins) uint8, low 8 bits of each OPH bin (what verification compares).
+    ``sizes``: shingle count per text (0 = no tokens: such a text is never a near copy).
+    ``keys``: (n, bands + lead_bands) uint64 LSH keys; rows of empty texts are meaningless.
+    """
+
+    signatures: np.ndarray
+    sizes: np.ndarray
+    keys: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+
+def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit (unmixed) hash of every token of every text, and the text it belongs to.
+
+    Token hashes are polynomial hashes read off one running sum over the whole batch:
+    ``C[i] = sum(c[j] * P**j, j <= i)``, so a token [s, e] hashes to ``(C[e] - C[s-1]) * P**-s``.
+    """
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    # NUL separates texts (and leads, so every token has a predecessor).
+    cps = np.frombuffer(("\0" + "\0".join(texts)).encode("utf-32-le"), dtype=np.uint32)
+    chars = np.take(_char_table(), cps, mode="clip")
+    word = chars != 0
+    alone = chars >= _CHAR_TOKEN
+    breaks = ~word | alone
+    starts = np.flatnonzero(word[1:] & breaks[:-1] | alone[1:]) + 1
+    ends = np.flatnonzero(word[:-1] & breaks[1:] | alone[:-1])
+    if word[-1]:
+        ends = np.append(ends, len(word) - 1)
+    if not len(starts):
+        return np.zeros(0, _U64), np.zeros(0, np.int64)
+    up, down = _powers(1 << int(len(chars) - 1).bit_length())
+    with np.errstate(over="ignore"):
+        running = np.multiply(chars, up[: len(chars)], dtype=_U64)
+        np.cumsum(running, out=running)
+        # Not mixed here: shingle hashes are mixed once they are combined.
+        hashes = (running[ends] - running[starts - 1]) * down[starts]
+    text_starts = np.concatenate(([1], np.cumsum(lengths + 1)[:-1] + 1))
+    # Few searches of many sorted tokens: where each text's tokens begin.
+    first = np.searchsorted(starts, text_starts)
+    owner = np.repeat(np.arange(len(texts)), np.diff(first, append=len(starts)))
+    return hashes, owner
+
+
+def _shingles(hashes: np.ndarray, owner: np.ndarray, n_texts: int, k: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle hashes, their text, and their position within the text.
+
+    A text shorter than ``k`` tokens has its tokens as shingles.
+    """
+    counts = np.bincount(owner, minlength=n_texts)
+    n = len(hashes)
+    with np.errstate(over="ignore"):
+        if n >= k:
+            sh = hashes[: n - k + 1] * _SHINGLE_MULT[0]
+            for j in range(1, k):
+                sh += hashes[j: n - k + 1 + j] * _SHINGLE_MULT[j]
+            valid = owner[: n - k + 1] == owner[k - 1:]
+            sh, sh_owner = sh[valid], owner[: n - k + 1][valid]
+        else:
+            sh, sh_owner = np.zeros(0, _U64), np.zeros(0, np.int64)
+    short = counts[owner] < k
+    if short.any():
+        sh = np.concatenate((sh, hashes[short]))
+        sh_owner = np.concatenate((sh_owner, owner[short]))
+        order = np.argsort(sh_owner, kind="stable")
+        sh, sh_owner = sh[order], sh_owner[order]
+    sh = _mix(sh)
+    sh_counts = np.bincount(sh_owner, minlength=n_texts)
+    sh_first = np.concatenate(([0], np.cumsum(sh_counts)[:-1]))
+    position = np.arange(len(sh)) - sh_first[sh_owner]
+    return sh, sh_owner, position
+
+
+def _oph(sh: np.ndarray, owner: np.ndarray, n_texts: int, bins: int) -> np.ndarray:
+    """(n_texts, bins) one-permutation MinHash with rotation densification (64-bit values).
+
+    Rows of texts without shingles stay all-ones.
+    """
+    shift = _U64(64 - (bins.bit_length() - 1))
+    slot = owner * bins + (sh >> shift).astype(np.int64)
+    mins = np.full(n_texts * bins, _MAX64, dtype=_U64)
+    np.minimum.at(mins, slot, sh & (_MAX64 >> _U64(bins.bit_length() - 1)))
+    mins = mins.reshape(n_texts, bins)
+    empty = mins == _MAX64
+    if empty.any():
+        # Each empty bin takes the next non-empty bin to its right (circularly), shifted by the
+        # distance so two texts agree there only if they agree on the source bin.
+        col = np.arange(bins)
+        idx = np.where(empty, 2 * bins, col)
+        idx = np.concatenate((idx, idx + bins), axis=1)
+        nearest = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :bins]
+        has_any = nearest[:, 0] < 2 * bins
+        rows = np.flatnonzero(has_any)
+        src = nearest[rows] % bins
+        dist = (nearest[rows] - col).astype(_U64)
+        with np.errstate(over="ignore"):
+            borrowed = _mix(np.take_along_axis(mins[rows], src, axis=1) + dist * _DENSIFY)
+        mins[rows] = np.where(empty[rows], borrowed, mins[rows])
+    return mins
+
+
+def _band_keys(mins: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
+    """(n, bands) LSH keys: each band's ``rows`` bins hashed with the band number."""
+    n = len(mins)
+    if not bands:
+        return np.zeros((n, 0), _U64)
+    cut = mins[:, : bands * rows].reshape(n, bands, rows)
+    with np.errstate(over="ignore"):
+        acc = (cut * _BAND_MULT[:rows]).sum(axis=2, dtype=_U64)
+        return _mix(acc ^ _BAND_SALT[salt: salt + bands])
+
+
+def fingerprint(texts: Sequence[str], config: NearDupConfig = NearDupConfig()) -> Fingerprints:
+    """Sketch a batch of texts (one call per batch: the work is in array operations)."""
+    n = len(texts)
+    hashes, owner = _tokens(texts)
+    sh, sh_owner, position = _shingles(hashes, owner, n, config.shingle)
+    mins = _oph(sh, sh_owner, n, config.bins)
+    keys = _band_keys(mins, config.bands, config.rows, 0)
+    if config.lead_bands:
+        lead = position < config.lead
+        lead_bins = 1 << (config.lead_bands * config.lead_rows - 1).bit_length()
+        lead_mins = _oph(sh[lead], sh_owner[lead], n, max(8, lead_bins))
+        keys = np.concatenate(
+            (keys, _band_keys(lead_mins, config.lead_bands, config.lead_rows, config.bands)),
+            axis=1)
+    sizes = np.bincount(sh_owner, minlength=n).astype(np.uint32)
+    return Fingerprints(signatures=(mins & _U64(0xFF)).astype(np.uint8), sizes=sizes, keys=keys)
+
+
+def shard_of(keys: np.ndarray, shards: int) -> np.ndarray:
+    """Shard of each index key: from its high 32 bits (the index keeps the low 32)."""
+    return ((np.asarray(keys, dtype=_U64) >> _U64(32)) % _U64(shards)).astype(np.int64)
+
+
+def exact_key(kind: int, value: str) -> int:
+    """Index key of an exact identity (a canonical URL, a content hash)."""
+    return xxhash.xxh3_64_intdigest(f"{METHODS[kind]}\x1f{value}".encode())
+
+
+def entries(fps: Fingerprints, urls: Sequence[str] | None = None,
+            content_hashes: Sequence[str] | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index entries of a batch: (keys, owner row, method) for LSH bands and exact identities.
+
+    Texts without shingles get no band entries (their sketches are all alike).
+    """
+    n, width = fps.keys.shape
+    has_text = np.flatnonzero(fps.sizes > 0)
+    keys = [fps.keys[has_text].ravel()]
+    owner = [np.repeat(has_text, width)]
+    methods = [np.full(len(has_text) * width, NEAR, np.uint8)]
+    for kind, values in ((EXACT_URL, urls), (EXACT_CONTENT, content_hashes)):
+        if values is not None:
+            keys.append(np.fromiter((exact_key(kind, v) for v in values), _U64, count=n))
+            owner.append(np.arange(n))
+            methods.append(np.full(n, kind, np.uint8))
+    return np.concatenate(keys), np.concatenate(owner), np.concatenate(methods)
+
+
+def estimate(sig_a: np.ndarray, sig_b: np.ndarray, size_a: np.ndarray, size_b: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard and containment (shorter in longer) estimated from 8-bit signatures, row-wise."""
+    bins = sig_a.shape[1]
+    agree = (sig_a == sig_b).sum(axis=1) / bins
+    chance = 1.0 / 256
+    jaccard = np.clip((agree - chance) / (1 - chance), 0.0, 1.0)
+    small = np.minimum(size_a, size_b).astype(np.float64)
+    total = size_a.astype(np.float64) + size_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contain = np.where(small > 0, jaccard * total / ((1 + jaccard) * small), 0.0)
+    return jaccard, np.clip(contain, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The earliest verified earlier resident a text repeats."""
+
+    event_id: str
+    event_time: int
+    similarity: float
+    method: int
+
+    def before(self, other: Match | None) -> bool:
+        """Commutative choice between matches from different shards: earliest, then strongest."""
+        if other is None:
+            return True
+        return ((self.event_time, self.event_id, self.method)
+                < (other.event_time, other.event_id, other.method))
+
+
+class _Grow:
+    """A numpy array that grows by doubling (amortised O(1) append of a block of rows)."""
+
+    def __init__(self, dtype: np.dtype, width: int = 0) -> None:
+        self.shape_tail = (width,) if width else ()
+        self.data = np.zeros((16, *self.shape_tail), dtype=dtype)
+        self.size = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        if rows.dtype.kind == "S" and rows.dtype.itemsize > self.data.dtype.itemsize:
+            self.data = self.data.astype(rows.dtype)  # ids longer than any so far
+        need = self.size + len(rows)
+        if need > len(self.data):
+            grown = np.zeros((max(need, 2 * len(self.data)), *self.shape_tail), self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size: need] = rows
+        self.size = need
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+    def keep(self, mask: np.ndarray) -> None:
+        kept = self.view()[mask]
+        self.data = np.zeros((max(16, 2 * len(kept)), *self.shape_tail), self.data.dtype)
+        self.data[: len(kept)] = kept
+        self.size = len(kept)
+
+
+@dataclass
+class NearDupIndex:
+    """Residents within the horizon, and the decision for each new batch.
+
+    Entries are (key, resident, method) triples kept sorted by key: band keys (method NEAR,
+    verified on the signatures) and exact keys (EXACT_URL, EXACT_CONTENT, verified by equality).
+    A Beam shard holds only the entries whose key maps to it, plus those residents' signatures.
+    A text never matches a resident more than ``horizon_ms`` older than itself (None: no limit).
+    """
+
+    config: NearDupConfig = field(default_factory=NearDupConfig)
+    horizon_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        self._ids = _Grow(np.dtype("S32"))
+        self._times = _Grow(np.dtype(np.int64))
+        self._sizes = _Grow(np.dtype(np.uint32))
+        self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
+        self._alive = _Grow(np.dtype(bool))
+        # Entries sorted by key (low 32 bits); ref = resident slot * 4 + method.
+        self._keys = np.zeros(0, np.uint32)
+        self._refs = np.zeros(0, np.uint32)
+
+    def __len__(self) -> int:
+        return int(self._alive.view().sum())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of resident data (arrays at their used size, dead residents not yet compacted
+        included): what a snapshot of this index holds."""
+        per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
+        return self._alive.size * per_resident + len(self._keys) * (4 + 4)
+
+    def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
+            entry_keys: np.ndarray, entry_owner: np.ndarray, entry_methods: np.ndarray
+            ) -> list[Match | None]:
+        """Decide a batch, then keep it as residents.
+
+        ``entry_keys``/``entry_owner``/``entry_methods`` list the keys of each text (owner = row
+        in the batch). The batch is decided in (event time, id) order, so the verdicts do not
+        depend on the order of the batch; a text only ever matches a strictly earlier resident.
+        """
+        n = len(ids)
+        if n == 0:
+            return []
+        times = np.asarray(times, dtype=np.int64)
+        id_bytes = np.array([i.encode() for i in ids], dtype=np.bytes_)
+        base = self._alive.size
+        self._ids.extend(id_bytes)
+        self._times.extend(times)
+        self._sizes.extend(fps.sizes)
+        self._sigs.extend(fps.signatures)
+        self._alive.extend(np.ones(n, bool))
+        # Only the low 32 bits are kept (the high ones pick the shard): a chance collision costs
+        # one signature check, and 4 bytes per entry are saved.
+        entry_keys = (np.asarray(entry_keys, dtype=_U64) & _U64(0xFFFFFFFF)).astype(np.uint32)
+        # Sorted once: the search, the pairs within the batch and the merge all use it.
+        order = np.argsort(entry_keys)
+        keys = entry_keys[order]
+        refs = ((base + np.asarray(entry_owner, np.int64)[order]) * 4 + np.asarray(
+            entry_methods, np.int64)[order]).astype(np.uint32)
+        pairs = np.concatenate((self._pairs_with_residents(keys, refs),
+                                self._pairs_within(keys, refs)))
+        verdict = self._verify(pairs, base, n)
+        at = np.searchsorted(self._keys, keys, side="right")
+        self._keys = np.insert(self._keys, at, keys)
+        self._refs = np.insert(self._refs, at, refs)
+        return verdict
+
+    @staticmethod
+    def _pairs(refs_a: np.ndarray, refs_b: np.ndarray) -> np.ndarray:
+        """(text slot, resident slot, method) rows; a pair's method is the weaker entry's (a URL
+        key only ever meets a URL key: the kind is part of the key hash)."""
+        a, b = refs_a.astype(np.int64), refs_b.astype(np.int64)
+        return np.stack((a >> 2, b >> 2, np.maximum(a & 3, b & 3)), axis=1)
+
+    def _pairs_with_residents(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
+        if not len(self._keys):
+            return np.zeros((0, 3), np.int64)
+        # Most keys find nothing: the upper bound is only searched for the few that do.
+        lo = np.searchsorted(self._keys, keys, side="left")
+        hit = np.flatnonzero(self._keys[np.minimum(lo, len(self._keys) - 1)] == keys)
+        lo = lo[hit]
+        counts = np.searchsorted(self._keys, keys[hit], side="right") - lo
+        total = int(counts.sum())
+        if not total:
+            return np.zeros((0, 3), np.int64)
+        at = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        return self._pairs(np.repeat(refs[hit], counts), self._refs[at])
+
+    def _pairs_within(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
+        found = []
+        d = 1
+        while d < len(keys):
+            same = np.flatnonzero(keys[d:] == keys[:-d])
+            if not len(same):
+                break
+            # Both directions: batch order is not time order; _verify keeps the earlier one.
+            found.append(self._pairs(refs[same + d], refs[same]))
+            found.append(self._pairs(refs[same], refs[same + d]))
+            d += 1
+        if not found:
+            return np.zeros((0, 3), np.int64)
+        return np.concatenate(found)
+
+    def _verify(self, pairs: np.ndarray, base: int, n: int) -> list[Match | None]:
+        verdict: list[Match | None] = [None] * n
+        if not len(pairs):
+            return verdict
+        alive = self._alive.view()
+        pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & alive[pairs[:, 1]]]
+        times, ids = self._times.view(), self._ids.view()
+        a, b = pairs[:, 0], pairs[:, 1]
+        same_time = times[b] == times[a]
+        # Two records with one id and time are one article read twice: the first kept repeats.
+        earlier = ((times[b] < times[a]) | (same_time & (ids[b] < ids[a]))
+                   | (same_time & (ids[b] == ids[a]) & (b < a)))
+        if self.horizon_ms is not None:
+            earlier &= times[a] - times[b] <= self.horizon_ms
+        pairs = pairs[earlier]
+        # One row per (text, resident), keeping its strongest method.
+        pairs = pairs[np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))]
+        first = np.ones(len(pairs), bool)
+        first[1:] = (pairs[1:, 0] != pairs[:-1, 0]) | (pairs[1:, 1] != pairs[:-1, 1])
+        pairs = pairs[first]
+        a, b, method = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+        sigs, sizes = self._sigs.view(), self._sizes.view()
+        jaccard, contain = estimate(sigs[a], sigs[b], sizes[a], sizes[b])
+        near_ok = ((contain >= self.config.threshold) & (jaccard >= self.config.min_jaccard)
+                   & (sizes[a] > 0) & (sizes[b] > 0))
+        ok = (method < NEAR) | near_ok
+        a, b, method, contain = a[ok], b[ok], method[ok], contain[ok]
+        similarity = np.where(method < NEAR, 1.0, contain)
+        order = np.lexsort((method, ids[b], times[b], a))
+        a, b, method, similarity = a[order], b[order], method[order], similarity[order]
+        first = np.ones(len(a), bool)
+        first[1:] = a[1:] != a[:-1]
+        for i in np.flatnonzero(first):
+            verdict[int(a[i]) - base] = Match(ids[b[i]].decode(), int(times[b[i]]),
+                                              round(float(similarity[i]), 4), int(method[i]))
+        return verdict
+
+    def expire(self, before_ms: int) -> bool:
+        """Forget residents older than ``before_ms``.
+
+        Storage is compacted once a quarter of it is dead, so memory follows the live residents;
+        returns True when it was (a stored snapshot is then worth rewriting).
+        """
+        times, alive = self._times.view(), self._alive.view()
+        dying = alive & (times < before_ms)
+        if dying.any():
+            alive[dying] = False
+            if (~alive).sum() * 4 >= len(alive):
+                self._compact()
+                return True
+        return False
+
+    def _compact(self) -> None:
+        alive = self._alive.view().copy()
+        remap = np.cumsum(alive) - 1
+        slots = self._refs >> 2
+        live = alive[slots]
+        self._keys = self._keys[live]
+        self._refs = (remap[slots[live]] * 4 + (self._refs[live] & 3)).astype(np.uint32)
+        for grow in (self._ids, self._times, self._sizes, self._sigs, self._alive):
+            grow.keep(alive)
+
+    def snapshot(self, start: int = 0) -> tuple:
+        """Residents from slot ``start`` on (all: 0) with their entries, as plain arrays.
+
+        ``restore`` of a full snapshot and the ones taken since rebuilds an equal index.
+        """
+        mine = (self._refs >> 2) >= start
+        return (self._ids.view()[start:], self._times.view()[start:],
+                self._sizes.view()[start:], self._sigs.view()[start:],
+                self._alive.view()[start:], self._keys[mine],
+                self._refs[mine] - np.uint32(4 * start))
+
+    @property
+    def slots(self) -> int:
+        """Resident slots in use (the ``start`` of the next incremental snapshot)."""
+        return self._alive.size
+
+    @classmethod
+    def restore(cls, config: NearDupConfig, horizon_ms: int | None, snapshots) -> NearDupIndex:
+        index = cls(config, horizon_ms)
+        keys, refs = [index._keys], [index._refs]
+        for ids, times, sizes, sigs, alive, snap_keys, snap_refs in snapshots:
+            base = index._alive.size
+            for grow, rows in ((index._ids, ids), (index._times, times),
+                               (index._sizes, sizes), (index._sigs, sigs),
+                               (index._alive, alive)):
+                grow.extend(rows)
+            keys.append(snap_keys)
+            refs.append(snap_refs + np.uint32(4 * base))
+        keys, refs = np.concatenate(keys), np.concatenate(refs)
+        order = np.argsort(keys, kind="stable")
+        index._keys, index._refs = keys[order], refs[order]
+        return index
+
+    def oldest(self) -> int | None:
+        """Event time of the oldest live resident, if any (when the next expiry is due)."""
+        times = self._times.view()[self._alive.view()]
+        return int(times.min()) if len(times) else None

@@ -1,0 +1,35 @@
+"""Article events and dead letters made to order, valid against the schemas, for tests."""
+
+from __future__ import annotations
+
+from wirewatch.core.article import build_event
+from wirewatch.schemas.records import RawArticle, dead_letter, is_valid, source
+
+
+def article_event(guid: str, *, outlet: str = "Nordic Wire", language: str = "en",
+                  published_ms: int | None = 1_795_000_000_000, duplicate_of: str | None = None,
+                  topics: tuple[tuple[str, str], ...] = ()) -> dict:
+    """A tagged article event; ``duplicate_of`` marks it an exact-content duplicate."""
+    raw = RawArticle(source=source("rss", outlet, feed_url="https://nw.example/rss", guid=guid),
+                     url=f"https://nw.example/{guid}", title=f"Story {guid}",
+                     summary="A story.", published_ms=published_ms,
+                     fetched_ms=(published_ms or 1_795_000_000_000) + 1000)
+    event = build_event(raw)
+    event["language"] = {"code": language, "confidence": 0.99, "method": "test"}
+    event["topics"] = [{"code": code, "label": label, "score": 0.5} for code, label in topics]
+    event["topics_tagger"] = "test" if topics else None
+    if duplicate_of:
+        event["dedup"] = {**event["dedup"], "is_duplicate": True, "duplicate_of": duplicate_of,
+                          "similarity": 1.0, "method": "exact_content"}
+    assert is_valid(event, "article_event")
+    return event
+
+
+def failed(stage: str, error_type: str, *, time_ms: int = 1_795_000_000_000,
+           outlet: str = "Broken Feed") -> dict:
+    """A dead letter from ``stage`` with ``error_type``, from an RSS feed of ``outlet``."""
+    letter = dead_letter(stage, f"{error_type} happened", error_type, b"<html>",
+                         source("rss", outlet, feed_url="https://broken.example/rss"),
+                         time_ms=time_ms)
+    assert is_valid(letter, "dead_letter")
+    return letter

@@ -1,0 +1,308 @@
+"""``wirewatch monitor`` against a real broker: an exact ``--once --json`` snapshot of known
+records, the live view drawn under a pseudo-terminal, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+import uuid
+from fcntl import ioctl
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.structs import OffsetAndMetadata
+
+from tests.kafka_broker import KafkaBroker
+from tests.made_records import article_event, failed
+from wirewatch.connectors.kafka.serde import Framing
+from wirewatch.pipelines.cli import main
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
+
+pytestmark = pytest.mark.kafka
+
+GROUP = "wirewatch-test"
+SPORT = ("medtop:15000000", "sport")
+POLITICS = ("medtop:11000000", "politics")
+
+
+@pytest.fixture(scope="module")
+def topics(kafka_broker) -> dict:
+    """Topics holding known records; their names and the time they were written around."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {"input": f"articles-{suffix}", "events": f"events-{suffix}",
+             "dead": f"dead-letters-{suffix}"}
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    admin.create_topics([NewTopic(names["input"], 2, 1), NewTopic(names["events"], 1, 1),
+                         NewTopic(names["dead"], 1, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    t0 = int(time.time() * 1000) - 10_000
+
+    for partition, count in ((0, 5), (1, 3)):
+        for i in range(count):
+            producer.send(names["input"], b'{"url": "https://x.example/%d"}' % i,
+                          partition=partition, timestamp_ms=t0)
+
+    def event(at: int, guid: str, language: str, lag_ms: int | None, duplicate: bool = False,
+              tags: tuple = ()) -> dict:
+        return article_event(guid, language=language, topics=tags,
+                             published_ms=None if lag_ms is None else at - lag_ms,
+                             duplicate_of="e1" * 16 if duplicate else None)
+
+    old = t0 - 3_600_000  # an hour old: in the offsets, outside every window
+    framing = Framing(ARTICLE_EVENT)  # wirewatch's schema headers
+    producer.send(names["events"], framing.frame(event(old, "e0", "sv", 1000)),
+                  headers=framing.headers, timestamp_ms=old)
+    for i, (guid, language, lag_ms, duplicate, tags) in enumerate([
+            ("e1", "en", 1000, False, (SPORT,)),
+            ("e2", "en", 2000, True, (SPORT,)),
+            ("e3", "de", 3000, False, (POLITICS,)),
+            ("e4", "fr", 4000, False, ()),
+            ("e5", "de", 5000, True, (SPORT, POLITICS)),
+    ], start=1):
+        at = t0 + i * 100
+        producer.send(names["events"], framing.frame(event(at, guid, language, lag_ms,
+                                                           duplicate, tags)),
+                      headers=framing.headers, timestamp_ms=at)
+    # Confluent's wire format (magic byte, schema id 7), no published time
+    producer.send(names["events"],
+                  Framing(ARTICLE_EVENT, schema_id=7).frame(event(t0 + 600, "e6", "en", None)),
+                  timestamp_ms=t0 + 600)
+    producer.send(names["events"], None, key=b"e7", headers=framing.headers,
+                  timestamp_ms=t0 + 700)  # a tombstone: no value
+
+    for i, (stage, error_type) in enumerate([("parse", "not_a_feed"),
+                                             ("normalise", "invalid_link"),
+                                             ("parse", "not_a_feed")], start=1):
+        letters = Framing(DEAD_LETTER)
+        producer.send(names["dead"], letters.frame(failed(stage, error_type)),
+                      headers=letters.headers, timestamp_ms=t0 + i * 100)
+    producer.flush()
+    producer.close()
+
+    committer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=GROUP,
+                              enable_auto_commit=False)
+    committer.commit({TopicPartition(names["input"], 0): OffsetAndMetadata(4, "", -1),
+                      TopicPartition(names["input"], 1): OffsetAndMetadata(1, "", -1)})
+    committer.close()
+    return {**names, "t0": t0, "bootstrap": kafka_broker.bootstrap}
+
+
+def _args(topics: dict) -> list[str]:
+    return ["monitor", "--bootstrap_servers", topics["bootstrap"], "--group_id", GROUP,
+            "--input_topic", topics["input"], "--output_topic", topics["events"],
+            "--dead_letter_topic", topics["dead"], "--latest", "2"]
+
+
+def test_once_json_snapshot_is_exact(topics, capsys):
+    assert main([*_args(topics), "--once", "--json"]) == 0
+    snapshot = json.loads(capsys.readouterr().out)
+    assert abs(snapshot.pop("time_ms") - time.time() * 1000) < 60_000
+    events = snapshot["topics"][topics["events"]]["window"]
+    assert events.pop("last_undecodable") == "ValueError: message has no value"
+    t0 = topics["t0"]
+
+    def partition(n, end, committed, lag, recent):
+        return {"partition": n, "start": 0, "end": end, "committed": committed, "lag": lag,
+                "in_rate_window": recent, "messages_per_s": round(recent / 60, 3)}
+
+    def share(name, count, of):
+        return {"name": name, "count": count, "share": round(count / of, 4)}
+
+    assert snapshot == {
+        "bootstrap_servers": topics["bootstrap"], "group_id": GROUP,
+        "window_s": 300, "rate_window_s": 60,
+        "topics": {
+            topics["input"]: {
+                "kind": "raw",
+                "partitions": [partition(0, 5, 4, 1, 5), partition(1, 3, 1, 2, 3)],
+                "end": 8, "lag": 3, "in_rate_window": 8, "messages_per_s": 0.133},
+            topics["events"]: {
+                "kind": "article_event",
+                "partitions": [partition(0, 8, None, None, 7)],
+                "end": 8, "lag": None, "in_rate_window": 7, "messages_per_s": 0.117,
+                "window": {
+                    "events": 6, "duplicates": 2, "duplicate_ratio": 0.3333,
+                    "languages": [share("en", 3, 6), share("de", 2, 6), share("fr", 1, 6)],
+                    "topics": [share("medtop:15000000 sport", 3, 6),
+                               share("medtop:11000000 politics", 2, 6)],
+                    "event_time_lag_ms": {"count": 5, "p50": 3000, "p99": 5000},
+                    "undecodable": 1}},
+            topics["dead"]: {
+                "kind": "dead_letter",
+                "partitions": [partition(0, 3, None, None, 3)],
+                "end": 3, "lag": None, "in_rate_window": 3, "messages_per_s": 0.05,
+                "window": {
+                    "dead_letters": 3,
+                    "by_error_type": [share("not_a_feed", 2, 3), share("invalid_link", 1, 3)],
+                    "by_stage": [share("parse", 2, 3), share("normalise", 1, 3)],
+                    "latest": [
+                        {"timestamp_ms": t0 + 300, "stage": "parse", "error_type": "not_a_feed",
+                         "reason": "not_a_feed happened",
+                         "origin": "Broken Feed https://broken.example/rss"},
+                        {"timestamp_ms": t0 + 200, "stage": "normalise",
+                         "error_type": "invalid_link", "reason": "invalid_link happened",
+                         "origin": "Broken Feed https://broken.example/rss"}],
+                    "undecodable": 0}},
+        },
+    }
+
+
+def test_json_lines_one_per_refresh(topics, capsys):
+    assert main([*_args(topics), "--json", "--iterations", "2", "--refresh_s", "0.1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert json.loads(line)["topics"][topics["input"]]["lag"] == 3
+
+
+class _Terminal:
+    """``wirewatch`` running on a 160x50 pseudo-terminal, and what it has drawn so far."""
+
+    def __init__(self, args: list[str]) -> None:
+        self._leader, follower = pty.openpty()
+        ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
+        self.process = subprocess.Popen([sys.executable, "-m", "wirewatch", *args],
+                                        stdin=follower, stdout=follower, stderr=follower,
+                                        env=env, close_fds=True)
+        os.close(follower)
+        self.drawn = bytearray()
+
+    @property
+    def text(self) -> str:
+        """What it drew, without the control sequences."""
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.drawn.decode("utf-8", "replace"))
+
+    def _read(self, timeout_s: float) -> bool:
+        """Read what comes within ``timeout_s``; False once the terminal is closed."""
+        ready, _, _ = select.select([self._leader], [], [], timeout_s)
+        if not ready:
+            return self.process.poll() is None
+        try:
+            chunk = os.read(self._leader, 65536)
+        except OSError:  # the child closed the terminal
+            return False
+        self.drawn += chunk
+        return bool(chunk)
+
+    def wait_for(self, pattern: str, since: int = 0, timeout_s: float = 60) -> int:
+        """Read until ``pattern`` appears in the text after position ``since``; its end."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = re.compile(pattern).search(self.text, since)
+            if found:
+                return found.end()
+            if not self._read(0.2):
+                break
+        raise AssertionError(f"{pattern!r} not drawn; drew:\n{self.text[since:][-3000:]}")
+
+    def finish(self, timeout_s: float = 60, interrupt: bool = False) -> int:
+        """Read to the end (after a Ctrl-C if ``interrupt``); the exit code."""
+        if interrupt:
+            self.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline and self._read(0.2):
+                pass
+            return self.process.wait(timeout=10)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            os.close(self._leader)
+
+
+def test_live_view_redraws_under_a_terminal(topics):
+    terminal = _Terminal([*_args(topics), "--iterations", "3", "--refresh_s", "0.3"])
+    code = terminal.finish()
+    text = terminal.text
+    assert code == 0, text
+    assert b"\x1b[" in terminal.drawn  # drawn with control sequences (cursor moves, colour)
+    # three refreshes in order (Live draws the last one again as it stops), each a full view
+    drawn_refreshes = re.findall(r"group wirewatch-test\s+\S+ UTC\s+#(\d)", text)
+    assert list(dict.fromkeys(drawn_refreshes)) == ["1", "2", "3"]
+    assert text.count("Offsets and lag") == len(drawn_refreshes)
+    for row in (f"{topics['input']} (all)", "en 50%", "de 33%", "fr 17%",
+                "2 (33.3%)", "p50 3.0 s  p99 5.0 s", "not_a_feed", "invalid_link happened"):
+        assert row in text, row
+
+
+def test_live_view_survives_a_broker_restart(tmp_path):
+    broker = KafkaBroker(tmp_path / "kafka")
+    bootstrap = broker.start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic("articles", 1, 1)])
+        admin.close()
+        terminal = _Terminal(["monitor", "--bootstrap_servers", bootstrap,
+                              "--input_topic", "articles", "--refresh_s", "0.5"])
+        seen = terminal.wait_for(r"#2\s")
+        broker.kill()
+        seen = terminal.wait_for(rf"#\d+ \S+ UTC  Kafka at {bootstrap}: \w+", seen)
+        assert broker.start() == bootstrap
+        terminal.wait_for(r"articles \(all\)", seen)
+        code = terminal.finish(interrupt=True)
+    finally:
+        broker.stop()
+    assert code == 0 and "Traceback" not in terminal.text, terminal.text
+
+
+def test_unreachable_broker_is_a_quick_clear_error(capsys):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    assert main(["monitor", "--bootstrap_servers", f"127.0.0.1:{port}",
+                 "--output_topic", "x", "--once", "--json"]) == 1
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert f"no Kafka broker answers at 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_unknown_topic_is_a_clear_error(topics, capsys):
+    assert main(["monitor", "--bootstrap_servers", topics["bootstrap"],
+                 "--input_topic", "no-such-topic", "--once"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown topic no-such-topic" in err and topics["events"] in err
+
+
+def test_nothing_to_watch_and_bad_windows_are_usage_errors(capsys):
+    assert main(["monitor", "--bootstrap_servers", "127.0.0.1:1", "--once"]) == 2
+    assert "nothing to watch" in capsys.readouterr().err
+    assert main(["monitor", "--bootstrap_servers", "127.0.0.1:1", "--output_topic", "x",
+                 "--window_s", "0"]) == 2
+    assert "--window_s must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--feeds", "samples/feeds.yaml"], "unrecognized arguments: --feeds"),
+    (["--kafka_nonsense", "1"], "unrecognized arguments: --kafka_nonsense"),
+    (["--kafka_config", "novalue"], "--kafka_config wants KEY=VALUE"),
+])
+def test_connection_options_are_those_of_run(args, message, capsys):
+    assert main(["monitor", "--bootstrap_servers", "127.0.0.1:1", "--output_topic", "x",
+                 *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_security_options_reach_the_client():
+    from wirewatch.pipelines.monitor import _kafka
+
+    config = _kafka("b1:9093,b2:9093", ["--kafka_security_protocol", "SASL_SSL",
+                                        "--kafka_sasl_mechanism", "PLAIN",
+                                        "--kafka_config", "ssl_check_hostname=false"])
+    kwargs = config.client_kwargs()
+    assert kwargs["bootstrap_servers"] == ["b1:9093", "b2:9093"]
+    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_mechanism"] == "PLAIN"
+    assert kwargs["ssl_check_hostname"] is False

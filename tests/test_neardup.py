@@ -1,0 +1,193 @@
+"""Pure core of near-duplicate detection: tokens, sketches, index decisions (no Beam)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from benchmarks.corpus import generate
+from wirewatch.core.neardup import (
+    EXACT_CONTENT,
+    EXACT_URL,
+    NEAR,
+    NearDupConfig,
+    NearDupIndex,
+    entries,
+    estimate,
+    fingerprint,
+)
+
+HOUR = 3600 * 1000
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return generate(150, seed=11)
+
+
+def _decide(articles, batch=64):
+    """Feed ``articles`` (in the given order, in batches) and return {id: match or None}."""
+    config = NearDupConfig()
+    index = NearDupIndex(config)
+    out = {}
+    for start in range(0, len(articles), batch):
+        chunk = articles[start: start + batch]
+        fps = fingerprint([a.text for a in chunk], config)
+        keys, owner, methods = entries(fps)
+        verdicts = index.add([a.id for a in chunk], np.array([a.time_ms for a in chunk]), fps,
+                             keys, owner, methods)
+        out.update({a.id: v for a, v in zip(chunk, verdicts, strict=True)})
+    return out
+
+
+def test_identical_text_is_always_a_copy_in_every_script(corpus):
+    texts = ["Short.", "Zwei Wörter", "東京は日本の首都です。", "สวัสดีครับ", "Привет, мир!",
+             *(a.text for a in corpus[:30])]
+    for text in texts:
+        fps = fingerprint([text, text])
+        assert fps.sizes[0] > 0, text
+        jac, contain = estimate(fps.signatures[:1], fps.signatures[1:], fps.sizes[:1],
+                                fps.sizes[1:])
+        assert jac[0] == 1.0 and contain[0] == 1.0
+        index = NearDupIndex()
+        keys, owner, methods = entries(fps)
+        first, second = index.add(["a", "b"], np.array([1, 2]), fps, keys, owner, methods)
+        assert first is None
+        assert second is not None and second.event_id == "a" and second.method == NEAR
+
+
+def test_case_and_punctuation_do_not_matter_but_words_do():
+    a, b, c = fingerprint(["The Cat sat, on the mat!", "the cat sat on the mat",
+                           "the dog sat on the mat"]).signatures
+    assert (a == b).all()
+    assert not (a == c).all()
+
+
+def test_scripts_without_spaces_become_character_tokens():
+    # Without character tokens the whole sentence would be one token and one changed character
+    # would make the texts unrelated.
+    base = "今日は東京で大きな会議が開かれ、多くの国の代表が気候変動について議論しました" * 3
+    edited = base.replace("会議", "会合", 1)
+    fps = fingerprint([base, edited])
+    assert fps.sizes[0] > 50
+    jac, _ = estimate(fps.signatures[:1], fps.signatures[1:], fps.sizes[:1], fps.sizes[1:])
+    assert jac[0] > 0.7
+
+
+def test_empty_texts_never_match_each_other_by_sketch():
+    fps = fingerprint(["", "...", "!!!"])
+    assert list(fps.sizes) == [0, 0, 0]
+    keys, owner, methods = entries(fps)
+    assert len(keys) == 0  # no band entries: they would all share one bucket
+    assert NearDupIndex().add(["a", "b", "c"], np.array([1, 2, 3]), fps, keys, owner,
+                              methods) == [None, None, None]
+
+
+def test_unrelated_texts_are_never_copies(corpus):
+    originals = [a for a in corpus if a.kind == "original"]
+    verdicts = _decide(originals)
+    assert all(v is None for v in verdicts.values())
+
+
+def test_hard_negatives_are_not_merged_and_copies_are_found(corpus):
+    verdicts = _decide(corpus)
+    group = {a.id: a.group for a in corpus}
+    first = {}
+    for a in corpus:
+        first.setdefault(a.group, a.id)
+    copies = [a for a in corpus if first[a.group] != a.id]
+    found = [a for a in copies if verdicts[a.id] is not None]
+    assert len(found) >= 0.9 * len(copies)
+    for a in corpus:
+        v = verdicts[a.id]
+        if v is not None:
+            assert group[v.event_id] == a.group, (a.kind, a.edits)
+
+
+def test_cut_short_copy_is_found_by_containment(corpus):
+    original = next(a for a in corpus if a.kind == "original" and len(a.text) > 4000)
+    sentences = original.text.split(". ")
+    summary = ". ".join(sentences[: len(sentences) // 4])
+    fps = fingerprint([original.text, summary])
+    jac, contain = estimate(fps.signatures[:1], fps.signatures[1:], fps.sizes[:1], fps.sizes[1:])
+    assert jac[0] < 0.45 < contain[0]  # Jaccard alone would miss it
+    keys, owner, methods = entries(fps)
+    _, verdict = NearDupIndex().add(["o", "s"], np.array([1, 2]), fps, keys, owner, methods)
+    assert verdict is not None and verdict.event_id == "o"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_decision_does_not_depend_on_arrival_order_within_a_batch(corpus, seed):
+    in_order = _decide(corpus, batch=len(corpus))
+    shuffled = list(corpus)
+    random.Random(seed).shuffle(shuffled)
+    assert _decide(shuffled, batch=len(corpus)) == in_order
+
+
+def test_the_earliest_then_smallest_id_is_canonical():
+    text = "word " * 50 + "unique tail of this one story"
+    fps = fingerprint([text] * 3)
+    keys, owner, methods = entries(fps)
+    verdicts = NearDupIndex().add(["b", "c", "a"], np.array([5, 1, 5]), fps, keys, owner,
+                                  methods)
+    assert verdicts[1] is None  # time 1 is the earliest
+    assert verdicts[0].event_id == "c" and verdicts[2].event_id == "c"
+
+
+def test_exact_keys_match_without_similar_text():
+    fps = fingerprint(["one text about ports and ships", "a quite different text on rain"])
+    keys, owner, methods = entries(fps, urls=["https://x/1", "https://x/1"],
+                                   content_hashes=["h1", "h2"])
+    _, verdict = NearDupIndex().add(["a", "b"], np.array([1, 2]), fps, keys, owner, methods)
+    assert verdict.method == EXACT_URL and verdict.similarity == 1.0
+    keys, owner, methods = entries(fps, urls=["https://x/1", "https://x/2"],
+                                   content_hashes=["h", "h"])
+    _, verdict = NearDupIndex().add(["a", "b"], np.array([1, 2]), fps, keys, owner, methods)
+    assert verdict.method == EXACT_CONTENT
+
+
+def test_same_id_read_twice_the_second_repeats_the_first():
+    fps = fingerprint(["the same story text again here"] * 2)
+    keys, owner, methods = entries(fps, urls=["u", "u"], content_hashes=["h", "h"])
+    first, second = NearDupIndex().add(["a", "a"], np.array([1, 1]), fps, keys, owner, methods)
+    assert first is None and second.event_id == "a" and second.method == EXACT_URL
+
+
+def test_horizon_limits_matches_and_expiry_bounds_the_index(corpus):
+    text = corpus[0].text
+    fps = fingerprint([text])
+    keys, owner, methods = entries(fps)
+    index = NearDupIndex(horizon_ms=48 * HOUR)
+    assert index.add(["a"], np.array([0]), fps, keys, owner, methods) == [None]
+    assert index.add(["b"], np.array([49 * HOUR]), fps, keys, owner, methods) == [None]
+    index.expire(100 * HOUR)
+    assert len(index) == 0 and index.nbytes == 0
+    assert index.oldest() is None
+
+
+def test_snapshots_restore_an_equal_index(corpus):
+    config = NearDupConfig()
+    index = NearDupIndex(config)
+    snaps = []
+    for chunk in (corpus[:40], corpus[40:80]):
+        fps = fingerprint([a.text for a in chunk])
+        start = index.slots
+        index.add([a.id for a in chunk], np.array([a.time_ms for a in chunk]), fps,
+                  *entries(fps))
+        snaps.append(index.snapshot(start))
+    restored = NearDupIndex.restore(config, None, snaps)
+    rest = corpus[80:]
+    fps = fingerprint([a.text for a in rest])
+    args = ([a.id for a in rest], np.array([a.time_ms for a in rest]), fps, *entries(fps))
+    assert restored.add(*args) == index.add(*args)
+
+
+@pytest.mark.parametrize("bad", [
+    {"bins": 100}, {"shingle": 0}, {"bands": 40, "rows": 4}, {"threshold": 0.0},
+    {"lead": 0}, {"min_jaccard": 2.0},
+])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValueError):
+        NearDupConfig(**bad)
