@@ -41,19 +41,20 @@ def _provision_fakes(cache: Path) -> None:
         "requested=2.77.0/2.2\nkind=assembled\nbeam_version=2.62.0\nflink_version=1.19\n")
 
 
-def test_cached_prism_is_given_to_direct_and_prism_runners(cache):
+def test_cached_prism_is_given_to_streaming_and_prism_runs(cache):
     _provision_fakes(cache)
-    for argv in ([], ["--runner=DirectRunner"], ["--runner=PrismRunner"]):
+    for argv in (["--streaming"], ["--runner=DirectRunner", "--streaming"],
+                 ["--runner=PrismRunner"]):
         options = with_provisioned_runners(PipelineOptions(argv))
         assert options.view_as(PrismRunnerOptions).prism_location == str(cache / "bin" / "prism")
+        assert options.view_as(StandardOptions).runner == "PrismRunner"
 
 
-def test_streaming_on_the_direct_runner_runs_on_prism(cache):
+def test_batch_on_the_direct_runner_is_left_to_beam(cache):
     _provision_fakes(cache)
-    streaming = with_provisioned_runners(PipelineOptions(["--streaming"]))
-    assert streaming.view_as(StandardOptions).runner == "PrismRunner"
-    batch = with_provisioned_runners(PipelineOptions([]))
-    assert batch.view_as(StandardOptions).runner is None  # Beam's DirectRunner picks Prism
+    options = with_provisioned_runners(PipelineOptions([]))
+    assert options.view_as(StandardOptions).runner is None
+    assert options.view_as(PrismRunnerOptions).prism_location is None
 
 
 def test_streaming_without_a_cached_prism_still_runs_on_prism(cache):
@@ -77,7 +78,8 @@ def test_what_the_user_gives_wins(cache):
         ["--runner=FlinkRunner", "--flink_job_server_jar=/opt/js.jar", "--flink_version=2.0"]))
     assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == "/opt/js.jar"
     assert options.view_as(FlinkRunnerOptions).flink_version == "2.0"
-    options = with_provisioned_runners(PipelineOptions(["--prism_location=/opt/prism"]))
+    options = with_provisioned_runners(
+        PipelineOptions(["--streaming", "--prism_location=/opt/prism"]))
     assert options.view_as(PrismRunnerOptions).prism_location == "/opt/prism"
 
 
