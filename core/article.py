@@ -108,4 +108,5 @@ def build_event(raw: RawArticle) -> dict:
             "method": None,
         },
         "pipeline_version": __version__,
+        "language_hint": raw.language_hint,
     }

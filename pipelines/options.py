@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, Pipe
 
 from wirewatch import __version__
 from wirewatch.connectors.kafka.admin import KafkaConfig
+from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
 
@@ -77,6 +78,12 @@ class WirewatchOptions(PipelineOptions):
             "--dedup_shards", type=int, default=2,
             help="Keys the near-duplicate index is spread over: the parallelism of dedup "
                  "(default 2; each shard an article touches keeps ~170 bytes of it).")
+        group = parser.add_argument_group("wirewatch tagging")
+        group.add_argument(
+            "--language_backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+            help="Language detector: 'cascade' (default: script, fastText, lingua for "
+                 "confusable languages, the feed's language as a prior), 'fasttext', 'lingua' "
+                 "(accurate, slow) or 'langdetect' (seeded).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
@@ -85,7 +92,8 @@ class WirewatchOptions(PipelineOptions):
                  "<output>/feed_healths/. Created if missing.")
         group.add_argument(
             "--file_period_s", type=int, default=60,
-            help="Unbounded runs (Kafka without --bounded) close a set of Avro files this often "
+            help="Unbounded runs (Kafka without --bounded, feeds with --streaming) close a set of "
+                 "Avro files this often "
                  "(seconds); bounded runs write once at the end.")
         group.add_argument(
             "--output_topic",

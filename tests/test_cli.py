@@ -72,7 +72,8 @@ def test_inspect_json_summary(tmp_path, capsys):
     assert summary["dead_letters"] == 4
     assert summary["by_outlet"]["Nordic Wire"] == 4
     assert summary["by_language"]["de"] == 3
-    assert summary["by_topic"] == {}
+    assert summary["by_topic"]["medtop:15000000 sport"] == 2
+    assert summary["by_topic"]["medtop:17000000 weather"] == 3
     assert summary["dead_letters_by_reason"] == {"invalid_link": 2, "empty_item": 1,
                                                  "not_a_feed": 1}
 

@@ -105,7 +105,22 @@ def test_exact_records_for_the_sample_set(output):
     assert sorted(got) == sorted(EXPECTED)
     for e in events.values():
         assert e["dedup"]["is_duplicate"] == (e["dedup"]["duplicate_of"] is not None)
-        assert e["topics"] == [] and e["topics_tagger"] is None  # no topic tagger yet: says so
+        assert e["topics_tagger"] == "keywords-1"  # every sample language has definitions
+    best = {title: (e["topics"][0]["code"] if e["topics"] else None)
+            for title, e in events.items()}
+    assert {title: best[title] for title in BEST_TOPIC} == BEST_TOPIC
+
+
+# The best topic of some samples (the rest: see benchmarks/bench_tagging.py for quality).
+BEST_TOPIC = {
+    "Storm Ingrid cuts power to 200,000 homes in northern Germany": "medtop:17000000",
+    "Europe's biggest port grinds to a halt as dockers strike": "medtop:09000000",
+    "Central bank holds rates, signals cut early next year": "medtop:04000000",
+    "Hertha gewinnt Derby gegen Union mit 2:1": "medtop:15000000",
+    "Festival du film : le jury dévoile sa sélection": "medtop:01000000",
+    "Científicos descubren una nueva especie de rana en los Andes": "medtop:13000000",
+    "Il lago raggiunge il livello più basso degli ultimi vent'anni": None,
+}
 
 
 def test_one_record_field_by_field(output):
@@ -115,6 +130,7 @@ def test_one_record_field_by_field(output):
     assert body.startswith("Thousands of dock workers stopped work at the port of Rotterdam")
     assert body.count("\n") == 2  # three paragraphs
     assert event["language"].pop("confidence") > 0.9
+    assert event.pop("topics")[0]["code"] == "medtop:09000000"  # labour
     assert event == {
         "schema_version": 1,
         "event_id": "13a3d07fbf89d279aa1948c515c8fb30",
@@ -133,12 +149,12 @@ def test_one_record_field_by_field(output):
         "event_time": 1_794_983_400_000,
         "event_time_source": "published",
         "notes": [],
-        "language": {"code": "en", "method": "langdetect-1.0.9"},
-        "topics": [],
-        "topics_tagger": None,
+        "language": {"code": "en", "method": "cascade:fasttext"},
+        "topics_tagger": "keywords-1",
         "dedup": {"content_hash": event["dedup"]["content_hash"], "is_duplicate": False,
                   "duplicate_of": None, "similarity": None, "method": None},
         "pipeline_version": "0.1.0",
+        "language_hint": "en",
     }
 
 

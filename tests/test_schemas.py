@@ -63,7 +63,7 @@ def _event():
         "topics_tagger": "test",
         "dedup": {"content_hash": "ab", "is_duplicate": True, "duplicate_of": "1" * 32,
                   "similarity": 0.75, "method": "near"},
-        "pipeline_version": "0.1.0",
+        "pipeline_version": "0.1.0", "language_hint": "en-GB",
     }
 
 
