@@ -22,7 +22,7 @@ DATAFLOW_ARGS = [
     f"--sdk_container_image={IMAGE}",
     f"--feeds={SAMPLES / 'feeds.yaml'}", "--output=gs://wirewatch-test/out",
 ]
-STEPS = {"ReadFeeds", "Normalise", "Dedupe", "Tag", "WriteEvents", "WriteDeadLetters"}
+STEPS = {"Normalise", "Dedupe", "Tag", "WriteEvents", "WriteDeadLetters"}
 
 
 def _dry_run(*extra: str):
@@ -32,15 +32,15 @@ def _dry_run(*extra: str):
     return pipeline.run().job
 
 
-@pytest.mark.parametrize(("extra", "job_type"), [
-    ((), dataflow.JobType.JOB_TYPE_BATCH),
-    (("--streaming",), dataflow.JobType.JOB_TYPE_STREAMING),
+@pytest.mark.parametrize(("extra", "job_type", "read"), [
+    ((), dataflow.JobType.JOB_TYPE_BATCH, "ReadFeeds"),
+    (("--streaming",), dataflow.JobType.JOB_TYPE_STREAMING, "WatchFeeds"),
 ], ids=["batch", "streaming"])
-def test_dry_run_builds_the_job(extra, job_type):
+def test_dry_run_builds_the_job(extra, job_type, read):
     job = _dry_run(*extra)
     assert job.proto.type_ == job_type
     transforms = job.proto_pipeline.components.transforms
-    assert {t.unique_name for t in transforms.values()} >= STEPS
+    assert {t.unique_name for t in transforms.values()} >= {read, *STEPS}
     envs = job.proto_pipeline.components.environments.values()
     assert any(IMAGE.encode() in env.payload for env in envs), "workers run our image"
 
