@@ -38,11 +38,17 @@ lint: venv-dev
 
 # Services and binaries the tests use; each script is idempotent and caches under WIREWATCH_CACHE.
 provision: venv-dev
-provision: provision-kafka
+provision: provision-kafka provision-prism provision-flink
 
-.PHONY: provision-kafka
+.PHONY: provision-kafka provision-prism provision-flink
 provision-kafka:
 	deploy/local/kafka.sh provision
+
+provision-prism:
+	deploy/local/prism.sh
+
+provision-flink:
+	deploy/local/flink.sh
 
 test: lint provision
 	$(BIN)/python -m pytest

@@ -436,9 +436,13 @@ class LangdetectDetector(_OneAtATime):
     # probability means something.
     threshold = 0.80
 
+    # One lock for every instance: langdetect's state is process-global (the seed, and a profile
+    # factory published before its profiles are loaded), and runners call detectors of
+    # several DoFn instances from several threads of one worker.
+    _lock = threading.Lock()
+
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self._lock = threading.Lock()
 
     def detect_batch(
         self, texts: Sequence[str], hints: Sequence[str | None] | None = None

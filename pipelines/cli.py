@@ -174,7 +174,8 @@ def run_summary(counters: dict[str, int],
 def run(argv: Sequence[str]) -> int:
     """``wirewatch run``: build the pipeline from options and run it to the end."""
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+    from apache_beam.runners.runner import PipelineState
 
     from wirewatch.connectors.kafka import KafkaConnectorError
     from wirewatch.connectors.kafka.admin import check_reachable
@@ -187,6 +188,7 @@ def run(argv: Sequence[str]) -> int:
     )
     from wirewatch.pipelines.options import kafka_config
     from wirewatch.pipelines.prometheus import serve, unseen_workers
+    from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
     try:
@@ -194,7 +196,7 @@ def run(argv: Sequence[str]) -> int:
     except UsageError as e:
         print(f"wirewatch run: error: {e}", file=sys.stderr)
         return 2
-    options = PipelineOptions(list(argv))
+    options = with_provisioned_runners(PipelineOptions(list(argv)))
     started = time.monotonic()
     inputs = ", ".join(filter(None, [args.feeds, *(args.input_topic or ())]))
     outputs = ", ".join(filter(None, [args.output, args.output_topic]))
@@ -222,9 +224,19 @@ def run(argv: Sequence[str]) -> int:
                 log.warning("the Prometheus endpoint will stay empty: %s; watch this run "
                             "through the runner's metrics (README, Watching a running "
                             "deployment)", blind)
-        result = pipeline.run()
-        result.wait_until_finish()
-    counters, distributions = _metrics(result)
+        outcome = run_until_stopped(pipeline)
+    if options.view_as(TestOptions).dry_run:
+        print(f"wirewatch run: dry run, the {type(pipeline.runner).__name__} job was built and "
+              "not submitted")
+        return 0
+    if outcome.stopped_by:
+        print(f"wirewatch run: stopped on {outcome.stopped_by}; job {outcome.state}",
+              file=sys.stderr)
+    elif not PipelineState.is_terminal(outcome.state):
+        print(f"wirewatch run: job submitted, {outcome.state}")  # --no_wait_until_finish
+    if not PipelineState.is_terminal(outcome.state):  # no final metrics to ask for
+        return 0
+    counters, distributions = _metrics(outcome.result)
     duplicates = sum(n for name, n in counters.items()
                      if parse_name(name)[0] == DUPLICATES_BY_METHOD.family)
     print(f"wirewatch run: wrote {counters.get(EVENTS_WRITTEN.family, 0)} article events "

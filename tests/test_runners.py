@@ -1,0 +1,143 @@
+"""Runner setup: provisioned Prism / Flink job server are used, and streaming really streams.
+
+The Prism tests run a continuous job (``tests/windowed_counts_job.py``) in a child process and
+check, from outside, that the cached Prism binary runs it, that windows come out while it runs,
+and that Ctrl-C and SIGTERM stop it cleanly (exit 0, Prism gone, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
+    PipelineOptions,
+    PrismRunnerOptions,
+    StandardOptions,
+)
+
+from tests.live_job import LiveJob
+from wirewatch.pipelines.runners import prism_binary, with_provisioned_runners
+
+# --- with_provisioned_runners, against a cache laid out by hand -------------------------------
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("WIREWATCH_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def _provision_fakes(cache: Path) -> None:
+    (cache / "bin").mkdir()
+    (cache / "bin" / "prism").write_text("#!/bin/sh\n")
+    (cache / "bin" / "prism").chmod(0o755)
+    (cache / "flink").mkdir()
+    (cache / "flink" / "job-server.jar").write_bytes(b"PK")
+    (cache / "flink" / "job-server.properties").write_text(
+        "requested=2.77.0/2.2\nkind=assembled\nbeam_version=2.62.0\nflink_version=1.19\n")
+
+
+def test_cached_prism_is_given_to_streaming_and_prism_runs(cache):
+    _provision_fakes(cache)
+    for argv in (["--streaming"], ["--runner=DirectRunner", "--streaming"],
+                 ["--runner=PrismRunner"]):
+        options = with_provisioned_runners(PipelineOptions(argv))
+        assert options.view_as(PrismRunnerOptions).prism_location == str(cache / "bin" / "prism")
+        assert options.view_as(StandardOptions).runner == "PrismRunner"
+
+
+def test_batch_on_the_direct_runner_is_left_to_beam(cache):
+    _provision_fakes(cache)
+    options = with_provisioned_runners(PipelineOptions([]))
+    assert options.view_as(StandardOptions).runner is None
+    assert options.view_as(PrismRunnerOptions).prism_location is None
+
+
+def test_streaming_without_a_cached_prism_still_runs_on_prism(cache):
+    # No silent FnApiRunner: Beam downloads Prism, or the run fails with its reason.
+    options = with_provisioned_runners(PipelineOptions(["--streaming"]))
+    assert options.view_as(StandardOptions).runner == "PrismRunner"
+    assert options.view_as(PrismRunnerOptions).prism_location is None
+
+
+def test_cached_flink_job_server_and_its_flink_version_are_given(cache):
+    _provision_fakes(cache)
+    options = with_provisioned_runners(PipelineOptions(["--runner=FlinkRunner"]))
+    flink = options.view_as(FlinkRunnerOptions)
+    assert flink.flink_job_server_jar == str(cache / "flink" / "job-server.jar")
+    assert flink.flink_version == "1.19"
+
+
+def test_what_the_user_gives_wins(cache):
+    _provision_fakes(cache)
+    options = with_provisioned_runners(PipelineOptions(
+        ["--runner=FlinkRunner", "--flink_job_server_jar=/opt/js.jar", "--flink_version=2.0"]))
+    assert options.view_as(FlinkRunnerOptions).flink_job_server_jar == "/opt/js.jar"
+    assert options.view_as(FlinkRunnerOptions).flink_version == "2.0"
+    options = with_provisioned_runners(
+        PipelineOptions(["--streaming", "--prism_location=/opt/prism"]))
+    assert options.view_as(PrismRunnerOptions).prism_location == "/opt/prism"
+
+
+def test_nothing_cached_changes_nothing_for_batch_and_flink(cache):
+    for argv in ([], ["--runner=FlinkRunner"]):
+        options = with_provisioned_runners(PipelineOptions(argv))
+        assert options.view_as(PrismRunnerOptions).prism_location is None
+        assert options.view_as(FlinkRunnerOptions).flink_job_server_jar is None
+
+
+def test_job_server_properties_without_flink_version_is_an_error(cache):
+    _provision_fakes(cache)
+    (cache / "flink" / "job-server.properties").write_text("kind=shaded\n")
+    with pytest.raises(ValueError, match="flink_version"):
+        with_provisioned_runners(PipelineOptions(["--runner=FlinkRunner"]))
+
+
+# --- a continuous job on the real Prism ---------------------------------------------------
+
+
+def _lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def prism() -> Path:
+    binary = prism_binary()
+    if binary is None:
+        pytest.fail("Prism is not provisioned: run deploy/local/prism.sh (make provision)",
+                    pytrace=False)
+    return binary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
+        prism, tmp_path, stop):
+    out = tmp_path / "windows.jsonl"
+    with LiveJob("tests.windowed_counts_job", [str(out)]) as job:
+        deadline = time.monotonic() + 90
+        while len(_lines(out)) < 3 and time.monotonic() < deadline and job.running():
+            time.sleep(0.2)
+        windows = _lines(out)
+        children = job.children()
+        assert job.running(), "a continuous job ended by itself"
+        assert len(windows) >= 3, f"no windows within 90 s while running: {windows}"
+        # Prism is the job's runner: the cached binary is its child process.
+        assert [cmd for _, cmd in children if cmd.startswith(f"{prism} ")], children
+        # Each window comes out once the watermark passes its end: within a few seconds.
+        lags = [w["written"] - w["window_end"] for w in windows]
+        assert max(lags) < 3.0, lags
+        assert all(w["count"] == 8 for w in windows[1:]), windows  # 2 s of 0.25 s ticks
+        output = job.stop(stop)
+    assert job.process.returncode == 0, output
+    assert "runner=PrismRunner" in output
+    assert "stopped_by=SIGINT" in output if stop == "ctrl-c" else "stopped_by=SIGTERM" in output
+    assert "Traceback" not in output, output
+    for pid, cmd in children:
+        assert not Path(f"/proc/{pid}").exists(), f"left running: {cmd}"
