@@ -14,7 +14,9 @@ How (the sentence is ``sketch | route to shards | decide in event time | join ve
 3. Each **shard** buffers arrivals in state until the watermark passes their event time, then
    decides them in (event time, id) order against its residents: the verdict is the earliest
    verified earlier resident. Residents leave by an event-time timer ``horizon`` after their
-   event time, so state is bounded by the horizon, not by the age of the stream.
+   event time, so state is bounded by the horizon, not by the age of the stream. Bounded input
+   has one watermark step, at its end: there a GroupByKey per shard decides everything in the
+   same order, with no state or timers.
 4. The **join** takes, per event, the earliest verdict over its shards (a commutative choice, so
    shard order and runner do not matter) and emits the event: a GroupByKey for bounded input,
    per-event state (emit once every shard has answered) for unbounded input.
@@ -305,8 +307,13 @@ class _DecideGrouped(beam.DoFn):
         _, probes = keyed
         ordered = sorted(probes, key=lambda p: (p[2], p[1]))
         index = NearDupIndex(self._config, self._horizon_ms)
-        for at in range(0, len(ordered), self._chunk):
-            chunk = ordered[at:at + self._chunk]
+        start = 0
+        while start < len(ordered):
+            # Probes of one event time stay in one chunk, as they do in one timer firing.
+            end = min(start + self._chunk, len(ordered))
+            while end < len(ordered) and ordered[end][2] == ordered[end - 1][2]:
+                end += 1
+            chunk, start = ordered[start:end], end
             index.expire(chunk[0][2] - self._horizon_ms)
             fps, (keys, owner, methods) = _fingerprints(chunk, self._config.bins)
             verdicts = index.add([p[1] for p in chunk], np.array([p[2] for p in chunk]), fps,
