@@ -122,6 +122,7 @@ def run_summary(counters: dict[str, int],
                 distributions: dict[str, tuple[int, int, int, int]]) -> list[str]:
     """The lines ``wirewatch run`` prints under its one-line result, from the run's metrics."""
     from wirewatch.core.monitoring import human_ms
+    from wirewatch.core.topics import IPTC_LABELS
     from wirewatch.pipelines.metrics import (
         ARTICLES_READ,
         DEAD_LETTERS_BY_REASON,
@@ -139,6 +140,8 @@ def run_summary(counters: dict[str, int],
     families: dict[str, Counter] = {}
     for name, n in counters.items():
         family, labels = parse_name(name)
+        if family == EVENTS_BY_TOPIC.family:
+            labels = {"topic": f"{labels['topic']} {IPTC_LABELS.get(labels['topic'], '?')}"}
         families.setdefault(family, Counter())["/".join(labels.values())] += n
 
     def line(title: str, family: str) -> str | None:

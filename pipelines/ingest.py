@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
@@ -13,7 +13,7 @@ from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, Wr
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.fetch import FetchConfig
 from wirewatch.connectors.rss.health import HEALTH
-from wirewatch.connectors.rss.source import PollFeeds
+from wirewatch.connectors.rss.source import PollFeeds, WatchFeeds
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.measure import MeasureDeadLetters, MeasureEvents
 from wirewatch.pipelines.normalise import Normalise
@@ -34,9 +34,12 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
     opts = options.view_as(WirewatchOptions)
     reads, feeds, kafka = [], None, None
     if opts.feeds:
-        feeds = pipeline | "ReadFeeds" >> PollFeeds(
-            load_feed_list(opts.feeds), fetch=FetchConfig(user_agent=opts.feed_user_agent),
-            fetched_ms=opts.fetched_at_ms)
+        fetch = FetchConfig(user_agent=opts.feed_user_agent)
+        if options.view_as(StandardOptions).streaming:  # poll each feed on its schedule
+            feeds = pipeline | "WatchFeeds" >> WatchFeeds(load_feed_list(opts.feeds), fetch=fetch)
+        else:  # poll (or read) every feed once
+            feeds = pipeline | "ReadFeeds" >> PollFeeds(
+                load_feed_list(opts.feeds), fetch=fetch, fetched_ms=opts.fetched_at_ms)
         reads.append(feeds)
     if opts.input_topic:
         kafka = pipeline | "ReadKafka" >> ReadFromKafka(
@@ -67,15 +70,19 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
                                                tagged[DEAD_LETTERS]]
                | "AllDeadLetters" >> beam.Flatten()
                | "MeasureDeadLetters" >> MeasureDeadLetters())
+    unbounded = ((kafka is not None and not opts.bounded)
+                 or (feeds is not None and options.view_as(StandardOptions).streaming))
     written = []
     if opts.output:
-        period = opts.file_period_s if kafka is not None and not opts.bounded else None
+        # Unbounded input never ends, so files are closed every file_period_s instead.
+        period = opts.file_period_s if unbounded else None
         written.append(events | "WriteEvents" >> WriteAvroFiles(
             opts.output, ARTICLE_EVENT, triggering_frequency=period))
         written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(
             opts.output, triggering_frequency=period))
         if feeds is not None:
-            feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(opts.output, FEED_HEALTH)
+            feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(
+                opts.output, FEED_HEALTH, triggering_frequency=period)
     if opts.output_topic:
         written.append(events | "WriteEventsToKafka" >> WriteToKafka(
             kafka_config(options), opts.output_topic, ARTICLE_EVENT,

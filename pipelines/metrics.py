@@ -96,7 +96,7 @@ EVENTS_BY_LANGUAGE = Metric(
     "events_by_language", COUNTER, "Article events written, per detected language.",
     ("language",))
 EVENTS_BY_TOPIC = Metric(
-    "events_by_topic", COUNTER, "Article events written, per IPTC topic ('code label').",
+    "events_by_topic", COUNTER, "Article events written, per IPTC Media Topics code.",
     ("topic",))
 DUPLICATES_BY_METHOD = Metric(
     "duplicates_by_method", COUNTER, "Article events written marked as duplicates, per method.",
@@ -197,7 +197,8 @@ def event_metric_names(event: Mapping) -> list[str]:
              EVENTS_BY_SOURCE.name(source=event["source"]["kind"],
                                    outlet=event["source"]["outlet"]),
              EVENTS_BY_LANGUAGE.name(language=event["language"]["code"])]
-    names += [EVENTS_BY_TOPIC.name(topic=f"{t['code']} {t['label']}") for t in event["topics"]]
+    # the code alone: IPTC labels hold commas, which a label value cannot carry
+    names += [EVENTS_BY_TOPIC.name(topic=t["code"]) for t in event["topics"]]
     if event["dedup"]["is_duplicate"]:
         names.append(DUPLICATES_BY_METHOD.name(method=event["dedup"]["method"]))
     if event["published_time"] is None:

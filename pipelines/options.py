@@ -92,7 +92,8 @@ class WirewatchOptions(PipelineOptions):
                  "<output>/feed_healths/. Created if missing.")
         group.add_argument(
             "--file_period_s", type=int, default=60,
-            help="Unbounded runs (Kafka without --bounded) close a set of Avro files this often "
+            help="Unbounded runs (Kafka without --bounded, feeds with --streaming) close a set of "
+                 "Avro files this often "
                  "(seconds); bounded runs write once at the end.")
         group.add_argument(
             "--output_topic",

@@ -77,7 +77,6 @@ class _TagBatchFn(beam.DoFn):
     @staticmethod
     def _counted(events: list[dict]) -> Iterator:
         for event in events:
-            counter(f"language_{event['language']['code']}").inc()
             if event["topics_tagger"] and not event["topics"]:
                 counter("articles_without_topic").inc()
             yield event

@@ -47,7 +47,7 @@ def test_what_one_event_and_one_dead_letter_count():
                           topics=(("medtop:15000000", "sport"),))
     assert event_metric_names(event) == [
         "events_written", "events_by_source{source=rss,outlet=Nordic Wire}",
-        "events_by_language{language=de}", "events_by_topic{topic=medtop:15000000 sport}",
+        "events_by_language{language=de}", "events_by_topic{topic=medtop:15000000}",
         "duplicates_by_method{method=exact_content}"]
     assert "events_without_published_time" in event_metric_names(
         article_event("b", published_ms=None))
