@@ -5,8 +5,10 @@ One command, one run, the same input::
     .venv/bin/python benchmarks/bench_pipeline.py --stories 2000
 
 writes the labelled corpus (``benchmarks/corpus.py``) as RSS 2.0 feed files, then times, median
-of ``--repeats`` runs each:
+of ``--repeats`` runs each, after one untimed warm-up run:
 
+- **feedparser alone**: ``parse_feed`` over the same files in a loop, no Beam: the floor of any
+  pipeline that reads these feeds with feedparser;
 - **beam read -> avro**: ``ReadFromText`` over the feed files -> ``WriteToAvro`` (one record per
   line): the ceiling of reading and writing these bytes on this runner;
 - **wirewatch, no tag, no dedupe**: ``wirewatch.pipelines.ingest`` with ``Tag`` and ``Dedupe``
@@ -15,8 +17,11 @@ of ``--repeats`` runs each:
   milliseconds per article and would hide everything else);
 - **wirewatch**: the whole ingest pipeline (read feeds, normalise, dedupe, tag, write Avro).
 
-Rates are articles (feed items) per wall-clock second of ``pipeline.run()``, pipeline
-construction included, on the runner's defaults.
+Each Beam row runs once per ``--modes`` entry: ``1`` is the runner's default (one process),
+``2`` is ``--direct_num_workers=2 --direct_running_mode=multi_processing``; "of baseline" compares
+with the read -> avro row of the same mode. Rates are articles (feed items) per wall-clock second
+of ``pipeline.run()``, pipeline construction included; the fixed cost of a run (the whole
+pipeline over a 10-article feed) is printed so that it can be seen not to dominate.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from email.utils import formatdate
+from functools import partial
 from pathlib import Path
 from unittest import mock
 from xml.sax.saxutils import escape
@@ -38,6 +44,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import Article, generate
+from wirewatch.connectors.rss.feedlist import load_feed_list
+from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.pipelines import ingest
 
 _LINE_SCHEMA = {"type": "record", "name": "Line", "fields": [{"name": "line", "type": "string"}]}
@@ -67,15 +75,24 @@ def write_feeds(articles: list[Article], folder: Path) -> Path:
     return feeds
 
 
-def run_baseline(folder: Path, out: Path) -> None:
-    with beam.Pipeline(options=PipelineOptions([])) as p:
+_MODES = {1: [], 2: ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]}
+
+
+def parse_alone(feeds: Path) -> None:
+    for spec in load_feed_list(str(feeds)):
+        parse_feed(Path(spec.path).read_bytes(), spec, 1_800_000_000_000)
+
+
+def run_baseline(folder: Path, out: Path, mode: int = 1) -> None:
+    with beam.Pipeline(options=PipelineOptions(_MODES[mode])) as p:
         (p | beam.io.ReadFromText(str(folder / "*.xml"))
          | beam.Map(lambda line: {"line": line})
          | beam.io.WriteToAvro(str(out / "lines"), _LINE_SCHEMA))
 
 
-def run_wirewatch(feeds: Path, out: Path, *skipped: str) -> None:
-    args = [f"--feeds={feeds}", f"--output={out}", "--fetched_at_ms=1800000000000"]
+def run_wirewatch(feeds: Path, out: Path, *skipped: str, mode: int = 1) -> None:
+    args = [f"--feeds={feeds}", f"--output={out}", "--fetched_at_ms=1800000000000",
+            *_MODES[mode]]
     options = PipelineOptions(args)
     with contextlib.ExitStack() as stack:
         for step in skipped:
@@ -100,6 +117,7 @@ class _Pass(beam.DoFn):
 
 
 def timed(fn, repeats: int) -> float:
+    fn()  # warm-up: imports, caches, worker start-up paths
     took = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -113,27 +131,44 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", type=int, nargs="+", choices=sorted(_MODES), default=[1, 2],
+                        help="processes: 1 (default runner) and/or 2 (multi_processing)")
     args = parser.parse_args()
     articles = generate(args.stories, seed=args.seed)
+    n = len(articles)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         feeds = write_feeds(articles, folder)
-        runs = {
-            "beam read -> avro": lambda: run_baseline(folder, folder / "base"),
-            "wirewatch, no tag, no dedupe": lambda: run_wirewatch(feeds, folder / "a", "Tag",
-                                                                  "Dedupe"),
-            "wirewatch, no tag": lambda: run_wirewatch(feeds, folder / "b", "Tag"),
-            "wirewatch": lambda: run_wirewatch(feeds, folder / "c"),
-        }
-        seconds = {name: timed(fn, args.repeats) for name, fn in runs.items()}
-    n = len(articles)
-    base = n / seconds["beam read -> avro"]
-    print(f"\n{n} articles in {len({a.outlet for a in articles})} feed files, DirectRunner, "
-          f"median of {args.repeats} runs\n")
-    print(f"{'pipeline':30s} {'seconds':>8s} {'articles/s':>10s} {'of baseline':>11s}")
-    for name, s in seconds.items():
-        print(f"{name:30s} {s:8.2f} {n / s:10.0f} {n / s / base:11.1%}")
-
+        small = folder / "small"
+        small.mkdir()
+        fixed = timed(lambda: run_wirewatch(write_feeds(articles[:10], small), small / "out"),
+                      args.repeats)
+        rows: dict[str, dict[int, float]] = {
+            "feedparser alone": {1: timed(lambda: parse_alone(feeds), args.repeats)}}
+        for mode in args.modes:
+            runs = {
+                "beam read -> avro": partial(run_baseline, folder, folder / "base", mode),
+                "wirewatch, no tag, no dedupe": partial(run_wirewatch, feeds, folder / "a", "Tag",
+                                                        "Dedupe", mode=mode),
+                "wirewatch, no tag": partial(run_wirewatch, feeds, folder / "b", "Tag", mode=mode),
+                "wirewatch": partial(run_wirewatch, feeds, folder / "c", mode=mode),
+            }
+            for name, fn in runs.items():
+                rows.setdefault(name, {})[mode] = timed(fn, args.repeats)
+    print(f"\n{n} articles ({sum(len(a.text) for a in articles) / n:.0f} characters each) in "
+          f"{len({a.outlet for a in articles})} feed files, DirectRunner, median of "
+          f"{args.repeats} runs after a warm-up; fixed cost of a run (10 articles): {fixed:.2f} s"
+          "\n")
+    print(f"{'':30s}" + "".join(f" | {f'{mode} process(es)':^32s}" for mode in args.modes))
+    print(f"{'pipeline':30s}" + f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
+          * len(args.modes))
+    for name, by_mode in rows.items():
+        line = f"{name:30s}"
+        for mode in args.modes:
+            took, base = by_mode.get(mode), rows["beam read -> avro"][mode]
+            line += (f" | {took:8.2f} {n / took:10.0f} {base / took:12.1%}" if took else
+                     f" | {'-':>8s} {'-':>10s} {'-':>12s}")
+        print(line)
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,8 @@ _BLOCKS = frozenset({
     "blockquote", "pre", "section", "article", "header", "footer", "figure", "figcaption",
     "table", "hr", "dd", "dt",
 })
-_INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_INLINE_SPACE_CHARS = " \t\r\f\v\u00a0\u200b"
+_INLINE_SPACE = re.compile(f"[{_INLINE_SPACE_CHARS}]+")
 _ANY_SPACE = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 
@@ -60,8 +61,13 @@ def clean_html(markup: str) -> str:
         text = "".join(parser.parts)
     else:
         text = html.unescape(markup)
-    text = _INLINE_SPACE.sub(" ", text)
-    return _BLANK_LINES.sub("\n", text).strip()
+    # Most feed text needs neither substitution; a substring test is ~50x cheaper than a regex
+    # pass that replaces every single space with itself.
+    if "  " in text or any(c in text for c in _INLINE_SPACE_CHARS[1:]):
+        text = _INLINE_SPACE.sub(" ", text)
+    if "\n" in text:
+        text = _BLANK_LINES.sub("\n", text)
+    return text.strip()
 
 
 def hash_text(text: str) -> str:

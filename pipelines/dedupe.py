@@ -14,7 +14,9 @@ How (the sentence is ``sketch | route to shards | decide in event time | join ve
 3. Each **shard** buffers arrivals in state until the watermark passes their event time, then
    decides them in (event time, id) order against its residents: the verdict is the earliest
    verified earlier resident. Residents leave by an event-time timer ``horizon`` after their
-   event time, so state is bounded by the horizon, not by the age of the stream.
+   event time, so state is bounded by the horizon, not by the age of the stream. Bounded input
+   has one watermark step, at its end: there a GroupByKey per shard decides everything in the
+   same order, with no state or timers.
 4. The **join** takes, per event, the earliest verdict over its shards (a commutative choice, so
    shard order and runner do not matter) and emits the event: a GroupByKey for bounded input,
    per-event state (emit once every shard has answered) for unbounded input.
@@ -69,6 +71,8 @@ _EVENT, _VERDICT, _DEAD = 0, 1, 2
 _Probe = tuple[str, str, int, bytes, int, bytes, bytes]
 # A verdict: (join key, event_id or None, event time, similarity, method, late).
 _Verdict = tuple[str, str | None, int, float, int, bool]
+# Probes per NearDupIndex.add on bounded input: residents past the horizon leave between chunks.
+_DECIDE_CHUNK = 4096
 
 
 def _problem(event: object) -> str | None:
@@ -247,11 +251,7 @@ class _DecideInShard(beam.DoFn):
         before = decided.read()
         decided.write(max(up_to, before or up_to))
         for probe, match in zip(ready, verdicts, strict=True):
-            late = before is not None and probe[2] < before
-            verdict = ((probe[0], match.event_id, match.event_time, match.similarity,
-                        match.method, late) if match else
-                       (probe[0], None, 0, 0.0, 0, late))
-            yield TimestampedValue(verdict, probe[2] / 1000)
+            yield _verdict(probe, match, late=before is not None and probe[2] < before)
         self._expire(key, index, up_to, residents, version, expire)
 
     @userstate.on_timer(_EXPIRE)
@@ -282,6 +282,45 @@ class _DecideInShard(beam.DoFn):
         oldest = index.oldest()
         if oldest is not None:
             expire.set(Timestamp(micros=(max(oldest + self._horizon_ms, now_ms) + 1) * 1000))
+
+
+def _verdict(probe: _Probe, match: Match | None, late: bool) -> TimestampedValue:
+    verdict = ((probe[0], match.event_id, match.event_time, match.similarity, match.method, late)
+               if match else (probe[0], None, 0, 0.0, 0, late))
+    return TimestampedValue(verdict, probe[2] / 1000)
+
+
+class _DecideGrouped(beam.DoFn):
+    """Bounded input: one shard's probes, all at once after a GroupByKey, decided in (event
+    time, id) order in chunks. The same verdicts as :class:`_DecideInShard` (the watermark of
+    bounded input only moves at the end, where that decides everything in one go too), without
+    its state, timers and the expiry rounds that replay the horizon at the end of the input.
+    Residents older than the horizon are dropped between chunks: no later probe can match them.
+    """
+
+    def __init__(self, config: NearDupConfig, horizon_ms: int, chunk: int) -> None:
+        self._config = config
+        self._horizon_ms = horizon_ms
+        self._chunk = chunk
+
+    def process(self, keyed: tuple[int, Iterable[_Probe]]) -> Iterator[TimestampedValue]:
+        _, probes = keyed
+        ordered = sorted(probes, key=lambda p: (p[2], p[1]))
+        index = NearDupIndex(self._config, self._horizon_ms)
+        start = 0
+        while start < len(ordered):
+            # Probes of one event time stay in one chunk, as they do in one timer firing.
+            end = min(start + self._chunk, len(ordered))
+            while end < len(ordered) and ordered[end][2] == ordered[end - 1][2]:
+                end += 1
+            chunk, start = ordered[start:end], end
+            index.expire(chunk[0][2] - self._horizon_ms)
+            fps, (keys, owner, methods) = _fingerprints(chunk, self._config.bins)
+            verdicts = index.add([p[1] for p in chunk], np.array([p[2] for p in chunk]), fps,
+                                 keys, owner, methods)
+            for probe, match in zip(chunk, verdicts, strict=True):
+                yield _verdict(probe, match, late=False)
+
 
 _instances = itertools.count()
 
@@ -414,17 +453,23 @@ class Dedupe(beam.PTransform):
                     | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
                     | "Sketch" >> beam.ParDo(_Sketch(self._config, self._shards,
                                                      self._batch_size)
-                                             ).with_outputs("events", main="probes"))
-        verdicts = (sketched.probes
-                    | "DecideInShards" >> beam.ParDo(_decide_in_shard(self._config,
-                                                                      self._horizon_ms))
-                    .with_input_types(tuple[int, tuple])
-                    .with_output_types(tuple[str, str | None, int, float, int, bool])
-                    | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))))
+                                             ).with_output_types(tuple[int, tuple],
+                                                                events=tuple[str, tuple])
+                                             .with_outputs("events", main="probes"))
+        if events.is_bounded:
+            # Bounded input is decided once, at its end: a GroupByKey per shard and per event
+            # does it without the state and timers (and their cost) that a stream needs.
+            decide = beam.ParDo(_DecideGrouped(self._config, self._horizon_ms, _DECIDE_CHUNK))
+            decided = (sketched.probes
+                       | "ShardGroups" >> beam.GroupByKey()
+                       | "DecideInShards" >> decide.with_output_types(_Verdict))
+        else:
+            decide = beam.ParDo(_decide_in_shard(self._config, self._horizon_ms))
+            decided = sketched.probes | "DecideInShards" >> decide.with_output_types(_Verdict)
+        verdicts = decided | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))
+                                                     ).with_output_types(tuple[str, tuple])
         together = (sketched.events, verdicts) | "Together" >> beam.Flatten()
         if events.is_bounded:
-            # Every verdict is in by the end: a GroupByKey joins without the per-event state
-            # (and its cost) that an unbounded stream needs.
             joined = (together
                       | "JoinGroups" >> beam.GroupByKey()
                       | "Join" >> beam.FlatMap(_join_grouped).with_output_types(tuple[int, dict]))

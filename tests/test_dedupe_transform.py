@@ -15,6 +15,7 @@ from apache_beam.transforms import window
 
 from benchmarks.corpus import generate
 from wirewatch.core.article import build_event
+from wirewatch.pipelines import dedupe
 from wirewatch.pipelines.dedupe import LATE_NOTE, Dedupe
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
 
@@ -134,6 +135,53 @@ def test_verdicts_do_not_depend_on_the_number_of_shards():
         assert_that(one | beam.Filter(lambda v: v[1]) | beam.Map(lambda v: v[0]),
                     flagged_are_copies, label="copies")
 
+
+
+def _corpus_events(stories: int, seed: int) -> list[dict]:
+    return [build_event(RawArticle(
+        source=source("rss", a.outlet, guid=a.id), url=a.url, title=a.title, content=a.text,
+        published_ms=a.time_ms, fetched_ms=a.time_ms + HOUR_MS)) for a in generate(stories, seed)]
+
+
+def _dedup_row(e: dict) -> tuple:
+    return (e["title"], e["dedup"]["duplicate_of"], e["dedup"]["method"],
+            e["dedup"]["similarity"], tuple(e["notes"]))
+
+
+def test_bounded_input_gives_the_verdicts_of_the_stream_however_it_is_chunked(
+        monkeypatch, tmp_path):
+    # Bounded input takes the GroupByKey path, in chunks with expiry between them; a stream
+    # whose watermark passes everything at once takes the state-and-timers path: the same
+    # verdicts.
+    events = _corpus_events(25, seed=11)
+    horizon = timedelta(hours=30)  # shorter than the corpus' week: expiry between chunks counts
+
+    with TestPipeline() as p:
+        created = p | beam.Create(events) | beam.Map(_stamped)
+        for chunk in (3, 4096):
+            monkeypatch.setattr(dedupe, "_DECIDE_CHUNK", chunk)
+            ((created | f"Chunk{chunk}" >> Dedupe(horizon, shards=3)).events
+             | f"Rows{chunk}" >> beam.Map(lambda e: repr(_dedup_row(e)))
+             | f"Write{chunk}" >> beam.io.WriteToText(str(tmp_path / f"c{chunk}")))
+
+    def read(name: str) -> list[str]:
+        return sorted(line for f in tmp_path.glob(f"{name}*")
+                      for line in f.read_text().splitlines())
+
+    chunked, whole = read("c3"), read("c4096")
+    assert len(whole) == len(events)
+    assert sum("None, None, None" not in r for r in whole) >= 5  # copies were found
+    assert chunked == whole
+    stream = (TestStream()
+              .advance_watermark_to(min(e["event_time"] for e in events) / 1000 - 1)
+              .add_elements([_stamped(e) for e in events])
+              .advance_watermark_to(max(e["event_time"] for e in events) / 1000 + 1)
+              .advance_watermark_to_infinity())
+    p = TestPipeline(options=_streaming())
+    streamed = ((p | stream | Dedupe(horizon, shards=3)).events
+                | beam.Map(lambda e: repr(_dedup_row(e))))
+    assert_that(streamed, equal_to(whole))
+    p.run().wait_until_finish()
 
 @pytest.mark.parametrize("bad", [{"horizon": timedelta(0)}, {"horizon": 3600}, {"shards": 0}])
 def test_bad_options_are_refused(bad):
