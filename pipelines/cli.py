@@ -413,6 +413,20 @@ def monitor(argv: Sequence[str]) -> int:
 COMMANDS = {"run": run, "inspect": inspect, "replay": replay, "monitor": monitor}
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time, not the one it was created with: Beam
+    logs from exit handlers, after a caller (pytest, a notebook) may have swapped and closed the
+    stream that was current when ``main`` ran."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _quiet_beam_import() -> None:
     """Import Beam with the root logger muted: without the gcp extra it warns on import that
     BigQuery's client is missing, which a user who does not use BigQuery should not see."""
@@ -443,9 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0].startswith("-"):
         parser.parse_args(argv or ["--help"])
     _quiet_beam_import()
-    logging.basicConfig(force=True, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(force=True, level=logging.WARNING, handlers=[handler])
     log.setLevel(logging.INFO)
     command = argv[0]
     if command not in COMMANDS:

@@ -346,7 +346,8 @@ class WatchFeeds(beam.PTransform):
                 | "Spread" >> beam.Reshuffle()
                 | "PollOnSchedule" >> beam.ParDo(_PollOnSchedule(
                     self._fetch, self._policy, self._concurrency, self._idle_sleep_s,
-                    self._stop_after_s))
+                    self._stop_after_s)).with_output_types(tuple[str, typing.Any])
+                # keyed by feed URL (a str), so the state's key coder is deterministic
                 | "ForgetSeenItems" >> beam.ParDo(
                     _ForgetSeenItems(self._item_ttl_s, self._max_items))
                 .with_input_types(tuple[str, typing.Any])
