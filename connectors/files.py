@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import apache_beam as beam
 
@@ -21,10 +20,10 @@ class WriteAvroFiles(beam.PTransform):
     """Write dicts of schema ``name`` (``article_event`` or ``dead_letter``) to Avro files.
 
     In: dicts in the schema's shape. Batch runs write once at the end; streaming runs need
-    ``triggering_frequency`` (seconds), which closes a set of files that often. Streaming files
-    are windows of arrival time: a record goes into the file of the period it reached the sink
-    in. Its own event time would put a feed item published yesterday behind the watermark,
-    where the sink's windows drop it as late; the event time stays in the record.
+    ``triggering_frequency`` (seconds), which closes a set of files that often: files are
+    windows of the records' timestamps (their event time), so a record already behind the
+    watermark when it reaches the sink (a feed item published yesterday, read today) is dropped
+    there as late; see "Known limitations" in the README.
     """
 
     def __init__(self, output: str, name: str, *, triggering_frequency: int | None = None,
@@ -36,9 +35,6 @@ class WriteAvroFiles(beam.PTransform):
         self._num_shards = num_shards
 
     def expand(self, records: beam.PCollection) -> beam.pvalue.PDone:
-        if self._triggering_frequency:
-            records = records | "StampArrival" >> beam.Map(
-                lambda record: beam.window.TimestampedValue(record, time.time()))
         return records | "WriteToAvro" >> beam.io.WriteToAvro(
             self._prefix,
             schema=self._schema,

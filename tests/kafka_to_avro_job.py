@@ -2,11 +2,11 @@
 OUT PERIOD_S LATENESS_S``.
 
 ``wirewatch run --streaming``'s graph without Dedupe and Tag. With them, on Prism, records
-read from Kafka while the job is live can fail to come out (the run summary says "read 4,
-written 1", no dead letter): a known bug in the streaming (state-and-timers) path, open. What
-streams and is tested here: read the topic unbounded (watermark LATENESS_S behind the newest
-record), normalise, write Avro files every PERIOD_S seconds. Runs through
-``with_provisioned_runners`` and ``run_until_stopped``, as ``wirewatch run`` does, until stopped.
+read from Kafka while the job is live sometimes fail to come out (the run summary says "read 4,
+written 1", no dead letter): an open bug. What streams and is tested here: read the topic
+unbounded (watermark LATENESS_S behind the newest record), normalise, write Avro files every
+PERIOD_S seconds. Runs through ``with_provisioned_runners`` and ``run_until_stopped``, as
+``wirewatch run`` does, until stopped.
 """
 
 from __future__ import annotations
