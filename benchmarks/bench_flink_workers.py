@@ -33,7 +33,7 @@ import apache_beam as beam
 import feedparser
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from wirewatch.core.language import detect_langdetect
+from wirewatch.core.language import make_detector
 from wirewatch.core.text import clean_html, content_hash
 from wirewatch.pipelines.runners import flink_job_server
 
@@ -58,7 +58,9 @@ class _Analyse(beam.DoFn):
         self._log_dir = log_dir
 
     def setup(self) -> None:
-        detect_langdetect("warm up: langdetect loads its profiles once per process")
+        self._detector = make_detector("langdetect")
+        # warm up: langdetect loads its profiles once per process
+        self._detector.detect_batch(["warm up the language profiles"], [None])
         self._first = self._last = None
         self._count = 0
         self._cpu = time.process_time()
@@ -67,7 +69,7 @@ class _Analyse(beam.DoFn):
         self._first = self._first or time.time()
         for html in htmls:
             text = clean_html(html)
-            guess = detect_langdetect(text)
+            [guess] = self._detector.detect_batch([text], [None])
             self._count += 1
             yield guess.code, content_hash("", "", text)
         self._last = time.time()
