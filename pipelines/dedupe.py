@@ -58,7 +58,7 @@ from wirewatch.core.neardup import (
     shard_of,
 )
 from wirewatch.core.text import compared_text
-from wirewatch.pipelines.metrics import counter, distribution
+from wirewatch.pipelines.metrics import distribution
 from wirewatch.schemas.records import dead_letter
 
 __all__ = ["LATE_NOTE", "Dedupe"]
@@ -102,8 +102,7 @@ class _Sketch(beam.DoFn):
     def process(self, event: dict, timestamp=beam.DoFn.TimestampParam,
                 window=beam.DoFn.WindowParam) -> Iterator:
         problem = _problem(event)
-        if problem:
-            counter("dedupe_rejected").inc()
+        if problem:  # counted with every dead letter, in dead_letters_by_reason{stage=dedupe}
             source = event.get("source") if isinstance(event, dict) else None
             letter = dead_letter(
                 "dedupe", problem, "InvalidEvent", repr(event),
@@ -406,12 +405,9 @@ def _decided(event: dict, verdicts: Iterable[_Verdict]) -> dict:
                 best = found
     notes = [*event.get("notes", []), LATE_NOTE] if late else event.get("notes", [])
     if best is None:
-        counter("dedupe_unique").inc()
         dedup = {**event["dedup"], "is_duplicate": False, "duplicate_of": None,
                  "similarity": None, "method": None}
     else:
-        counter("duplicates").inc()
-        counter(f"duplicates_{METHODS[best.method]}").inc()
         dedup = {**event["dedup"], "is_duplicate": True, "duplicate_of": best.event_id,
                  "similarity": best.similarity, "method": METHODS[best.method]}
     return {**event, "dedup": dedup, "notes": notes}

@@ -24,7 +24,6 @@ def _payload(raw: RawArticle) -> bytes:
 class _NormaliseFn(beam.DoFn):
     def __init__(self) -> None:
         self._events = counter("normalised")
-        self._rejected = counter("normalise_rejected")
 
     def process(self, raw: RawArticle) -> Iterator:
         try:
@@ -37,7 +36,7 @@ class _NormaliseFn(beam.DoFn):
             self._events.inc()
             yield beam.window.TimestampedValue(event, event["event_time"] / 1000)
             return
-        self._rejected.inc()
+        # counted where every dead letter is: dead_letters_by_reason{stage=normalise,...}
         yield beam.pvalue.TaggedOutput(
             DEAD_LETTERS, dead_letter("normalise", reason, error_type, _payload(raw), raw.source))
 
