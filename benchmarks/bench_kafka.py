@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import apache_beam as beam
@@ -32,6 +30,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from kafka import KafkaConsumer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import median_seconds
 from wirewatch.connectors.kafka import KafkaConfig, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.kafka.admin import create_topic
 from wirewatch.connectors.kafka.serde import Framing, article_from_json
@@ -115,15 +116,6 @@ def _beam_write(config: KafkaConfig, topic: str, events_file: str) -> None:
              | WriteToKafka(config, topic))
 
 
-def _median_s(run: Callable[[], None], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def bench(bootstrap: str, records: int, repeats: int) -> None:
     config = KafkaConfig(bootstrap)
     topic = f"bench-{time.time_ns()}"
@@ -135,17 +127,17 @@ def bench(bootstrap: str, records: int, repeats: int) -> None:
         events_file = f.name
     rows = [
         ("source", "kafka-python KafkaConsumer loop (fetch only)",
-         _median_s(lambda: _consume(config, topic, records, False), repeats)),
+         median_seconds(lambda: _consume(config, topic, records, False), repeats)),
         ("source", "kafka-python KafkaConsumer loop + JSON decode",
-         _median_s(lambda: _consume(config, topic, records, True), repeats)),
+         median_seconds(lambda: _consume(config, topic, records, True), repeats)),
         ("source", "wirewatch ReadFromKafka (bounded, FnApiRunner)",
-         _median_s(lambda: _beam_read(config, topic, records), repeats)),
+         median_seconds(lambda: _beam_read(config, topic, records), repeats)),
         ("source", "  of which start-up: the same on an empty topic",
-         _median_s(lambda: _beam_read(config, f"{topic}.empty", 0), repeats)),
+         median_seconds(lambda: _beam_read(config, f"{topic}.empty", 0), repeats)),
         ("sink", "kafka-python KafkaProducer loop (Avro, acks=all)",
-         _median_s(lambda: _produce(config, f"{topic}.p", events_file), repeats)),
+         median_seconds(lambda: _produce(config, f"{topic}.p", events_file), repeats)),
         ("sink", "wirewatch WriteToKafka (FnApiRunner)",
-         _median_s(lambda: _beam_write(config, f"{topic}.w", events_file), repeats)),
+         median_seconds(lambda: _beam_write(config, f"{topic}.w", events_file), repeats)),
     ]
     Path(events_file).unlink()
     print(f"\n{records} records (~{len(_article(records))} B JSON, "

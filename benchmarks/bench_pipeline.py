@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 import sys
 import tempfile
-import time
 from email.utils import formatdate
 from functools import partial
 from pathlib import Path
@@ -44,6 +42,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import Article, generate
+from benchmarks.timing import median_seconds
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.pipelines import ingest
@@ -116,16 +115,6 @@ class _Pass(beam.DoFn):
         yield event
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up: imports, caches, worker start-up paths
-    took = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        took.append(time.perf_counter() - started)
-    return statistics.median(took)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=2000)
@@ -141,10 +130,12 @@ def main() -> None:
         feeds = write_feeds(articles, folder)
         small = folder / "small"
         small.mkdir()
-        fixed = timed(lambda: run_wirewatch(write_feeds(articles[:10], small), small / "out"),
-                      args.repeats)
+        fixed = median_seconds(
+            lambda: run_wirewatch(write_feeds(articles[:10], small), small / "out"),
+            args.repeats, warm_up=True)
         rows: dict[str, dict[int, float]] = {
-            "feedparser alone": {1: timed(lambda: parse_alone(feeds), args.repeats)}}
+            "feedparser alone": {1: median_seconds(lambda: parse_alone(feeds), args.repeats,
+                                                  warm_up=True)}}
         for mode in args.modes:
             runs = {
                 "beam read -> avro": partial(run_baseline, folder, folder / "base", mode),
@@ -154,7 +145,7 @@ def main() -> None:
                 "wirewatch": partial(run_wirewatch, feeds, folder / "c", mode=mode),
             }
             for name, fn in runs.items():
-                rows.setdefault(name, {})[mode] = timed(fn, args.repeats)
+                rows.setdefault(name, {})[mode] = median_seconds(fn, args.repeats, warm_up=True)
     print(f"\n{n} articles ({sum(len(a.text) for a in articles) / n:.0f} characters each) in "
           f"{len({a.outlet for a in articles})} feed files, DirectRunner, median of "
           f"{args.repeats} runs after a warm-up; fixed cost of a run (10 articles): {fixed:.2f} s"
