@@ -4,7 +4,8 @@
 ``deploy/local/flink.sh`` puts Beam's Flink job server at ``$WIREWATCH_CACHE/flink/job-server.jar``
 (with ``job-server.properties`` naming its Flink version). ``with_provisioned_runners`` fills in
 ``--prism_location`` / ``--flink_job_server_jar`` / ``--flink_version`` from there unless the user
-gave them.
+gave them. ``external_flink`` starts that job server and Beam's Python worker pool as separate
+local processes, the shape of a Flink deployment with EXTERNAL workers.
 
 Streaming on the DirectRunner is run on the PrismRunner outright: the DirectRunner hands a
 pipeline to Prism when it can, but when Prism cannot start it falls back to the FnApiRunner,
@@ -17,8 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,8 +38,10 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
 __all__ = [
+    "ExternalFlink",
     "RunOutcome",
     "cache_dir",
+    "external_flink",
     "flink_job_server",
     "prism_binary",
     "run_until_stopped",
@@ -66,6 +74,105 @@ def flink_job_server() -> tuple[Path, str] | None:
     if "flink_version" not in values:
         raise ValueError(f"{props} names no flink_version; rerun deploy/local/flink.sh")
     return jar, values["flink_version"]
+
+
+class ExternalFlink(NamedTuple):
+    """A running job server and worker pool: what ``--runner=PortableRunner`` jobs need."""
+
+    job_endpoint: str  # --job_endpoint
+    worker_pool: str  # --environment_config, with --environment_type=EXTERNAL
+    job_server_pid: int
+    worker_pool_pid: int  # the pool's SDK worker processes are its children
+
+    def pipeline_args(self, parallelism: int) -> list[str]:
+        """Options for a job on ``parallelism`` Flink slots with as many worker processes.
+
+        ``--sdk_worker_parallelism`` makes the job server start that many workers per job. It
+        deals them out to the tasks of all stages in turn, in the order the tasks happen to
+        start, so both slots of one stage can land on the same worker (seen in 1 of 2 test
+        runs). ``--load_balance_bundles`` would pick a free worker per bundle instead, but it
+        allows one bundle per worker at a time and the job hung (fused stages need more).
+        """
+        return ["--runner=PortableRunner", f"--job_endpoint={self.job_endpoint}",
+                "--environment_type=EXTERNAL", f"--environment_config={self.worker_pool}",
+                f"--parallelism={parallelism}", f"--sdk_worker_parallelism={parallelism}"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, name: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} before serving "
+                               f"port {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{name} did not serve port {port} within {timeout_s:.0f} s")
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group ``process`` leads, then SIGKILL whatever is left of it (a stuck
+    leader, or SDK workers the pool did not stop)."""
+    with suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def external_flink(*, timeout_s: float = 120.0, log_dir: Path | None = None
+                   ) -> Iterator[ExternalFlink]:
+    """The provisioned job server (embedded Flink, ``--flink-master=[local]``) and Beam's worker
+    pool (``worker_pool_main``, one SDK worker process per worker the job asks for), each in its
+    own process group on free ports; both groups, workers included, are stopped on exit.
+
+    Their output goes to ``log_dir`` (``job-server.log``, ``worker-pool.log``) when given.
+    Raises ``RuntimeError`` when the job server is not provisioned or either does not start.
+    """
+    provisioned = flink_job_server()
+    if provisioned is None:
+        raise RuntimeError("Flink job server not provisioned: run deploy/local/flink.sh")
+    jar, _ = provisioned
+    job_port, pool_port = _free_port(), _free_port()
+
+    # The pool starts each worker as `python -c ...`: this interpreter must be that `python`.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    started: list[subprocess.Popen] = []
+    with ExitStack() as logs:
+        def output(name: str):
+            if log_dir is None:
+                return subprocess.DEVNULL
+            return logs.enter_context(open(log_dir / name, "wb"))
+
+        try:
+            started.append(subprocess.Popen(
+                ["java", "-jar", str(jar), "--flink-master=[local]", "--job-host=localhost",
+                 f"--job-port={job_port}", "--artifact-port=0", "--expansion-port=0"],
+                stdout=output("job-server.log"), stderr=subprocess.STDOUT,
+                start_new_session=True))
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                 f"--service_port={pool_port}"],
+                env=env, stdout=output("worker-pool.log"), stderr=subprocess.STDOUT,
+                start_new_session=True))
+            job_server, pool = started
+            _wait_for_port(job_port, job_server, "Flink job server", timeout_s)
+            _wait_for_port(pool_port, pool, "Beam worker pool", timeout_s)
+            yield ExternalFlink(f"localhost:{job_port}", f"localhost:{pool_port}",
+                                job_server.pid, pool.pid)
+        finally:
+            for process in reversed(started):
+                _stop_group(process)
 
 
 def _runner_name(options: PipelineOptions) -> str | None:
