@@ -19,7 +19,9 @@ While a run is in steady state the CPU time of every process is sampled from ``/
 Flink JVM, each SDK worker, the launcher and pool, and everything else on the machine (other
 people's work), so the table shows where the 2 cores went. One untimed warm-up run first (the
 JVM's JIT), then runs alternate 1, 2, 1, 2, ... so that load from others hits both alike;
-medians are quoted and the ratio is of medians from this one invocation.
+medians are quoted and the ratio is of medians from this one invocation. When others take
+cores, the steady rate per core the workers actually got still compares the two: twice its
+2-vs-1 ratio is what two workers would give with a core each (a projection, labelled as such).
 
 Next to each pair of runs, the same work in plain Python processes (``multiprocessing``, 1 vs 2,
 no Beam): what the machine itself gives two processes at that moment. Flink's ratio cannot beat
@@ -225,10 +227,12 @@ def run_once(articles: list[list[str]], workers: int, flink: ExternalFlink, samp
         per_process[m["pid"]] = per_process.get(m["pid"], 0) + m["progress"][-1][1]
     first = min(m["progress"][0][0] for m in marks)
     last = max(m["progress"][-1][0] for m in marks)
+    cores = sampler.cores(start, end)
     return {"workers": workers, "wall_s": wall, "rate": rate, "fixed_s": wall - total / rate,
+            "per_core": rate / cores["SDK workers (Python)"],
             "startup_s": first - started, "winddown_s": started + wall - last,
             "articles_per_process": sorted(per_process.values(), reverse=True),
-            "cores": sampler.cores(start, end)}
+            "cores": cores}
 
 
 def main() -> int:
@@ -258,6 +262,8 @@ def main() -> int:
                     r = run_once(articles, workers, flink, sampler, beam_args)
                     flink_runs[workers].append(r)
                     cores = ", ".join(f"{k} {v:.2f}" for k, v in r["cores"].items())
+                    if len(r["articles_per_process"]) < workers:
+                        cores += " (the job server put both slots on one worker)"
                     print(f"  Flink, {workers} worker(s): whole {r['wall_s']:.1f} s, fixed "
                           f"{r['fixed_s']:.1f} s, steady {r['rate']:.0f} articles/s; articles "
                           f"per process {r['articles_per_process']}; cores: {cores}", flush=True)
@@ -276,7 +282,9 @@ def main() -> int:
     print(f"\n{args.articles} articles in elements of {args.batch} (clean HTML, hash, "
           f"langdetect); medians of {args.repeats}")
     print(f"{'':36s}{'1 worker':>10s}{'2 workers':>11s}{'2 vs 1':>9s}")
-    rows = (("rate", "steady state (articles/s)", ".0f"), ("fixed_s", "fixed cost (s)", ".1f"),
+    rows = (("rate", "steady state (articles/s)", ".0f"),
+            ("per_core", "  per core the workers got (*)", ".0f"),
+            ("fixed_s", "fixed cost (s)", ".1f"),
             ("startup_s", "  of it: submit to first article (s)", ".1f"),
             ("winddown_s", "  of it: last article to done (s)", ".1f"),
             ("wall_s", "whole run (s)", ".1f"))
@@ -287,8 +295,13 @@ def main() -> int:
             if key not in runs[1][0]:
                 continue
             one, two = median(runs, 1, key), median(runs, 2, key)
-            ratio = two / one if key == "rate" else one / two  # both: how much better 2 are
+            # how much better 2 are; per core: how much of a second core's worth the second
+            # worker adds when it has that core to itself
+            ratio = (two / one if key == "rate" else 2 * two / one if key == "per_core"
+                     else one / two)
             print(f"  {label:34s}{one:10{fmt}}{two:11{fmt}}{ratio:8.2f}x")
+    print("  (*) articles/s per core; its 2-vs-1 column is 2 x the ratio: what two workers would "
+          "give with a core each (a projection)")
     print(f"cores used in Flink's steady state by (of {os.cpu_count()})")
     for role in flink_runs[1][0]["cores"]:
         print(f"  {role:34s}{median(flink_runs, 1, 'cores', role):10.2f}"

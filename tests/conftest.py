@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.kafka_broker import kafka_broker
+from wirewatch.pipelines.runners import flink_job_server
 
-__all__ = ["REPO", "SAMPLES", "kafka_broker", "shared_data"]
+__all__ = ["REPO", "SAMPLES", "kafka_broker", "provisioned_flink", "shared_data"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -23,3 +24,12 @@ def shared_data() -> Path:
         pytest.skip(f"shared test data not found at {path} (set WIREWATCH_SHARED_DATA); it is "
                     "not part of the repository")
     return path
+
+
+@pytest.fixture
+def provisioned_flink() -> None:
+    """Fails the test, saying how to fix it, when ``deploy/local/flink.sh`` has not provisioned
+    Beam's Flink job server (Beam would otherwise try to download one)."""
+    if flink_job_server() is None:
+        pytest.fail("Flink job server not provisioned: run deploy/local/flink.sh "
+                    "(make provision)", pytrace=False)

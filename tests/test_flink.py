@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import SAMPLES
 from wirewatch.pipelines.cli import main
-from wirewatch.pipelines.runners import flink_job_server
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
 FETCHED_AT = 1_795_132_800_000
@@ -36,10 +35,8 @@ def _verdicts(events: list[dict]) -> dict[str, tuple]:
 
 @pytest.mark.flink
 @pytest.mark.slow
+@pytest.mark.usefixtures("provisioned_flink")
 def test_sample_on_embedded_flink_matches_the_direct_runner(tmp_path):
-    if flink_job_server() is None:
-        pytest.fail("Flink job server not provisioned: run deploy/local/flink.sh "
-                    "(make provision)", pytrace=False)
     direct = _run(tmp_path / "direct")
     flink = _run(tmp_path / "flink", "--runner=FlinkRunner", "--flink_master=[local]",
                  "--parallelism=2")

@@ -18,7 +18,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from wirewatch.pipelines.runners import external_flink, flink_job_server
+from wirewatch.pipelines.runners import external_flink
 
 ELEMENTS = 400
 
@@ -48,10 +48,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.flink
 @pytest.mark.slow
+@pytest.mark.usefixtures("provisioned_flink")
 def test_two_slots_get_two_worker_processes_of_the_pool(tmp_path):
-    if flink_job_server() is None:
-        pytest.fail("Flink job server not provisioned: run deploy/local/flink.sh "
-                    "(make provision)", pytrace=False)
     with external_flink(log_dir=tmp_path) as flink:
         options = PipelineOptions(flink.pipeline_args(parallelism=2))
         with beam.Pipeline(options=options) as p:
