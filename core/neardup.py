@@ -192,72 +192,73 @@ class Fingerprints:
         return len(self.sizes)
 
 
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices ``starts[i] .. starts[i] + lengths[i] - 1`` for every i, concatenated."""
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + lengths, lengths)
+
+
 def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit (unmixed) hash of every token of every text, and the text it belongs to.
+    """32-bit (unmixed) hash of every token of every text, and where each text's tokens begin
+    (n + 1 offsets: text i has tokens ``first[i]:first[i + 1]``).
 
     Token hashes are polynomial hashes read off one running sum over the whole batch:
-    ``C[i] = sum(c[j] * P**j, j <= i)``, so a token [s, e] hashes to ``(C[e] - C[s-1]) * P**-s``.
+    ``C[i] = sum(c[j] * P**j, j <= i)``, so a token starting at s hashes to
+    ``(C[s'-1] - C[s-1]) * P**-s`` with s' the next token's start: separators are 0, so C does
+    not move between one token's end and the next token's start, and token ends are never needed.
     """
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     # NUL separates texts (and leads, so every token has a predecessor).
     cps = np.frombuffer(("\0" + "\0".join(texts)).encode("utf-32-le"), dtype=np.uint32)
     chars = np.take(_char_table(), cps, mode="wrap")
     word = chars != 0
-    alone = chars >= _CHAR_TOKEN
-    breaks = ~word
-    if alone.any():
-        breaks |= alone
-        starts = np.flatnonzero(word[1:] & breaks[:-1] | alone[1:]) + 1
-        ends = np.flatnonzero(word[:-1] & breaks[1:] | alone[:-1])
-    else:  # most batches: no character tokens, so a token is a run of word characters
-        edges = np.flatnonzero(word[1:] != word[:-1])
-        starts, ends = edges[0::2] + 1, edges[1::2]
-    if word[-1]:
-        ends = np.append(ends, len(word) - 1)
+    # Characters that continue a word: not separators (0 wraps to the top) and not tokens alone.
+    joins = (chars - np.uint32(1)) < (_CHAR_TOKEN - np.uint32(1))
+    # A token starts at a word character unless it and its predecessor both join.
+    starts = np.flatnonzero(word[1:] > (joins[1:] & joins[:-1])) + 1
     if not len(starts):
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        return np.zeros(0, np.uint32), np.zeros(len(texts) + 1, np.int64)
     up, down = _powers(1 << int(len(chars) - 1).bit_length())
     with np.errstate(over="ignore"):
         running = np.multiply(chars, up[: len(chars)])
         np.cumsum(running, dtype=np.uint32, out=running)
+        before = running[starts - 1]
         # Not mixed here: shingle hashes are mixed once they are combined.
-        hashes = (running[ends] - running[starts - 1]) * down[starts]
+        hashes = (np.append(before[1:], running[-1]) - before) * down[starts]
     text_starts = np.concatenate(([1], np.cumsum(lengths + 1)[:-1] + 1))
     # Few searches of many sorted tokens: where each text's tokens begin.
-    first = np.searchsorted(starts, text_starts)
-    owner = np.repeat(np.arange(len(texts)), np.diff(first, append=len(starts)))
-    return hashes, owner
+    return hashes, np.append(np.searchsorted(starts, text_starts), len(starts))
 
 
-def _shingles(hashes: np.ndarray, owner: np.ndarray, n_texts: int, k: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingle hashes, their text, and their position within the text.
+def _shingles(hashes: np.ndarray, first: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mixed shingle hashes, grouped by text in text order, and how many each text has.
 
     A text shorter than ``k`` tokens has its tokens as shingles.
     """
-    counts = np.bincount(owner, minlength=n_texts)
+    tokens = np.diff(first)
     hashes = hashes.astype(_U64)
     n = len(hashes)
-    with np.errstate(over="ignore"):
-        if n >= k:
+    counts = np.maximum(tokens - (k - 1), 0)
+    if n >= k:
+        with np.errstate(over="ignore"):
             sh = hashes[: n - k + 1] * _SHINGLE_MULT[0]
             for j in range(1, k):
                 sh += hashes[j: n - k + 1 + j] * _SHINGLE_MULT[j]
-            valid = owner[: n - k + 1] == owner[k - 1:]
-            sh, sh_owner = sh[valid], owner[: n - k + 1][valid]
-        else:
-            sh, sh_owner = np.zeros(0, _U64), np.zeros(0, np.int64)
-    short = counts[owner] < k
-    if short.any():
-        sh = np.concatenate((sh, hashes[short]))
-        sh_owner = np.concatenate((sh_owner, owner[short]))
-        order = np.argsort(sh_owner, kind="stable")
-        sh, sh_owner = sh[order], sh_owner[order]
-    sh = _mix(sh)
-    sh_counts = np.bincount(sh_owner, minlength=n_texts)
-    sh_first = np.concatenate(([0], np.cumsum(sh_counts)[:-1]))
-    position = np.arange(len(sh)) - sh_first[sh_owner]
-    return sh, sh_owner, position
+        # The last k - 1 shingle starts of each text run into the next one.
+        cut = (first[1:, None] - np.arange(1, k)).ravel()
+        valid = np.ones(len(sh), bool)
+        valid[cut[(cut >= 0) & (cut < len(sh))]] = False
+        sh = sh[valid]
+    else:
+        sh = np.zeros(0, _U64)
+    short = np.flatnonzero((tokens > 0) & (tokens < k))
+    if len(short):
+        owner = np.concatenate((np.repeat(np.arange(len(tokens)), counts),
+                                np.repeat(short, tokens[short])))
+        sh = np.concatenate((sh, hashes[_spans(first[short], tokens[short])]))
+        sh = sh[np.argsort(owner, kind="stable")]
+        counts[short] = tokens[short]
+    return _mix(sh), counts
 
 
 def _oph(sh: np.ndarray, owner: np.ndarray, n_texts: int, bins: int) -> np.ndarray:
@@ -269,23 +270,27 @@ def _oph(sh: np.ndarray, owner: np.ndarray, n_texts: int, bins: int) -> np.ndarr
     slot = owner * bins + (sh >> shift).astype(np.int64)
     mins = np.full(n_texts * bins, _MAX64, dtype=_U64)
     np.minimum.at(mins, slot, sh & (_MAX64 >> _U64(bins.bit_length() - 1)))
-    mins = mins.reshape(n_texts, bins)
-    empty = mins == _MAX64
-    if empty.any():
-        # Each empty bin takes the next non-empty bin to its right (circularly), shifted by the
-        # distance so two texts agree there only if they agree on the source bin.
-        col = np.arange(bins)
-        idx = np.where(empty, 2 * bins, col)
-        idx = np.concatenate((idx, idx + bins), axis=1)
-        nearest = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :bins]
-        has_any = nearest[:, 0] < 2 * bins
-        rows = np.flatnonzero(has_any)
-        src = nearest[rows] % bins
-        dist = (nearest[rows] - col).astype(_U64)
-        with np.errstate(over="ignore"):
-            borrowed = _mix(np.take_along_axis(mins[rows], src, axis=1) + dist * _DENSIFY)
-        mins[rows] = np.where(empty[rows], borrowed, mins[rows])
-    return mins
+    # Each empty bin takes the next non-empty bin to its right (circularly), shifted by the
+    # distance so two texts agree there only if they agree on the source bin. Few bins are
+    # empty, so the search steps over the empty ones only, one bin further per step.
+    empty = np.flatnonzero(mins == _MAX64)
+    row, col = empty // bins, empty % bins
+    # Texts without shingles stay all-ones.
+    keep = np.bincount(row, minlength=n_texts)[row] < bins
+    row, col, empty = row[keep], col[keep], empty[keep]
+    src = np.empty_like(empty)
+    dist = np.zeros(len(empty), _U64)
+    todo = np.arange(len(empty))
+    step = 1
+    while len(todo):
+        at = row[todo] * bins + (col[todo] + step) % bins
+        found = mins[at] != _MAX64
+        src[todo[found]], dist[todo[found]] = at[found], step
+        todo = todo[~found]
+        step += 1
+    with np.errstate(over="ignore"):
+        mins[empty] = _mix(mins[src] + dist * _DENSIFY)
+    return mins.reshape(n_texts, bins)
 
 
 def _band_keys(mins: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
@@ -302,18 +307,20 @@ def _band_keys(mins: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray
 def fingerprint(texts: Sequence[str], config: NearDupConfig = NearDupConfig()) -> Fingerprints:
     """Sketch a batch of texts (one call per batch: the work is in array operations)."""
     n = len(texts)
-    hashes, owner = _tokens(texts)
-    sh, sh_owner, position = _shingles(hashes, owner, n, config.shingle)
-    mins = _oph(sh, sh_owner, n, config.bins)
+    hashes, first = _tokens(texts)
+    sh, sizes = _shingles(hashes, first, config.shingle)
+    rows = np.arange(n)
+    mins = _oph(sh, np.repeat(rows, sizes), n, config.bins)
     keys = _band_keys(mins, config.bands, config.rows, 0)
     if config.lead_bands:
-        lead = position < config.lead
+        lead = np.minimum(sizes, config.lead)
         lead_bins = 1 << (config.lead_bands * config.lead_rows - 1).bit_length()
-        lead_mins = _oph(sh[lead], sh_owner[lead], n, max(8, lead_bins))
+        lead_mins = _oph(sh[_spans(np.cumsum(sizes) - sizes, lead)], np.repeat(rows, lead), n,
+                         max(8, lead_bins))
         keys = np.concatenate(
             (keys, _band_keys(lead_mins, config.lead_bands, config.lead_rows, config.bands)),
             axis=1)
-    sizes = np.bincount(sh_owner, minlength=n).astype(np.uint32)
+    sizes = sizes.astype(np.uint32)
     return Fingerprints(signatures=(mins & _U64(0xFF)).astype(np.uint8), sizes=sizes, keys=keys)
 
 
@@ -495,8 +502,8 @@ class NearDupIndex:
         total = int(counts.sum())
         if not total:
             return np.zeros((0, 3), np.int64), at
-        where = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return self._pairs(np.repeat(batch[hit] & _REF, counts), resident[where] & _REF), at
+        return (self._pairs(np.repeat(batch[hit] & _REF, counts),
+                            resident[_spans(lo, counts)] & _REF), at)
 
     def _pairs_within(self, batch: np.ndarray) -> np.ndarray:
         keys, refs = batch >> _U64(32), batch & _REF
