@@ -93,10 +93,11 @@ def source(
     partition: int | None = None,
     offset: int | None = None,
     guid: str | None = None,
+    path: str | None = None,
 ) -> dict:
     """A ``Source`` record: where an article or a failure came from."""
-    if kind not in ("rss", "kafka"):
-        raise ValueError(f"source kind must be 'rss' or 'kafka', not {kind!r}")
+    if kind not in ("rss", "kafka", "file"):
+        raise ValueError(f"source kind must be 'rss', 'kafka' or 'file', not {kind!r}")
     return {
         "kind": kind,
         "outlet": outlet,
@@ -105,6 +106,7 @@ def source(
         "partition": partition,
         "offset": offset,
         "guid": guid,
+        "path": path,
     }
 
 
