@@ -255,7 +255,13 @@ class _DecideInShard(beam.DoFn):
 
     @userstate.on_timer(_EXPIRE)
     def on_expire(self, key=_KEY, fired=_FIRED, residents=_P_RESIDENTS, version=_P_VERSION,
-                  expire=_T_EXPIRE) -> None:
+                  soon_at=_P_SOON_AT, expire=_T_EXPIRE) -> None:
+        waiting = soon_at.read()
+        if waiting is not None and waiting * 1000 < fired.micros:
+            # When the watermark jumps past several timers, runners need not fire them in time
+            # order (Prism fired this one first): a resident must stay until every probe before
+            # its expiry is decided. That decision expires residents and sets this timer again.
+            return
         index = self._index(key, residents, version)
         self._expire(key, index, fired.micros // 1000, residents, version, expire)
 
