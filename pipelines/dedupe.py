@@ -452,8 +452,8 @@ class Dedupe(beam.PTransform):
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         windowing = events.windowing
-        in_global = isinstance(windowing.windowfn, GlobalWindows)
-        if not in_global:  # decided in the global window: see BackToWindows
+        in_global = windowing.is_default()
+        if not in_global:  # decided in the global window, default trigger: see BackToWindows
             events = events | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
         sketched = (events
                     | "Sketch" >> beam.ParDo(_Sketch(self._config, self._shards,
