@@ -37,7 +37,8 @@ class _Lines(FileBasedSource):
     """(path, line number from 1, line bytes) of every line in the files.
 
     A line belongs to the byte range that holds its first byte; a range that starts inside a
-    file counts the newlines before it to know its first line's number.
+    file counts the newlines before it to know its first line's number (a scan at memory speed,
+    repeated for each range of a file).
     """
 
     def read_records(self, file_name: str, range_tracker) -> Iterator[tuple[str, int, bytes]]:
@@ -58,14 +59,14 @@ class _Lines(FileBasedSource):
                     return
                 number, at = number + 1, start - 1 + len(partial)
             # Beam's decompressing reader has no size limit: a long line is read whole there.
-            readline = (f.readline if isinstance(f, CompressedFile)
-                        else lambda: f.readline(MAX_LINE_BYTES + 1))
+            limited = not isinstance(f, CompressedFile)
+            readline = (lambda: f.readline(MAX_LINE_BYTES + 1)) if limited else f.readline
             while range_tracker.try_claim(at):
                 line = readline()
                 if not line:
                     return
                 size = len(line)
-                if size > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                if limited and size > MAX_LINE_BYTES and not line.endswith(b"\n"):
                     size += _skip_line(f)
                 yield file_name, number, line
                 number, at = number + 1, at + size

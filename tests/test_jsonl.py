@@ -132,3 +132,12 @@ def test_run_command_reads_jsonl_to_avro(tmp_path):
     assert sorted(duplicate) == [1, 2, 4] and duplicate[1] != duplicate[2] and not duplicate[4]
     assert [(d["stage"], d["error_type"], d["source"]["offset"])
             for d in found[DEAD_LETTER]] == [("read", "invalid_json", 3)]
+
+
+def test_a_long_last_line_of_a_gzip_file_without_newline_is_a_dead_letter(tmp_path):
+    with gzip.open(tmp_path / "c.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write(_article(1) + "\n" + _article(2, content="y" * (MAX_LINE_BYTES + 1)))
+    for events, letters in _read(str(tmp_path / "c.jsonl.gz")):
+        assert_that(events | beam.Map(lambda e: e[3]), equal_to([1]), label="lines")
+        assert_that(letters | beam.Map(lambda d: (d[1], d[3])),
+                    equal_to([("line_too_large", 2)]), label="letters")
