@@ -4,12 +4,13 @@ One command, one run, the same input::
 
     .venv/bin/python benchmarks/bench_pipeline.py --stories 2000
 
-writes the labelled corpus (``benchmarks/corpus.py``) as RSS 2.0 feed files, then times, median
-of ``--repeats`` runs each, after one untimed warm-up run:
+writes the labelled corpus (``benchmarks/corpus.py``) twice, as RSS 2.0 feed files (``feeds``)
+and as one JSON-lines archive (``jsonl``, read with ``--input_jsonl``), then times, median of
+``--repeats`` runs each, after one untimed warm-up run:
 
-- **feedparser alone**: ``parse_feed`` over the same files in a loop, no Beam: the floor of any
-  pipeline that reads these feeds with feedparser;
-- **beam read -> avro**: ``ReadFromText`` over the feed files -> ``WriteToAvro`` (one record per
+- **feedparser alone** (feeds): ``parse_feed`` over the same files in a loop, no Beam: the floor
+  of any pipeline that reads these feeds with feedparser;
+- **beam read -> avro**: ``ReadFromText`` over the same files -> ``WriteToAvro`` (one record per
   line): the ceiling of reading and writing these bytes on this runner;
 - **wirewatch, no tag, no dedupe**: ``wirewatch.pipelines.ingest`` with ``Tag`` and ``Dedupe``
   replaced by pass-throughs;
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import tempfile
 from email.utils import formatdate
@@ -77,21 +79,32 @@ def write_feeds(articles: list[Article], folder: Path) -> Path:
 _MODES = {1: [], 2: ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]}
 
 
+def write_jsonl(articles: list[Article], folder: Path) -> Path:
+    """The corpus as one JSON-lines archive (the Kafka JSON article format)."""
+    path = folder / "archive.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for a in articles:
+            f.write(json.dumps({"url": a.url, "outlet": a.outlet, "guid": a.id, "title": a.title,
+                                "summary": a.text, "published": a.time_ms},
+                               ensure_ascii=False) + "\n")
+    return path
+
+
 def parse_alone(feeds: Path) -> None:
     for spec in load_feed_list(str(feeds)):
         parse_feed(Path(spec.path).read_bytes(), spec, 1_800_000_000_000)
 
 
-def run_baseline(folder: Path, out: Path, mode: int = 1) -> None:
+def run_baseline(pattern: str, out: Path, mode: int = 1) -> None:
     with beam.Pipeline(options=PipelineOptions(_MODES[mode])) as p:
-        (p | beam.io.ReadFromText(str(folder / "*.xml"))
+        (p | beam.io.ReadFromText(pattern)
          | beam.Map(lambda line: {"line": line})
          | beam.io.WriteToAvro(str(out / "lines"), _LINE_SCHEMA))
 
 
-def run_wirewatch(feeds: Path, out: Path, *skipped: str, mode: int = 1) -> None:
-    args = [f"--feeds={feeds}", f"--output={out}", "--fetched_at_ms=1800000000000",
-            *_MODES[mode]]
+def run_wirewatch(source: str, out: Path, *skipped: str, mode: int = 1) -> None:
+    """``source``: the input option, ``--feeds=...`` or ``--input_jsonl=...``."""
+    args = [source, f"--output={out}", "--fetched_at_ms=1800000000000", *_MODES[mode]]
     options = PipelineOptions(args)
     with contextlib.ExitStack() as stack:
         for step in skipped:
@@ -122,44 +135,59 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", type=int, nargs="+", choices=sorted(_MODES), default=[1, 2],
                         help="processes: 1 (default runner) and/or 2 (multi_processing)")
+    parser.add_argument("--inputs", nargs="+", choices=("feeds", "jsonl"),
+                        default=["feeds", "jsonl"], help="which inputs to time (default both)")
     args = parser.parse_args()
     articles = generate(args.stories, seed=args.seed)
     n = len(articles)
+    tables: dict[str, dict[str, dict[int, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         feeds = write_feeds(articles, folder)
         small = folder / "small"
         small.mkdir()
         fixed = median_seconds(
-            lambda: run_wirewatch(write_feeds(articles[:10], small), small / "out"),
+            lambda: run_wirewatch(f"--feeds={write_feeds(articles[:10], small)}", small / "out"),
             args.repeats, warm_up=True)
-        rows: dict[str, dict[int, float]] = {
-            "feedparser alone": {1: median_seconds(lambda: parse_alone(feeds), args.repeats,
-                                                  warm_up=True)}}
-        for mode in args.modes:
-            runs = {
-                "beam read -> avro": partial(run_baseline, folder, folder / "base", mode),
-                "wirewatch, no tag, no dedupe": partial(run_wirewatch, feeds, folder / "a", "Tag",
-                                                        "Dedupe", mode=mode),
-                "wirewatch, no tag": partial(run_wirewatch, feeds, folder / "b", "Tag", mode=mode),
-                "wirewatch": partial(run_wirewatch, feeds, folder / "c", mode=mode),
-            }
-            for name, fn in runs.items():
-                rows.setdefault(name, {})[mode] = median_seconds(fn, args.repeats, warm_up=True)
+        archive = write_jsonl(articles, folder)
+        sources = {"feeds": (str(folder / "*.xml"), f"--feeds={feeds}"),
+                   "jsonl": (str(archive), f"--input_jsonl={archive}")}
+        for name in args.inputs:
+            pattern, option = sources[name]
+            rows = tables[name] = {}
+            if name == "feeds":
+                rows["feedparser alone"] = {1: median_seconds(lambda: parse_alone(feeds),
+                                                              args.repeats, warm_up=True)}
+            for mode in args.modes:
+                out = folder / f"{name}-{mode}"
+                runs = {
+                    "beam read -> avro": partial(run_baseline, pattern, out / "base", mode),
+                    "wirewatch, no tag, no dedupe": partial(run_wirewatch, option, out / "a",
+                                                            "Tag", "Dedupe", mode=mode),
+                    "wirewatch, no tag": partial(run_wirewatch, option, out / "b", "Tag",
+                                                 mode=mode),
+                    "wirewatch": partial(run_wirewatch, option, out / "c", mode=mode),
+                }
+                for row, fn in runs.items():
+                    rows.setdefault(row, {})[mode] = median_seconds(fn, args.repeats,
+                                                                    warm_up=True)
     print(f"\n{n} articles ({sum(len(a.text) for a in articles) / n:.0f} characters each) in "
-          f"{len({a.outlet for a in articles})} feed files, DirectRunner, median of "
-          f"{args.repeats} runs after a warm-up; fixed cost of a run (10 articles): {fixed:.2f} s"
-          "\n")
-    print(f"{'':30s}" + "".join(f" | {f'{mode} process(es)':^32s}" for mode in args.modes))
-    print(f"{'pipeline':30s}" + f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
-          * len(args.modes))
-    for name, by_mode in rows.items():
-        line = f"{name:30s}"
-        for mode in args.modes:
-            took, base = by_mode.get(mode), rows["beam read -> avro"][mode]
-            line += (f" | {took:8.2f} {n / took:10.0f} {base / took:12.1%}" if took else
-                     f" | {'-':>8s} {'-':>10s} {'-':>12s}")
-        print(line)
+          f"{len({a.outlet for a in articles})} feed files or one JSON-lines file, DirectRunner, "
+          f"median of {args.repeats} runs after a warm-up; fixed cost of a run (10 articles): "
+          f"{fixed:.2f} s")
+    for name, rows in tables.items():
+        print(f"\n{'input: ' + name:30s}"
+              + "".join(f" | {f'{mode} process(es)':^32s}" for mode in args.modes))
+        print(f"{'pipeline':30s}" + f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
+              * len(args.modes))
+        for row, by_mode in rows.items():
+            line = f"{row:30s}"
+            for mode in args.modes:
+                took, base = by_mode.get(mode), rows["beam read -> avro"][mode]
+                line += (f" | {took:8.2f} {n / took:10.0f} {base / took:12.1%}" if took else
+                         f" | {'-':>8s} {'-':>10s} {'-':>12s}")
+            print(line)
+
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,28 @@
-"""Avro container files: the file sink for article events and dead letters."""
+"""Avro container files: the file sink for article events, dead letters and feed health.
+
+Bounded input is written once, at the end, by Beam's ``WriteToAvro``. Unbounded input is cut
+into files by **arrival**: every ``triggering_frequency`` seconds of wall time, whatever reached
+the sink in that period goes into a new file (as Flink's file sink rolls part files). Why not
+Beam's windowed ``WriteToAvro`` (files = windows of event time): there a record whose event time
+is already behind the watermark when it reaches the sink is dropped as late without a trace, a
+feed item published before the job started, or a Kafka record read a little slowly; and a window
+that fires twice has its first files deleted by the second (``pre_finalize_windowed``). Here
+nothing is late: the files live in the global window with a processing-time trigger, so every
+record that reaches the sink is written, and the event time stays in the record.
+"""
 
 from __future__ import annotations
 
 import os
+import random
+import time
+import uuid
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
+import fastavro
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms import trigger, window
 
 from wirewatch.schemas.records import parsed_schema
 
@@ -12,33 +30,78 @@ __all__ = ["WriteAvroFiles", "output_prefix"]
 
 
 def output_prefix(output: str, name: str) -> str:
-    """Files of record kind ``name`` go to ``<output>/<name>s/<name>s-SSSSS-of-NNNNN.avro``."""
+    """Files of record kind ``name`` go to ``<output>/<name>s/<name>s-...avro``."""
     return os.path.join(output, f"{name}s", f"{name}s")
 
 
-class WriteAvroFiles(beam.PTransform):
-    """Write dicts of schema ``name`` (``article_event`` or ``dead_letter``) to Avro files.
+def rolled_file_name(prefix: str, written_s: float, pane: int, shard: int) -> str:
+    """``<prefix>-<UTC time written>-<pane>-<shard>-<random>.avro``: names sort by time, and two
+    files never share a name (a retried bundle or a restarted job writes new ones)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(written_s))
+    return f"{prefix}-{stamp}-{pane:06d}-{shard:03d}-{uuid.uuid4().hex[:8]}.avro"
 
-    In: dicts in the schema's shape. Batch runs write once at the end; streaming runs need
-    ``triggering_frequency`` (seconds), which closes a set of files that often: files are
-    windows of the records' timestamps (their event time), so a record already behind the
-    watermark when it reaches the sink (a feed item published yesterday, read today) is dropped
-    there as late; see "Known limitations" in the README.
+
+class _WriteRolledFileFn(beam.DoFn):
+    """(shard, records) in; the path of one new Avro file per shard and trigger firing out."""
+
+    def __init__(self, prefix: str, schema: dict) -> None:
+        self._prefix = prefix
+        self._schema = schema
+
+    def setup(self) -> None:
+        self._parsed = fastavro.parse_schema(self._schema)
+
+    def process(self, element: tuple[int, Iterable[dict]],
+                pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
+        shard, records = element
+        final = rolled_file_name(self._prefix, time.time(), pane.index, shard)
+        folder, name = os.path.split(final)
+        # Readers list "*.avro": the file only gets that name once it is complete.
+        partial = os.path.join(folder, f".{name}.inprogress")
+        with FileSystems.create(partial) as f:
+            fastavro.writer(f, self._parsed, records, codec="deflate")
+        FileSystems.rename([partial], [final])
+        yield final
+
+
+class WriteAvroFiles(beam.PTransform):
+    """Write dicts of schema ``name`` (``article_event``, ``dead_letter``, ``feed_health``).
+
+    In: dicts in the schema's shape. Out: the paths written. Bounded input:
+    ``<output>/<name>s/<name>s-SSSSS-of-NNNNN.avro``, once at the end. Unbounded input needs
+    ``triggering_frequency`` (seconds): a new file per shard every period that has records,
+    named by the time it was written (see the module docstring for why not windows of event
+    time). ``num_shards``: files per period (0: the runner decides for bounded input, one file
+    for unbounded input).
     """
 
     def __init__(self, output: str, name: str, *, triggering_frequency: int | None = None,
                  num_shards: int = 0) -> None:
         super().__init__()
+        if triggering_frequency is not None and triggering_frequency <= 0:
+            raise ValueError(f"triggering_frequency must be > 0 seconds, not "
+                             f"{triggering_frequency}")
+        if num_shards < 0:
+            raise ValueError(f"num_shards must be >= 0, not {num_shards}")
         self._schema = parsed_schema(name)  # fails here, not in a worker, if the name is wrong
         self._prefix = output_prefix(output, name)
         self._triggering_frequency = triggering_frequency
         self._num_shards = num_shards
 
-    def expand(self, records: beam.PCollection) -> beam.pvalue.PDone:
-        return records | "WriteToAvro" >> beam.io.WriteToAvro(
-            self._prefix,
-            schema=self._schema,
-            file_name_suffix=".avro",
-            num_shards=self._num_shards,
-            triggering_frequency=self._triggering_frequency,
-        )
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        if records.is_bounded:
+            return records | "WriteToAvro" >> beam.io.WriteToAvro(
+                self._prefix, schema=self._schema, file_name_suffix=".avro",
+                num_shards=self._num_shards)
+        if not self._triggering_frequency:
+            raise ValueError("unbounded input needs triggering_frequency (seconds per file)")
+        shards = max(1, self._num_shards)
+        return (records
+                | "EveryPeriod" >> beam.WindowInto(
+                    window.GlobalWindows(),
+                    trigger=trigger.Repeatedly(
+                        trigger.AfterProcessingTime(self._triggering_frequency)),
+                    accumulation_mode=trigger.AccumulationMode.DISCARDING)
+                | "Shard" >> beam.Map(lambda record: (random.randrange(shards), record))
+                | "GroupIntoFiles" >> beam.GroupByKey()
+                | "WriteFiles" >> beam.ParDo(_WriteRolledFileFn(self._prefix, self._schema)))

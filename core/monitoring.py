@@ -120,6 +120,8 @@ def dead_letter_sample(letter: Mapping, timestamp_ms: int) -> DeadLetterSample:
     source = letter["source"]
     if source["kind"] == "kafka":
         where = f"{source['topic']}[{source['partition']}]@{source['offset']}"
+    elif source["kind"] == "file":
+        where = f"{source['path']}:{source['offset']}"
     else:
         where = source["feed_url"] or ""
     return DeadLetterSample(

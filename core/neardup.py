@@ -30,6 +30,7 @@ benchmark and the Beam transform both use it; the transform shards it by LSH key
 from __future__ import annotations
 
 import functools
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ def _char_table() -> np.ndarray:
 
     One table look-up per character replaces case folding and classification.
     """
-    table = np.zeros(_TABLE_SIZE + 1, dtype=np.uint32)  # the last entry catches everything above
+    # Every code point has an entry (zero from _TABLE_SIZE on), so the look-up needs no bounds
+    # handling: ``take(mode="wrap")`` never wraps and skips the per-element clip.
+    table = np.zeros(sys.maxunicode + 1, dtype=np.uint32)
     for cp in range(_TABLE_SIZE):
         c = chr(cp)
         if unicodedata.category(c)[0] in "LMN":
@@ -99,12 +102,12 @@ def _char_table() -> np.ndarray:
 
 @functools.cache
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """P**i and P**-i mod 2**64 for i < n (n a power of two, so few sizes are cached)."""
-    inverse = pow(_POLY, -1, 1 << 64)
+    """P**i and P**-i mod 2**32 for i < n (n a power of two, so few sizes are cached)."""
+    inverse = pow(_POLY, -1, 1 << 32)
     with np.errstate(over="ignore"):
-        up = np.multiply.accumulate(np.full(n, _POLY, dtype=np.uint64))
-        down = np.multiply.accumulate(np.full(n, inverse, dtype=np.uint64))
-    one = np.ones(1, dtype=np.uint64)
+        up = np.multiply.accumulate(np.full(n, _POLY, np.uint32), dtype=np.uint32)
+        down = np.multiply.accumulate(np.full(n, inverse, np.uint32), dtype=np.uint32)
+    one = np.ones(1, dtype=np.uint32)
     return np.concatenate((one, up[:-1])), np.concatenate((one, down[:-1]))
 
 
@@ -114,11 +117,16 @@ def _constants(seed: int, n: int) -> np.ndarray:
     return rng.integers(0, _MAX64, size=n, dtype=np.uint64, endpoint=True) | _U64(1)
 
 
-_POLY = 0x9E3779B97F4A7C15 | 1  # odd, so it has an inverse mod 2**64
+# Token hashes are 32 bits: half the memory traffic of 64 over every character, and a chance
+# collision between two words (~1 in 4e9 pairs) only merges them in the shingles they are in.
+_POLY = 0x7F4A7C15  # odd, so it has an inverse mod 2**32
 _SHINGLE_MULT = _constants(0x5EED_0002, 16)
 _BAND_MULT = _constants(0x5EED_0003, 64)
 _BAND_SALT = _constants(0x5EED_0004, 256)
 _DENSIFY = _U64(0x9E3779B97F4A7C15)
+# Halves of a packed index entry (see NearDupIndex).
+_KEY = _U64(0xFFFFFFFF_00000000)
+_REF = _U64(0xFFFFFFFF)
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -184,66 +192,73 @@ class Fingerprints:
         return len(self.sizes)
 
 
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices ``starts[i] .. starts[i] + lengths[i] - 1`` for every i, concatenated."""
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + lengths, lengths)
+
+
 def _tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit (unmixed) hash of every token of every text, and the text it belongs to.
+    """32-bit (unmixed) hash of every token of every text, and where each text's tokens begin
+    (n + 1 offsets: text i has tokens ``first[i]:first[i + 1]``).
 
     Token hashes are polynomial hashes read off one running sum over the whole batch:
-    ``C[i] = sum(c[j] * P**j, j <= i)``, so a token [s, e] hashes to ``(C[e] - C[s-1]) * P**-s``.
+    ``C[i] = sum(c[j] * P**j, j <= i)``, so a token starting at s hashes to
+    ``(C[s'-1] - C[s-1]) * P**-s`` with s' the next token's start: separators are 0, so C does
+    not move between one token's end and the next token's start, and token ends are never needed.
     """
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     # NUL separates texts (and leads, so every token has a predecessor).
     cps = np.frombuffer(("\0" + "\0".join(texts)).encode("utf-32-le"), dtype=np.uint32)
-    chars = np.take(_char_table(), cps, mode="clip")
+    chars = np.take(_char_table(), cps, mode="wrap")
     word = chars != 0
-    alone = chars >= _CHAR_TOKEN
-    breaks = ~word | alone
-    starts = np.flatnonzero(word[1:] & breaks[:-1] | alone[1:]) + 1
-    ends = np.flatnonzero(word[:-1] & breaks[1:] | alone[:-1])
-    if word[-1]:
-        ends = np.append(ends, len(word) - 1)
+    # Characters that continue a word: not separators (0 wraps to the top) and not tokens alone.
+    joins = (chars - np.uint32(1)) < (_CHAR_TOKEN - np.uint32(1))
+    # A token starts at a word character unless it and its predecessor both join.
+    starts = np.flatnonzero(word[1:] > (joins[1:] & joins[:-1])) + 1
     if not len(starts):
-        return np.zeros(0, _U64), np.zeros(0, np.int64)
+        return np.zeros(0, np.uint32), np.zeros(len(texts) + 1, np.int64)
     up, down = _powers(1 << int(len(chars) - 1).bit_length())
     with np.errstate(over="ignore"):
-        running = np.multiply(chars, up[: len(chars)], dtype=_U64)
-        np.cumsum(running, out=running)
+        running = np.multiply(chars, up[: len(chars)])
+        np.cumsum(running, dtype=np.uint32, out=running)
+        before = running[starts - 1]
         # Not mixed here: shingle hashes are mixed once they are combined.
-        hashes = (running[ends] - running[starts - 1]) * down[starts]
+        hashes = (np.append(before[1:], running[-1]) - before) * down[starts]
     text_starts = np.concatenate(([1], np.cumsum(lengths + 1)[:-1] + 1))
     # Few searches of many sorted tokens: where each text's tokens begin.
-    first = np.searchsorted(starts, text_starts)
-    owner = np.repeat(np.arange(len(texts)), np.diff(first, append=len(starts)))
-    return hashes, owner
+    return hashes, np.append(np.searchsorted(starts, text_starts), len(starts))
 
 
-def _shingles(hashes: np.ndarray, owner: np.ndarray, n_texts: int, k: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingle hashes, their text, and their position within the text.
+def _shingles(hashes: np.ndarray, first: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mixed shingle hashes, grouped by text in text order, and how many each text has.
 
     A text shorter than ``k`` tokens has its tokens as shingles.
     """
-    counts = np.bincount(owner, minlength=n_texts)
+    tokens = np.diff(first)
+    hashes = hashes.astype(_U64)
     n = len(hashes)
-    with np.errstate(over="ignore"):
-        if n >= k:
+    counts = np.maximum(tokens - (k - 1), 0)
+    if n >= k:
+        with np.errstate(over="ignore"):
             sh = hashes[: n - k + 1] * _SHINGLE_MULT[0]
             for j in range(1, k):
                 sh += hashes[j: n - k + 1 + j] * _SHINGLE_MULT[j]
-            valid = owner[: n - k + 1] == owner[k - 1:]
-            sh, sh_owner = sh[valid], owner[: n - k + 1][valid]
-        else:
-            sh, sh_owner = np.zeros(0, _U64), np.zeros(0, np.int64)
-    short = counts[owner] < k
-    if short.any():
-        sh = np.concatenate((sh, hashes[short]))
-        sh_owner = np.concatenate((sh_owner, owner[short]))
-        order = np.argsort(sh_owner, kind="stable")
-        sh, sh_owner = sh[order], sh_owner[order]
-    sh = _mix(sh)
-    sh_counts = np.bincount(sh_owner, minlength=n_texts)
-    sh_first = np.concatenate(([0], np.cumsum(sh_counts)[:-1]))
-    position = np.arange(len(sh)) - sh_first[sh_owner]
-    return sh, sh_owner, position
+        # The last k - 1 shingle starts of each text run into the next one.
+        cut = (first[1:, None] - np.arange(1, k)).ravel()
+        valid = np.ones(len(sh), bool)
+        valid[cut[(cut >= 0) & (cut < len(sh))]] = False
+        sh = sh[valid]
+    else:
+        sh = np.zeros(0, _U64)
+    short = np.flatnonzero((tokens > 0) & (tokens < k))
+    if len(short):
+        owner = np.concatenate((np.repeat(np.arange(len(tokens)), counts),
+                                np.repeat(short, tokens[short])))
+        sh = np.concatenate((sh, hashes[_spans(first[short], tokens[short])]))
+        sh = sh[np.argsort(owner, kind="stable")]
+        counts[short] = tokens[short]
+    return _mix(sh), counts
 
 
 def _oph(sh: np.ndarray, owner: np.ndarray, n_texts: int, bins: int) -> np.ndarray:
@@ -255,23 +270,27 @@ def _oph(sh: np.ndarray, owner: np.ndarray, n_texts: int, bins: int) -> np.ndarr
     slot = owner * bins + (sh >> shift).astype(np.int64)
     mins = np.full(n_texts * bins, _MAX64, dtype=_U64)
     np.minimum.at(mins, slot, sh & (_MAX64 >> _U64(bins.bit_length() - 1)))
-    mins = mins.reshape(n_texts, bins)
-    empty = mins == _MAX64
-    if empty.any():
-        # Each empty bin takes the next non-empty bin to its right (circularly), shifted by the
-        # distance so two texts agree there only if they agree on the source bin.
-        col = np.arange(bins)
-        idx = np.where(empty, 2 * bins, col)
-        idx = np.concatenate((idx, idx + bins), axis=1)
-        nearest = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :bins]
-        has_any = nearest[:, 0] < 2 * bins
-        rows = np.flatnonzero(has_any)
-        src = nearest[rows] % bins
-        dist = (nearest[rows] - col).astype(_U64)
-        with np.errstate(over="ignore"):
-            borrowed = _mix(np.take_along_axis(mins[rows], src, axis=1) + dist * _DENSIFY)
-        mins[rows] = np.where(empty[rows], borrowed, mins[rows])
-    return mins
+    # Each empty bin takes the next non-empty bin to its right (circularly), shifted by the
+    # distance so two texts agree there only if they agree on the source bin. Few bins are
+    # empty, so the search steps over the empty ones only, one bin further per step.
+    empty = np.flatnonzero(mins == _MAX64)
+    row, col = empty // bins, empty % bins
+    # Texts without shingles stay all-ones.
+    keep = np.bincount(row, minlength=n_texts)[row] < bins
+    row, col, empty = row[keep], col[keep], empty[keep]
+    src = np.empty_like(empty)
+    dist = np.zeros(len(empty), _U64)
+    todo = np.arange(len(empty))
+    step = 1
+    while len(todo):
+        at = row[todo] * bins + (col[todo] + step) % bins
+        found = mins[at] != _MAX64
+        src[todo[found]], dist[todo[found]] = at[found], step
+        todo = todo[~found]
+        step += 1
+    with np.errstate(over="ignore"):
+        mins[empty] = _mix(mins[src] + dist * _DENSIFY)
+    return mins.reshape(n_texts, bins)
 
 
 def _band_keys(mins: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
@@ -288,18 +307,20 @@ def _band_keys(mins: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray
 def fingerprint(texts: Sequence[str], config: NearDupConfig = NearDupConfig()) -> Fingerprints:
     """Sketch a batch of texts (one call per batch: the work is in array operations)."""
     n = len(texts)
-    hashes, owner = _tokens(texts)
-    sh, sh_owner, position = _shingles(hashes, owner, n, config.shingle)
-    mins = _oph(sh, sh_owner, n, config.bins)
+    hashes, first = _tokens(texts)
+    sh, sizes = _shingles(hashes, first, config.shingle)
+    rows = np.arange(n)
+    mins = _oph(sh, np.repeat(rows, sizes), n, config.bins)
     keys = _band_keys(mins, config.bands, config.rows, 0)
     if config.lead_bands:
-        lead = position < config.lead
+        lead = np.minimum(sizes, config.lead)
         lead_bins = 1 << (config.lead_bands * config.lead_rows - 1).bit_length()
-        lead_mins = _oph(sh[lead], sh_owner[lead], n, max(8, lead_bins))
+        lead_mins = _oph(sh[_spans(np.cumsum(sizes) - sizes, lead)], np.repeat(rows, lead), n,
+                         max(8, lead_bins))
         keys = np.concatenate(
             (keys, _band_keys(lead_mins, config.lead_bands, config.lead_rows, config.bands)),
             axis=1)
-    sizes = np.bincount(sh_owner, minlength=n).astype(np.uint32)
+    sizes = sizes.astype(np.uint32)
     return Fingerprints(signatures=(mins & _U64(0xFF)).astype(np.uint8), sizes=sizes, keys=keys)
 
 
@@ -412,9 +433,9 @@ class NearDupIndex:
         self._sizes = _Grow(np.dtype(np.uint32))
         self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
         self._alive = _Grow(np.dtype(bool))
-        # Entries sorted by key (low 32 bits); ref = resident slot * 4 + method.
-        self._keys = np.zeros(0, np.uint32)
-        self._refs = np.zeros(0, np.uint32)
+        # Entries packed as key << 32 | ref (key: low 32 bits of the index key; ref: resident
+        # slot * 4 + method), sorted: one array to search and one insert per batch.
+        self._entries = np.zeros(0, _U64)
 
     def __len__(self) -> int:
         return int(self._alive.view().sum())
@@ -424,7 +445,7 @@ class NearDupIndex:
         """Bytes of resident data (arrays at their used size, dead residents not yet compacted
         included): what a snapshot of this index holds."""
         per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
-        return self._alive.size * per_resident + len(self._keys) * (4 + 4)
+        return self._alive.size * per_resident + len(self._entries) * (4 + 4)
 
     def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
             entry_keys: np.ndarray, entry_owner: np.ndarray, entry_methods: np.ndarray
@@ -448,18 +469,13 @@ class NearDupIndex:
         self._alive.extend(np.ones(n, bool))
         # Only the low 32 bits are kept (the high ones pick the shard): a chance collision costs
         # one signature check, and 4 bytes per entry are saved.
-        entry_keys = (np.asarray(entry_keys, dtype=_U64) & _U64(0xFFFFFFFF)).astype(np.uint32)
+        refs = (base + np.asarray(entry_owner, _U64)) * _U64(4) + np.asarray(entry_methods, _U64)
         # Sorted once: the search, the pairs within the batch and the merge all use it.
-        order = np.argsort(entry_keys)
-        keys = entry_keys[order]
-        refs = ((base + np.asarray(entry_owner, np.int64)[order]) * 4 + np.asarray(
-            entry_methods, np.int64)[order]).astype(np.uint32)
-        pairs = np.concatenate((self._pairs_with_residents(keys, refs),
-                                self._pairs_within(keys, refs)))
-        verdict = self._verify(pairs, base, n)
-        at = np.searchsorted(self._keys, keys, side="right")
-        self._keys = np.insert(self._keys, at, keys)
-        self._refs = np.insert(self._refs, at, refs)
+        batch = np.sort((np.asarray(entry_keys, dtype=_U64) << _U64(32)) | refs)
+        found, at = self._pairs_with_residents(batch)
+        verdict = self._verify(np.concatenate((found, self._pairs_within(batch))), base, n)
+        # New refs are larger than every resident's, so the entries stay sorted as numbers.
+        self._entries = np.insert(self._entries, at, batch)
         return verdict
 
     @staticmethod
@@ -469,21 +485,28 @@ class NearDupIndex:
         a, b = refs_a.astype(np.int64), refs_b.astype(np.int64)
         return np.stack((a >> 2, b >> 2, np.maximum(a & 3, b & 3)), axis=1)
 
-    def _pairs_with_residents(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
-        if not len(self._keys):
-            return np.zeros((0, 3), np.int64)
+    def _pairs_with_residents(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of the batch's entries with residents sharing their key, and where each batch
+        entry goes in the resident entries (after those with its key)."""
+        resident = self._entries
+        key_lo = batch & _KEY
+        at = np.searchsorted(resident, key_lo, side="left")
+        if not len(resident):
+            return np.zeros((0, 3), np.int64), at
         # Most keys find nothing: the upper bound is only searched for the few that do.
-        lo = np.searchsorted(self._keys, keys, side="left")
-        hit = np.flatnonzero(self._keys[np.minimum(lo, len(self._keys) - 1)] == keys)
-        lo = lo[hit]
-        counts = np.searchsorted(self._keys, keys[hit], side="right") - lo
+        hit = np.flatnonzero(resident[np.minimum(at, len(resident) - 1)] & _KEY == key_lo)
+        lo = at[hit]
+        hi = np.searchsorted(resident, key_lo[hit] | _REF, side="right")
+        at[hit] = hi
+        counts = hi - lo
         total = int(counts.sum())
         if not total:
-            return np.zeros((0, 3), np.int64)
-        at = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return self._pairs(np.repeat(refs[hit], counts), self._refs[at])
+            return np.zeros((0, 3), np.int64), at
+        return (self._pairs(np.repeat(batch[hit] & _REF, counts),
+                            resident[_spans(lo, counts)] & _REF), at)
 
-    def _pairs_within(self, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    def _pairs_within(self, batch: np.ndarray) -> np.ndarray:
+        keys, refs = batch >> _U64(32), batch & _REF
         found = []
         d = 1
         while d < len(keys):
@@ -530,9 +553,13 @@ class NearDupIndex:
         a, b, method, similarity = a[order], b[order], method[order], similarity[order]
         first = np.ones(len(a), bool)
         first[1:] = a[1:] != a[:-1]
-        for i in np.flatnonzero(first):
-            verdict[int(a[i]) - base] = Match(ids[b[i]].decode(), int(times[b[i]]),
-                                              round(float(similarity[i]), 4), int(method[i]))
+        a, b = a[first], b[first]
+        # Plain Python values first: one conversion per array, not one per element.
+        for row, rid, rtime, sim, how in zip((a - base).tolist(), ids[b].tolist(),
+                                             times[b].tolist(),
+                                             similarity[first].round(4).tolist(),
+                                             method[first].tolist(), strict=True):
+            verdict[row] = Match(rid.decode(), rtime, sim, how)
         return verdict
 
     def expire(self, before_ms: int) -> bool:
@@ -552,11 +579,11 @@ class NearDupIndex:
 
     def _compact(self) -> None:
         alive = self._alive.view().copy()
-        remap = np.cumsum(alive) - 1
-        slots = self._refs >> 2
-        live = alive[slots]
-        self._keys = self._keys[live]
-        self._refs = (remap[slots[live]] * 4 + (self._refs[live] & 3)).astype(np.uint32)
+        remap = (np.cumsum(alive) - 1).astype(_U64)
+        entries = self._entries[alive[(self._entries & _REF) >> _U64(2)]]
+        # Slots keep their order, so the entries stay sorted.
+        self._entries = ((entries & _KEY) | (remap[(entries & _REF) >> _U64(2)] << _U64(2))
+                         | (entries & _U64(3)))
         for grow in (self._ids, self._times, self._sizes, self._sigs, self._alive):
             grow.keep(alive)
 
@@ -565,11 +592,11 @@ class NearDupIndex:
 
         ``restore`` of a full snapshot and the ones taken since rebuilds an equal index.
         """
-        mine = (self._refs >> 2) >= start
+        entries = self._entries[(self._entries & _REF) >= _U64(4 * start)]
         return (self._ids.view()[start:], self._times.view()[start:],
                 self._sizes.view()[start:], self._sigs.view()[start:],
-                self._alive.view()[start:], self._keys[mine],
-                self._refs[mine] - np.uint32(4 * start))
+                self._alive.view()[start:], (entries >> _U64(32)).astype(np.uint32),
+                ((entries & _REF) - _U64(4 * start)).astype(np.uint32))
 
     @property
     def slots(self) -> int:
@@ -579,18 +606,16 @@ class NearDupIndex:
     @classmethod
     def restore(cls, config: NearDupConfig, horizon_ms: int | None, snapshots) -> NearDupIndex:
         index = cls(config, horizon_ms)
-        keys, refs = [index._keys], [index._refs]
+        entries = [index._entries]
         for ids, times, sizes, sigs, alive, snap_keys, snap_refs in snapshots:
             base = index._alive.size
             for grow, rows in ((index._ids, ids), (index._times, times),
                                (index._sizes, sizes), (index._sigs, sigs),
                                (index._alive, alive)):
                 grow.extend(rows)
-            keys.append(snap_keys)
-            refs.append(snap_refs + np.uint32(4 * base))
-        keys, refs = np.concatenate(keys), np.concatenate(refs)
-        order = np.argsort(keys, kind="stable")
-        index._keys, index._refs = keys[order], refs[order]
+            entries.append((np.asarray(snap_keys, _U64) << _U64(32))
+                           | (np.asarray(snap_refs, _U64) + _U64(4 * base)))
+        index._entries = np.sort(np.concatenate(entries))
         return index
 
     def oldest(self) -> int | None:

@@ -41,6 +41,9 @@ MAX_CHARS = 1200
 MIN_STEM = 4
 # Languages read with another language's definitions.
 _FALLBACK = {"nn": "no"}
+# libyaml's loader where PyYAML was built with it: the definitions load ~10x faster (setup of
+# every worker that tags).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TOKEN = re.compile(r"\w+")
 
@@ -74,7 +77,7 @@ def _load_labels() -> dict[str, str]:
     text = (importlib.resources.files("wirewatch.core") / "data/topics/iptc.yaml").read_text(
         encoding="utf-8"
     )
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_LOADER)
 
 
 IPTC_LABELS: dict[str, str] = _load_labels()
@@ -177,7 +180,7 @@ class KeywordTopicTagger:
         files = sorted(f for f in folder.iterdir() if f.name.endswith(".yaml")
                        and f.name != "iptc.yaml")
         for f in files:
-            spec = yaml.safe_load(f.read_text(encoding="utf-8"))
+            spec = yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER)
             if not isinstance(spec, dict) or not isinstance(spec.get("patterns"), dict):
                 raise ValueError(f"{f.name}: expected code, label and patterns")
             code = spec.get("code")

@@ -31,6 +31,7 @@ See https://beam.apache.org/documentation/runners/ for each runner's options.
 
 Examples:
   wirewatch run --feeds samples/feeds.yaml --output out
+  wirewatch run --input_jsonl 'archive/*.jsonl.gz' --output out
   wirewatch run --bootstrap_servers 127.0.0.1:9092 --input_topic articles \\
       --output_topic article_events --bounded
 """
@@ -63,9 +64,10 @@ def _check_run_options(args: argparse.Namespace) -> None:
     """Clear errors for what would otherwise fail deep inside a worker."""
     from wirewatch.connectors.rss.feedlist import FeedListError, load_feed_list
 
-    if not args.feeds and not args.input_topic:
+    if not args.feeds and not args.input_topic and not args.input_jsonl:
         raise UsageError("--feeds is required (a YAML feed list, e.g. samples/feeds.yaml), or "
-                         "--input_topic with --bootstrap_servers")
+                         "--input_jsonl (JSON-lines files), or --input_topic with "
+                         "--bootstrap_servers")
     if args.feeds:
         try:
             load_feed_list(args.feeds)
@@ -198,7 +200,8 @@ def run(argv: Sequence[str]) -> int:
         return 2
     options = with_provisioned_runners(PipelineOptions(list(argv)))
     started = time.monotonic()
-    inputs = ", ".join(filter(None, [args.feeds, *(args.input_topic or ())]))
+    inputs = ", ".join(filter(None, [args.feeds, args.input_jsonl,
+                                     *(args.input_topic or ())]))
     outputs = ", ".join(filter(None, [args.output, args.output_topic]))
     log.info("running wirewatch %s: %s -> %s", __version__, inputs, outputs)
     pipeline = beam.Pipeline(options=options)

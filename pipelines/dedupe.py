@@ -255,7 +255,13 @@ class _DecideInShard(beam.DoFn):
 
     @userstate.on_timer(_EXPIRE)
     def on_expire(self, key=_KEY, fired=_FIRED, residents=_P_RESIDENTS, version=_P_VERSION,
-                  expire=_T_EXPIRE) -> None:
+                  soon_at=_P_SOON_AT, expire=_T_EXPIRE) -> None:
+        waiting = soon_at.read()
+        if waiting is not None and waiting * 1000 < fired.micros:
+            # When the watermark jumps past several timers, runners need not fire them in time
+            # order (Prism fired this one first): a resident must stay until every probe before
+            # its expiry is decided. That decision expires residents and sets this timer again.
+            return
         index = self._index(key, residents, version)
         self._expire(key, index, fired.micros // 1000, residents, version, expire)
 
@@ -284,9 +290,10 @@ class _DecideInShard(beam.DoFn):
 
 
 def _verdict(probe: _Probe, match: Match | None, late: bool) -> TimestampedValue:
+    """A verdict keyed by its join key, ready for the join."""
     verdict = ((probe[0], match.event_id, match.event_time, match.similarity, match.method, late)
                if match else (probe[0], None, 0, 0.0, 0, late))
-    return TimestampedValue(verdict, probe[2] / 1000)
+    return TimestampedValue((probe[0], (_VERDICT, verdict)), probe[2] / 1000)
 
 
 class _DecideGrouped(beam.DoFn):
@@ -445,8 +452,10 @@ class Dedupe(beam.PTransform):
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         windowing = events.windowing
+        in_global = windowing.is_default()
+        if not in_global:  # decided in the global window, default trigger: see BackToWindows
+            events = events | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
         sketched = (events
-                    | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
                     | "Sketch" >> beam.ParDo(_Sketch(self._config, self._shards,
                                                      self._batch_size)
                                              ).with_output_types(tuple[int, tuple],
@@ -456,14 +465,13 @@ class Dedupe(beam.PTransform):
             # Bounded input is decided once, at its end: a GroupByKey per shard and per event
             # does it without the state and timers (and their cost) that a stream needs.
             decide = beam.ParDo(_DecideGrouped(self._config, self._horizon_ms, _DECIDE_CHUNK))
-            decided = (sketched.probes
-                       | "ShardGroups" >> beam.GroupByKey()
-                       | "DecideInShards" >> decide.with_output_types(_Verdict))
+            verdicts = (sketched.probes
+                        | "ShardGroups" >> beam.GroupByKey()
+                        | "DecideInShards" >> decide.with_output_types(tuple[str, tuple]))
         else:
             decide = beam.ParDo(_decide_in_shard(self._config, self._horizon_ms))
-            decided = sketched.probes | "DecideInShards" >> decide.with_output_types(_Verdict)
-        verdicts = decided | "ByJoinKey" >> beam.Map(lambda v: (v[0], (_VERDICT, v))
-                                                     ).with_output_types(tuple[str, tuple])
+            verdicts = (sketched.probes
+                        | "DecideInShards" >> decide.with_output_types(tuple[str, tuple]))
         together = (sketched.events, verdicts) | "Together" >> beam.Flatten()
         if events.is_bounded:
             joined = (together
@@ -473,7 +481,7 @@ class Dedupe(beam.PTransform):
             joined = (together
                       | "Join" >> beam.ParDo(_Join()).with_input_types(tuple[str, tuple])
                       .with_output_types(tuple[int, dict]))
-        if not isinstance(windowing.windowfn, GlobalWindows):
+        if not in_global:
             # Decided in the global window (a copy's original may sit in an earlier window of
             # the caller's); back into the caller's windows now.
             joined = joined | "BackToWindows" >> beam.WindowInto(

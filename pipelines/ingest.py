@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.connectors.jsonl import ReadJsonLines
 from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.fetch import FetchConfig
@@ -41,6 +42,9 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
             feeds = pipeline | "ReadFeeds" >> PollFeeds(
                 load_feed_list(opts.feeds), fetch=fetch, fetched_ms=opts.fetched_at_ms)
         reads.append(feeds)
+    if opts.input_jsonl:
+        reads.append(pipeline | "ReadJsonLines" >> ReadJsonLines(
+            opts.input_jsonl, fetched_ms=opts.fetched_at_ms))
     if opts.input_topic:
         kafka = pipeline | "ReadKafka" >> ReadFromKafka(
             kafka_config(options), opts.input_topic, group_id=opts.group_id,

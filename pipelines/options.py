@@ -30,11 +30,18 @@ class WirewatchOptions(PipelineOptions):
                  "a 'path' are read from that file; e.g. samples/feeds.yaml.")
         group.add_argument(
             "--fetched_at_ms", type=int, default=None,
-            help="Fetch time to stamp on articles read from feed files, in epoch millis "
+            help="Fetch time to stamp on articles read from feed or JSON-lines files, in "
+                 "epoch millis "
                  "(default: now). Pin it to make reruns byte-identical.")
         group.add_argument(
             "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
             help="User-Agent sent when fetching feeds over HTTP.")
+        group.add_argument(
+            "--input_jsonl",
+            help="JSON-lines archive of articles to read (a path or glob; .gz/.bz2 are "
+                 "decompressed), one JSON article a line in the Kafka JSON format "
+                 "(connectors/article_json.py): backfills from files. Bad lines become dead "
+                 "letters with their line number.")
         group.add_argument(
             "--input_topic", action="append", default=None,
             help="Kafka topic of articles to read (repeat for several); needs "

@@ -56,7 +56,11 @@ def schema_path(name: str) -> Path:
 
 @cache
 def parsed_schema(name: str) -> dict:
-    """The parsed (fastavro) schema called ``name``: ``article_event`` or ``dead_letter``."""
+    """The parsed (fastavro) schema called ``name``: ``article_event``, ``dead_letter`` or
+    ``feed_health``; ``ValueError`` for any other name."""
+    if name not in (ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH):
+        raise ValueError(f"no schema called {name!r}: one of {ARTICLE_EVENT!r}, "
+                         f"{DEAD_LETTER!r}, {FEED_HEALTH!r}")
     with schema_path(name).open(encoding="utf-8") as f:
         return fastavro.parse_schema(json.load(f))
 
@@ -93,10 +97,11 @@ def source(
     partition: int | None = None,
     offset: int | None = None,
     guid: str | None = None,
+    path: str | None = None,
 ) -> dict:
     """A ``Source`` record: where an article or a failure came from."""
-    if kind not in ("rss", "kafka"):
-        raise ValueError(f"source kind must be 'rss' or 'kafka', not {kind!r}")
+    if kind not in ("rss", "kafka", "file"):
+        raise ValueError(f"source kind must be 'rss', 'kafka' or 'file', not {kind!r}")
     return {
         "kind": kind,
         "outlet": outlet,
@@ -105,6 +110,7 @@ def source(
         "partition": partition,
         "offset": offset,
         "guid": guid,
+        "path": path,
     }
 
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -23,8 +24,11 @@ class LiveJob:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> LiveJob:
+        # A file, not a pipe: nobody reads a pipe until stop(), and a job that logs more than
+        # the pipe holds (64 KB) would block on its next write and stall, as if the runner hung.
+        self._output = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            self._argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            self._argv, cwd=REPO, stdout=self._output, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
         return self
 
@@ -32,6 +36,12 @@ class LiveJob:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._output.close()
+
+    def output(self) -> str:
+        """Everything the job printed so far."""
+        self._output.seek(0)
+        return self._output.read()
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -57,5 +67,5 @@ class LiveJob:
             os.killpg(self.process.pid, signal.SIGINT)
         else:
             self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=timeout_s)
-        return output
+        self.process.wait(timeout=timeout_s)
+        return self.output()

@@ -92,6 +92,12 @@ def test_dead_letter_window_counts_and_keeps_the_latest():
         (300, "Wire articles[2]@41"), (200, "Broken Feed https://broken.example/rss")]
 
 
+def test_a_dead_letter_from_a_file_names_path_and_line():
+    letter = failed("read", "invalid_json")
+    letter["source"] = source("file", "a.jsonl", path="/data/a.jsonl", offset=7)
+    assert dead_letter_sample(letter, 1).origin == "a.jsonl /data/a.jsonl:7"
+
+
 def test_sliding_window_forgets_by_time_and_keeps_at_most_the_newest():
     window = SlidingWindow(span_ms=1000, limit=3)
     window.add(dead_letter_sample(failed("parse", "x"), t) for t in (100, 900, 1500, 1600))

@@ -159,14 +159,17 @@ def test_polls_are_counted_in_beam_metrics(server):
 
 
 def test_shard_tracker_checkpoints_carry_the_claimed_states():
-    tracker = _ShardTracker(_Shard({"f": "before"}, until_s=99.0))
-    assert tracker.try_claim({"f": "after"})
+    tracker = _ShardTracker(_Shard({"f": "before", "g": "before"}, until_s=99.0,
+                                   unpolled=frozenset({"f", "g"})))
+    assert tracker.try_claim(({"f": "after", "g": "before"}, ["f"]))
     assert tracker.try_split(0.5) is None  # only checkpoints, never halves
     primary, residual = tracker.try_split(0)
     assert primary.done and not residual.done
-    assert residual.states == {"f": "after"} and residual.until_s == 99.0
+    assert residual.states == {"f": "after", "g": "before"} and residual.until_s == 99.0
+    # g's first poll is still to come: the watermark keeps waiting for it after the checkpoint
+    assert residual.unpolled == {"g"}
     tracker.check_done()
-    assert not tracker.try_claim({"f": "late"})  # nothing may be claimed after a checkpoint
+    assert not tracker.try_claim(({"f": "late"}, ["f"]))  # nothing claimed after a checkpoint
 
     stopping = _ShardTracker(_Shard({"f": "s"}))
     with pytest.raises(ValueError):

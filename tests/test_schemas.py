@@ -93,7 +93,7 @@ def test_invalid_record_names_the_field():
 
 
 def test_unknown_source_kind_is_refused():
-    with pytest.raises(ValueError, match="rss' or 'kafka"):
+    with pytest.raises(ValueError, match="'rss', 'kafka' or 'file'"):
         records.source("ftp", "O")
 
 

@@ -1,22 +1,8 @@
 """Bytes on a Kafka topic <-> wirewatch records. No Beam here.
 
-Input (``ReadFromKafka``), ``input_format="json"``: one UTF-8 JSON object per message::
-
-    {
-      "url": "https://example.org/a/1",        required, string
-      "outlet": "Nordic Wire",                 required, string
-      "guid": "urn:nw:1",                      optional; else the message key, if any
-      "title": "...", "summary": "...",        optional strings (HTML allowed)
-      "content": "<p>...</p>",                 optional string, HTML or text
-      "authors": ["A. Writer"],                optional, list of strings (or one string)
-      "published": "2026-11-21T09:30:00Z",     optional, ISO 8601 or int epoch millis
-      "updated": 1795260604731,                optional, same
-      "language": "en",                        optional hint
-      "media_urls": ["https://..."]            optional, list of strings
-    }
-
-Unknown fields are ignored. A date that cannot be read is dropped with a ``date_note`` (as
-for feeds), not rejected. ``fetched_ms`` is the Kafka record timestamp.
+Input (``ReadFromKafka``), ``input_format="json"``: one JSON article per message, in the format
+of ``wirewatch.connectors.article_json`` (shared with the JSON-lines file source); the message
+key is the guid when the JSON has none, and ``fetched_ms`` is the Kafka record timestamp.
 
 ``input_format="avro"``: article events (``schemas/article_event.avsc``) as written by
 ``WriteToKafka``, in either framing below; they are turned back into ``RawArticle`` so the
@@ -42,12 +28,13 @@ import struct
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from wirewatch.connectors import article_json
+from wirewatch.connectors.article_json import article_to_json
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.schemas.records import (
     ARTICLE_EVENT,
@@ -77,41 +64,12 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 SCHEMA_HEADER = "wirewatch.schema"
 FINGERPRINT_HEADER = "wirewatch.schema.fingerprint"
 _CONFLUENT_MAGIC = 0
-_STRINGS = ("title", "summary", "content", "language", "guid")
 
 
 @cache
 def schema_fingerprint(name: str) -> str:
     """CRC-64-AVRO fingerprint (hex) of schema ``name``'s Parsing Canonical Form."""
     return fingerprint(to_parsing_canonical_form(parsed_schema(name)), "CRC-64-AVRO")
-
-
-def _millis(record: Mapping[str, Any], key: str) -> tuple[int | None, str | None]:
-    value = record.get(key)
-    if value is None:
-        return None, None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None, f"unreadable {key} date {value!r}: ignored"
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return round(parsed.timestamp() * 1000), None
-    return None, f"unreadable {key} date {value!r}: ignored"
-
-
-def _string_list(record: Mapping[str, Any], key: str) -> list[str]:
-    value = record.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise BadMessage("wrong_type", f"field {key!r} must be a list of strings")
 
 
 def _check_size(value: bytes | None) -> bytes:
@@ -124,63 +82,15 @@ def _check_size(value: bytes | None) -> bytes:
 
 
 def article_from_json(value: bytes | None, source: dict, fetched_ms: int) -> RawArticle:
-    """The ``RawArticle`` in a JSON message (format in the module docstring).
+    """The ``RawArticle`` in a JSON message (``wirewatch.connectors.article_json``'s format).
 
     ``source`` is the Kafka ``Source`` record; its ``guid`` (the message key) is used when the
     JSON has none.
     """
-    value = _check_size(value)
     try:
-        record = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadMessage("invalid_json", f"message is not JSON: {e}") from None
-    if not isinstance(record, dict):
-        raise BadMessage("wrong_schema",
-                         f"message is JSON {type(record).__name__}, not an article object")
-    for key in ("url", "outlet"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            if record.get(key) is None:
-                raise BadMessage("missing_field", f"required field {key!r} is missing")
-            raise BadMessage("wrong_type", f"field {key!r} must be a non-empty string")
-    for key in _STRINGS:
-        if record.get(key) is not None and not isinstance(record[key], str):
-            raise BadMessage("wrong_type", f"field {key!r} must be a string")
-    published, published_note = _millis(record, "published")
-    updated, updated_note = _millis(record, "updated")
-    notes = [n for n in (published_note, updated_note) if n]
-    return RawArticle(
-        source={**source, "outlet": record["outlet"], "guid": record.get("guid") or source["guid"]},
-        url=record["url"],
-        title=record.get("title") or "",
-        summary=record.get("summary") or "",
-        content=record.get("content") or "",
-        authors=_string_list(record, "authors"),
-        published_ms=published,
-        updated_ms=updated,
-        fetched_ms=fetched_ms,
-        language_hint=record.get("language"),
-        media_urls=_string_list(record, "media_urls"),
-        date_note="; ".join(notes) or None,
-    )
-
-
-def article_to_json(article: RawArticle) -> bytes:
-    """A ``RawArticle`` as a JSON message that :func:`article_from_json` reads back."""
-    record = {
-        "url": article.url,
-        "outlet": article.source["outlet"],
-        "guid": article.source.get("guid"),
-        "title": article.title,
-        "summary": article.summary,
-        "content": article.content,
-        "authors": article.authors,
-        "published": article.published_ms,
-        "updated": article.updated_ms,
-        "language": article.language_hint,
-        "media_urls": article.media_urls,
-    }
-    return json.dumps({k: v for k, v in record.items() if v not in (None, "", [])},
-                      ensure_ascii=False).encode()
+        return article_json.article_from_json(_check_size(value), source, fetched_ms)
+    except article_json.BadArticle as e:
+        raise BadMessage(e.error_type, f"message: {e.reason}") from None
 
 
 def article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]], source: dict,

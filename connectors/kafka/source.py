@@ -19,7 +19,8 @@ How it reads (after ``apache_beam/transforms/periodicsequence.py``):
   stages one after the other: reads behind a never-ending ``Watch`` would never start.
 - **Commits**: the reader never auto-commits. Unbounded: a bundle finalizer commits the next
   offset of each partition once the runner has made the bundle durable (Portable Flink calls
-  finalizers only in streaming, which is the only mode that uses them here). Bounded: the
+  finalizers only in streaming, which is the only mode that uses them here, and only after a
+  checkpoint: run Flink with ``--checkpointing_interval``). Bounded: the
   output ``read_to`` carries (topic, partition, end offset) per finished partition and
   :class:`CommitOffsets` commits them behind a side input on the sinks' results, i.e. only
   after every sink has flushed; a failed run commits nothing.
@@ -321,6 +322,8 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Bundle finalizer: the bundle that read up to ``offsets`` is durable."""
+        if not offsets or not self._group_id:
+            return
         try:
             with self._lock:
                 admin.commit(self._client("commit"), offsets)
@@ -443,7 +446,10 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             marks.append(Timestamp.now() - self._out_of_orderness)  # nothing to hold back
         if marks and None not in marks:
             _advance(watermark, min(marks))
-        if read_to and self._group_id and not self._bounded:
+        if not self._bounded:
+            # Registered even with nothing to commit: Prism finalizes every bundle of this
+            # stage, and the SDK worker answers a bundle that asked for nothing with an error
+            # and a traceback (two a second in a live job).
             finalizer.register(lambda: self._commit(read_to))
         if self._bounded:
             if unfinished:

@@ -20,9 +20,9 @@ import threading
 import time
 import typing
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -145,11 +145,14 @@ class PollFeeds(beam.PTransform):
 
 @dataclass(frozen=True)
 class _Shard:
-    """Restriction of the watching DoFn: every feed's state; ``done`` once checkpointed."""
+    """Restriction of the watching DoFn: every feed's state; ``done`` once checkpointed;
+    ``unpolled``: feeds whose first poll is still to come (the shard's watermark waits for
+    them, so the backlog a first poll returns is not behind the watermark)."""
 
     states: dict[str, FeedState] = field(hash=False)
     until_s: float | None = None
     done: bool = False
+    unpolled: frozenset[str] = frozenset()
 
 
 class _ShardTracker(RestrictionTracker):
@@ -168,22 +171,25 @@ class _ShardTracker(RestrictionTracker):
     def current_progress(self) -> RestrictionProgress:
         return RestrictionProgress(completed=0, remaining=0 if self._restriction.done else 1)
 
-    def try_claim(self, states: dict[str, FeedState] | None) -> bool:
-        """Claim a round that left the feeds in ``states``; ``None`` stops the shard."""
+    def try_claim(self, round_: tuple[dict[str, FeedState], Iterable[str]] | None) -> bool:
+        """Claim a round that polled the feeds ``round_[1]`` and left every feed in
+        ``round_[0]``; ``None`` stops the shard."""
         if self._restriction.done:
             return False
-        if states is None:
-            self._restriction = _Shard(self._restriction.states, self._restriction.until_s, True)
+        if round_ is None:
+            self._restriction = replace(self._restriction, done=True)
             return False
-        self._restriction = _Shard(states, self._restriction.until_s)
+        states, polled = round_
+        self._restriction = replace(self._restriction, states=states,
+                                    unpolled=self._restriction.unpolled - set(polled))
         return True
 
     def try_split(self, fraction_of_remainder: float) -> tuple[_Shard, _Shard] | None:
         if fraction_of_remainder != 0 or self._restriction.done:
             return None
-        states, until_s = self._restriction.states, self._restriction.until_s
-        self._restriction = _Shard(states, until_s, True)
-        return self._restriction, _Shard(states, until_s)
+        residual = self._restriction
+        self._restriction = replace(residual, done=True)
+        return self._restriction, residual
 
     def check_done(self) -> None:
         if not self._restriction.done:
@@ -202,7 +208,8 @@ class _ShardProvider(RestrictionProvider):
     def initial_restriction(self, shard: tuple[int, tuple[FeedSpec, ...]]) -> _Shard:
         now, rng = time.time(), random.Random()
         states = {f.url: FeedState(self._policy.first(now, rng, f.interval_s)) for f in shard[1]}
-        return _Shard(states, now + self._stop_after_s if self._stop_after_s else None)
+        return _Shard(states, now + self._stop_after_s if self._stop_after_s else None,
+                      unpolled=frozenset(states))
 
     def create_tracker(self, restriction: _Shard) -> _ShardTracker:
         return _ShardTracker(restriction)
@@ -240,14 +247,15 @@ class _PollOnSchedule(_Polling, _ShardProvider):
         if restriction.until_s is not None and now >= restriction.until_s:
             tracker.try_claim(None)
             return
-        _advance(watermark, now)
+        if not restriction.unpolled:
+            _advance(watermark, now)
         states = restriction.states
         due = [f for f in shard[1] if states[f.url].schedule.due(now)]
         if due:
             outcomes = self._poll(due, states)
             after = dict(states)
             after.update((f.url, o.state) for f, o in zip(due, outcomes, strict=True))
-            if not tracker.try_claim(after):
+            if not tracker.try_claim((after, [f.url for f in due])):
                 return
             for feed, outcome in zip(due, outcomes, strict=True):
                 # One element per poll, keyed by feed, for the item memory downstream.
