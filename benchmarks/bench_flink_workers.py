@@ -177,6 +177,9 @@ class _CpuSampler(threading.Thread):
     def cores(self, start: float, end: float) -> dict[str, float]:
         """Cores used on average between ``start`` and ``end``, by role."""
         inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            raise RuntimeError(f"steady state of {end - start:.2f} s is too short to sample; "
+                               "give more --articles")
         (t0, busy0, ticks0), (t1, busy1, ticks1) = inside[0], inside[-1]
         seconds = (t1 - t0) * CLOCK_TICKS
 
