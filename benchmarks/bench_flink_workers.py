@@ -213,17 +213,17 @@ def _steady_state(marks: list[dict], total: int) -> tuple[float, float, float]:
 
 def run_once(articles: list[list[str]], workers: int, flink: ExternalFlink, sampler: _CpuSampler,
              beam_args: list[str]) -> dict:
-    log_dir = tempfile.mkdtemp(prefix="bench-flink-")
     options = PipelineOptions(flink.pipeline_args(workers) + beam_args)
-    started = time.time()
-    with beam.Pipeline(options=options) as p:
-        _ = (p
-             | beam.Create(articles, reshuffle=False)
-             | beam.Reshuffle()  # one element stream out of Create: spread it over the slots
-             | beam.ParDo(_Analyse(log_dir))
-             | beam.combiners.Count.PerKey())
-    wall = time.time() - started
-    marks = [json.loads(f.read_text()) for f in Path(log_dir).glob("*.json")]
+    with tempfile.TemporaryDirectory(prefix="bench-flink-") as log_dir:
+        started = time.time()
+        with beam.Pipeline(options=options) as p:
+            _ = (p
+                 | beam.Create(articles, reshuffle=False)
+                 | beam.Reshuffle()  # one element stream out of Create: spread it over the slots
+                 | beam.ParDo(_Analyse(log_dir))
+                 | beam.combiners.Count.PerKey())
+        wall = time.time() - started
+        marks = [json.loads(f.read_text()) for f in Path(log_dir).glob("*.json")]
     total = sum(len(a) for a in articles)
     start, end, rate = _steady_state(marks, total)
     per_process: dict[int, int] = {}
