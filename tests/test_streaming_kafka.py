@@ -84,6 +84,7 @@ def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(kafka_
             sent = _produce(kafka_broker.bootstrap, topic, [_article(batch, i) for i in range(3)])
             events = _wait_for(out, titles, 60)
             latency = time.time() - sent
+            print(f"batch {batch}: written {latency:.1f} s after the produce")  # pytest -s
             assert titles <= set(events), (f"batch {batch} not written within 60 s; job output:\n"
                                            f"{job.output()[-3000:]}")
             assert latency <= budget, f"batch {batch} took {latency:.1f} s (> {budget} s)"
