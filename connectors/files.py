@@ -46,10 +46,7 @@ class _WriteRolledFileFn(beam.DoFn):
 
     def __init__(self, prefix: str, schema: dict) -> None:
         self._prefix = prefix
-        self._schema = schema
-
-    def setup(self) -> None:
-        self._parsed = fastavro.parse_schema(self._schema)
+        self._schema = schema  # parsed already (records.parsed_schema)
 
     def process(self, element: tuple[int, Iterable[dict]],
                 pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
@@ -59,7 +56,7 @@ class _WriteRolledFileFn(beam.DoFn):
         # Readers list "*.avro": the file only gets that name once it is complete.
         partial = os.path.join(folder, f".{name}.inprogress")
         with FileSystems.create(partial) as f:
-            fastavro.writer(f, self._parsed, records, codec="deflate")
+            fastavro.writer(f, self._schema, records, codec="deflate")
         FileSystems.rename([partial], [final])
         yield final
 

@@ -74,12 +74,10 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
                                                tagged[DEAD_LETTERS]]
                | "AllDeadLetters" >> beam.Flatten()
                | "MeasureDeadLetters" >> MeasureDeadLetters())
-    unbounded = ((kafka is not None and not opts.bounded)
-                 or (feeds is not None and options.view_as(StandardOptions).streaming))
     written = []
     if opts.output:
-        # Unbounded input never ends, so files are closed every file_period_s instead.
-        period = opts.file_period_s if unbounded else None
+        # Used by the sinks whose input is unbounded (it never ends): a new file every period.
+        period = opts.file_period_s
         written.append(events | "WriteEvents" >> WriteAvroFiles(
             opts.output, ARTICLE_EVENT, triggering_frequency=period))
         written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(

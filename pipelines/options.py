@@ -31,8 +31,7 @@ class WirewatchOptions(PipelineOptions):
         group.add_argument(
             "--fetched_at_ms", type=int, default=None,
             help="Fetch time to stamp on articles read from feed or JSON-lines files, in "
-                 "epoch millis "
-                 "(default: now). Pin it to make reruns byte-identical.")
+                 "epoch millis (default: now). Pin it to make reruns byte-identical.")
         group.add_argument(
             "--feed_user_agent", default=f"wirewatch/{__version__} (news feed reader)",
             help="User-Agent sent when fetching feeds over HTTP.")
@@ -99,9 +98,9 @@ class WirewatchOptions(PipelineOptions):
                  "<output>/feed_healths/. Created if missing.")
         group.add_argument(
             "--file_period_s", type=int, default=60,
-            help="Unbounded runs (Kafka without --bounded, feeds with --streaming) close a set of "
-                 "Avro files this often "
-                 "(seconds); bounded runs write once at the end.")
+            help="Unbounded runs (Kafka without --bounded, feeds with --streaming) write a new "
+                 "Avro file of whatever arrived this often (seconds, > 0); bounded runs write "
+                 "once at the end.")
         group.add_argument(
             "--output_topic",
             help="Kafka topic for article events (Avro; keys and framing: "
