@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.kafka_broker import kafka_broker
-from wirewatch.pipelines.runners import flink_job_server
+from wirewatch.pipelines.runners import flink_job_server, prism_binary
 
-__all__ = ["REPO", "SAMPLES", "kafka_broker", "provisioned_flink", "shared_data"]
+__all__ = ["REPO", "SAMPLES", "kafka_broker", "provisioned_flink", "provisioned_prism",
+           "shared_data"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -33,3 +34,14 @@ def provisioned_flink() -> None:
     if flink_job_server() is None:
         pytest.fail("Flink job server not provisioned: run deploy/local/flink.sh "
                     "(make provision)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def provisioned_prism() -> Path:
+    """The cached Prism binary; fails the test, saying how to fix it, when
+    ``deploy/local/prism.sh`` has not built it."""
+    binary = prism_binary()
+    if binary is None:
+        pytest.fail("Prism is not provisioned: run deploy/local/prism.sh (make provision)",
+                    pytrace=False)
+    return binary

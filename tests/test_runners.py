@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from tests.live_job import LiveJob
-from wirewatch.pipelines.runners import prism_binary, with_provisioned_runners
+from wirewatch.pipelines.runners import with_provisioned_runners
 
 # --- with_provisioned_runners, against a cache laid out by hand -------------------------------
 
@@ -106,19 +106,10 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def prism() -> Path:
-    binary = prism_binary()
-    if binary is None:
-        pytest.fail("Prism is not provisioned: run deploy/local/prism.sh (make provision)",
-                    pytrace=False)
-    return binary
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
 def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
-        prism, tmp_path, stop):
+        provisioned_prism, tmp_path, stop):
     out = tmp_path / "windows.jsonl"
     with LiveJob("tests.windowed_counts_job", [str(out)]) as job:
         deadline = time.monotonic() + 90
@@ -129,7 +120,7 @@ def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
         assert job.running(), "a continuous job ended by itself"
         assert len(windows) >= 3, f"no windows within 90 s while running: {windows}"
         # Prism is the job's runner: the cached binary is its child process.
-        assert [cmd for _, cmd in children if cmd.startswith(f"{prism} ")], children
+        assert [cmd for _, cmd in children if cmd.startswith(f"{provisioned_prism} ")], children
         # Each window comes out once the watermark passes its end: within a few seconds.
         lags = [w["written"] - w["window_end"] for w in windows]
         assert max(lags) < 3.0, lags

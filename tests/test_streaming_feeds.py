@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import SAMPLES
 from tests.live_job import LiveJob
 from wirewatch.pipelines.cli import main
-from wirewatch.pipelines.runners import prism_binary
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
 PERIOD_S = 3
@@ -35,10 +34,8 @@ def _verdicts(out: Path) -> tuple[dict[str, tuple], list[tuple]]:
 
 
 @pytest.mark.slow
-def test_streaming_over_feeds_writes_what_the_batch_run_writes_then_stops_on_ctrl_c(tmp_path):
-    if prism_binary() is None:
-        pytest.fail("Prism is not provisioned: run deploy/local/prism.sh (make provision)",
-                    pytrace=False)
+def test_streaming_over_feeds_writes_what_the_batch_run_writes_then_stops_on_ctrl_c(
+        provisioned_prism, tmp_path):
     batch_out, live_out = tmp_path / "batch", tmp_path / "live"
     assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(batch_out)]) == 0
     expected_events, expected_letters = _verdicts(batch_out)
@@ -54,7 +51,7 @@ def test_streaming_over_feeds_writes_what_the_batch_run_writes_then_stops_on_ctr
                 break
             time.sleep(0.5)
         assert job.running(), f"the streaming job ended by itself:\n{job.output()[-3000:]}"
-        prism = [pid for pid, cmd in job.children() if cmd.startswith(f"{prism_binary()} ")]
+        prism = [pid for pid, cmd in job.children() if cmd.startswith(f"{provisioned_prism} ")]
         assert prism, "the job does not run on the cached Prism"
         output = job.stop("ctrl-c")
     assert events == expected_events

@@ -15,7 +15,6 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.live_job import LiveJob
-from wirewatch.pipelines.runners import prism_binary
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, is_valid, read_records
 
 PERIOD_S = 5  # a new Avro file this often
@@ -63,11 +62,8 @@ def _wait_for(out: Path, titles: set[str], timeout_s: float) -> dict[str, dict]:
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(kafka_broker,
-                                                                          tmp_path):
-    if prism_binary() is None:
-        pytest.fail("Prism is not provisioned: run deploy/local/prism.sh (make provision)",
-                    pytrace=False)
+def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(
+        kafka_broker, provisioned_prism, tmp_path):
     topic, out = f"live-{time.monotonic_ns()}", tmp_path / "out"
     _produce(kafka_broker.bootstrap, topic, [_article("warmup", 0)])  # creates the topic
     args = ["run", "--streaming", f"--bootstrap_servers={kafka_broker.bootstrap}",
@@ -76,7 +72,7 @@ def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(kafka_
             "--start_from=earliest", "--group_id=streaming-test"]
     with LiveJob("wirewatch", args) as job:
         assert "Probe warmup 0" in _wait_for(out, {"Probe warmup 0"}, 120), "job never wrote"
-        prism = [pid for pid, cmd in job.children() if cmd.startswith(f"{prism_binary()} ")]
+        prism = [pid for pid, cmd in job.children() if cmd.startswith(f"{provisioned_prism} ")]
         assert prism, "the job does not run on the cached Prism"
         budget = PERIOD_S + LATENESS_S + SLACK_S
         for batch in ("a", "b", "c"):
