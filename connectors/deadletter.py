@@ -18,12 +18,14 @@ DEAD_LETTERS = "dead_letters"
 
 
 class WriteDeadLetters(beam.PTransform):
-    """Write ``DeadLetter`` dicts as Avro files under ``<output>/dead_letters/``."""
+    """Write ``DeadLetter`` dicts as Avro files under ``<output>/dead_letters/``; what comes
+    out is :class:`WriteAvroFiles`' (the paths, and for unbounded input the offsets written)."""
 
-    def __init__(self, output: str, *, triggering_frequency: int | None = None) -> None:
+    def __init__(self, output: str, *, triggering_frequency: int | None = None,
+                 sink: int = 0) -> None:
         super().__init__()
-        self._write = WriteAvroFiles(output, DEAD_LETTER,
+        self._write = WriteAvroFiles(output, DEAD_LETTER, sink=sink,
                                      triggering_frequency=triggering_frequency)
 
-    def expand(self, letters: beam.PCollection) -> beam.pvalue.PDone:
+    def expand(self, letters: beam.PCollection):
         return letters | "Avro" >> self._write

@@ -9,6 +9,9 @@ feed item published before the job started, or a Kafka record read a little slow
 that fires twice has its first files deleted by the second (``pre_finalize_windowed``). Here
 nothing is late: the files live in the global window with a processing-time trigger, so every
 record that reaches the sink is written, and the event time stays in the record.
+
+Each complete file also reports the Kafka offsets of the records in it (``OFFSETS_WRITTEN``),
+for ``CommitWritten``: an offset is committed only once the file holding it has its final name.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger, window
 
+from wirewatch.connectors.offsets import OFFSETS_WRITTEN, offsets_of
 from wirewatch.schemas.records import parsed_schema
 
 __all__ = ["WriteAvroFiles", "output_prefix"]
@@ -42,38 +46,44 @@ def rolled_file_name(prefix: str, written_s: float, pane: int, shard: int) -> st
 
 
 class _WriteRolledFileFn(beam.DoFn):
-    """(shard, records) in; the path of one new Avro file per shard and trigger firing out."""
+    """(shard, records) in; the path of one new Avro file per shard and trigger firing out,
+    and on ``OFFSETS_WRITTEN`` the Kafka offsets it holds, once it has its final name."""
 
-    def __init__(self, prefix: str, schema: dict) -> None:
+    def __init__(self, prefix: str, schema: dict, sink: int) -> None:
         self._prefix = prefix
         self._schema = schema  # parsed already (records.parsed_schema)
+        self._sink = sink
 
     def process(self, element: tuple[int, Iterable[dict]],
-                pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
+                pane=beam.DoFn.PaneInfoParam) -> Iterator:
         shard, records = element
         final = rolled_file_name(self._prefix, time.time(), pane.index, shard)
         folder, name = os.path.split(final)
         # Readers list "*.avro": the file only gets that name once it is complete.
         partial = os.path.join(folder, f".{name}.inprogress")
+        records = list(records)
         with FileSystems.create(partial) as f:
             fastavro.writer(f, self._schema, records, codec="deflate")
         FileSystems.rename([partial], [final])
         yield final
+        for offsets in offsets_of(records, self._sink):
+            yield beam.pvalue.TaggedOutput(OFFSETS_WRITTEN, offsets)
 
 
 class WriteAvroFiles(beam.PTransform):
     """Write dicts of schema ``name`` (``article_event``, ``dead_letter``, ``feed_health``).
 
-    In: dicts in the schema's shape. Out: the paths written. Bounded input:
+    In: dicts in the schema's shape. Bounded input: out, the paths written,
     ``<output>/<name>s/<name>s-SSSSS-of-NNNNN.avro``, once at the end. Unbounded input needs
     ``triggering_frequency`` (seconds): a new file per shard every period that has records,
     named by the time it was written (see the module docstring for why not windows of event
-    time). ``num_shards``: files per period (0: the runner decides for bounded input, one file
-    for unbounded input).
+    time); out, a ``DoOutputsTuple``: the paths (main) and ``OFFSETS_WRITTEN``, the Kafka
+    offsets each complete file holds, reported as sink number ``sink``. ``num_shards``: files
+    per period (0: the runner decides for bounded input, one file for unbounded input).
     """
 
     def __init__(self, output: str, name: str, *, triggering_frequency: int | None = None,
-                 num_shards: int = 0) -> None:
+                 num_shards: int = 0, sink: int = 0) -> None:
         super().__init__()
         if triggering_frequency is not None and triggering_frequency <= 0:
             raise ValueError(f"triggering_frequency must be > 0 seconds, not "
@@ -84,8 +94,9 @@ class WriteAvroFiles(beam.PTransform):
         self._prefix = output_prefix(output, name)
         self._triggering_frequency = triggering_frequency
         self._num_shards = num_shards
+        self._sink = sink
 
-    def expand(self, records: beam.PCollection) -> beam.PCollection:
+    def expand(self, records: beam.PCollection) -> beam.PCollection | beam.pvalue.DoOutputsTuple:
         if records.is_bounded:
             return records | "WriteToAvro" >> beam.io.WriteToAvro(
                 self._prefix, schema=self._schema, file_name_suffix=".avro",
@@ -101,4 +112,6 @@ class WriteAvroFiles(beam.PTransform):
                     accumulation_mode=trigger.AccumulationMode.DISCARDING)
                 | "Shard" >> beam.Map(lambda record: (random.randrange(shards), record))
                 | "GroupIntoFiles" >> beam.GroupByKey()
-                | "WriteFiles" >> beam.ParDo(_WriteRolledFileFn(self._prefix, self._schema)))
+                | "WriteFiles" >> beam.ParDo(
+                    _WriteRolledFileFn(self._prefix, self._schema, self._sink)
+                ).with_outputs(OFFSETS_WRITTEN, main="paths"))

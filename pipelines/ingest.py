@@ -11,6 +11,8 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
 from wirewatch.connectors.files import WriteAvroFiles
 from wirewatch.connectors.jsonl import ReadJsonLines
 from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
+from wirewatch.connectors.kafka.commit import CommitWritten
+from wirewatch.connectors.offsets import OFFSETS_READ, OFFSETS_WRITTEN
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.fetch import FetchConfig
 from wirewatch.connectors.rss.health import HEALTH
@@ -70,29 +72,40 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     tagged = deduped.events | "Tag" >> Tag(language_backend=opts.language_backend)
 
     events = tagged.events | "MeasureEvents" >> MeasureEvents()
-    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped[DEAD_LETTERS],
+    letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped.dead_letters,
                                                tagged[DEAD_LETTERS]]
                | "AllDeadLetters" >> beam.Flatten()
                | "MeasureDeadLetters" >> MeasureDeadLetters())
-    written = []
+    # Each destination is one sink, numbered: a record reaches it once, as an article event
+    # or a dead letter.
+    files, topics = [], []
     if opts.output:
-        # Used by the sinks whose input is unbounded (it never ends): a new file every period.
         period = opts.file_period_s
-        written.append(events | "WriteEvents" >> WriteAvroFiles(
-            opts.output, ARTICLE_EVENT, triggering_frequency=period))
-        written.append(letters | "WriteDeadLetters" >> WriteDeadLetters(
-            opts.output, triggering_frequency=period))
+        files = [events | "WriteEvents" >> WriteAvroFiles(
+                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0),
+                 letters | "WriteDeadLetters" >> WriteDeadLetters(
+                     opts.output, triggering_frequency=period, sink=0)]
         if feeds is not None:
             feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(
                 opts.output, FEED_HEALTH, triggering_frequency=period)
     if opts.output_topic:
-        written.append(events | "WriteEventsToKafka" >> WriteToKafka(
-            kafka_config(options), opts.output_topic, ARTICLE_EVENT,
-            registry_url=opts.schema_registry_url))
-        written.append(letters | "WriteDeadLettersToKafka" >> WriteToKafka(
-            kafka_config(options), dead_letter_topic(options), DEAD_LETTER,
-            registry_url=opts.schema_registry_url))
-    if kafka is not None and opts.bounded:
+        sink = 1 if files else 0
+        topics = [events | "WriteEventsToKafka" >> WriteToKafka(
+                      kafka_config(options), opts.output_topic, ARTICLE_EVENT,
+                      registry_url=opts.schema_registry_url, sink=sink),
+                  letters | "WriteDeadLettersToKafka" >> WriteToKafka(
+                      kafka_config(options), dead_letter_topic(options), DEAD_LETTER,
+                      registry_url=opts.schema_registry_url, sink=sink)]
+    if kafka is None or not opts.group_id:
+        return
+    if opts.bounded:
         # Batch runners never call bundle finalizers: commit once every sink is done.
-        kafka[READ_TO] | "CommitOffsets" >> CommitOffsets(
-            kafka_config(options), opts.group_id, written)
+        done = files + [t.written for t in topics]
+        kafka[READ_TO] | "CommitOffsets" >> CommitOffsets(kafka_config(options), opts.group_id,
+                                                          done)
+    else:
+        # Commit what every sink has made durable, never what was only read.
+        ([kafka[OFFSETS_READ], *(w[OFFSETS_WRITTEN] for w in files + topics)]
+         | "AllOffsets" >> beam.Flatten()
+         | "CommitWritten" >> CommitWritten(kafka_config(options), opts.group_id,
+                                            sinks=bool(files) + bool(topics)))

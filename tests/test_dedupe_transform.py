@@ -159,7 +159,7 @@ def test_bounded_input_gives_the_verdicts_of_the_stream_however_it_is_chunked(
     with TestPipeline() as p:
         created = p | beam.Create(events) | beam.Map(_stamped)
         for chunk in (3, 4096):
-            monkeypatch.setattr(dedupe, "_DECIDE_CHUNK", chunk)
+            monkeypatch.setattr(dedupe.decide, "DECIDE_CHUNK", chunk)
             ((created | f"Chunk{chunk}" >> Dedupe(horizon, shards=3)).events
              | f"Rows{chunk}" >> beam.Map(lambda e: repr(_dedup_row(e)))
              | f"Write{chunk}" >> beam.io.WriteToText(str(tmp_path / f"c{chunk}")))

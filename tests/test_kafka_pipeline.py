@@ -74,10 +74,10 @@ def _connector_pipeline(config: KafkaConfig, topic: str, **read: object) -> None
         read_ = p | ReadFromKafka(config, [topic], group_id=f"{topic}.group", **read)
         normalised = read_.events | Normalise()
         written = [
-            normalised.events | "Events" >> WriteToKafka(config, f"{topic}.out"),
+            (normalised.events | "Events" >> WriteToKafka(config, f"{topic}.out")).written,
             ((read_[DEAD_LETTERS], normalised[DEAD_LETTERS])
              | beam.Flatten()
-             | "Letters" >> WriteToKafka(config, f"{topic}.dlq", DEAD_LETTER)),
+             | "Letters" >> WriteToKafka(config, f"{topic}.dlq", DEAD_LETTER)).written,
         ]
         if read.get("bounded"):
             read_[READ_TO] | CommitOffsets(config, f"{topic}.group", written)

@@ -10,7 +10,8 @@
 - **Delivery**: ``acks=all`` with the idempotent producer (no duplicates from the producer's
   own retries, order kept per partition). Each bundle ends with ``flush()``; a record the
   broker did not acknowledge fails the bundle, so the runner retries it (at-least-once; the
-  stable ids let consumers drop repeats).
+  stable ids let consumers drop repeats). Once a bundle is acknowledged, the Kafka offsets of
+  the records in it go out on ``OFFSETS_WRITTEN``, for ``CommitWritten``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from wirewatch.connectors.kafka import admin
 from wirewatch.connectors.kafka.admin import KafkaConfig
 from wirewatch.connectors.kafka.errors import BrokerUnreachable, KafkaConnectorError
 from wirewatch.connectors.kafka.serde import Framing
+from wirewatch.connectors.offsets import OFFSETS_WRITTEN, offsets_of
 from wirewatch.pipelines.metrics import counter
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
 
@@ -64,11 +66,12 @@ def producer(config: KafkaConfig, **settings: Any) -> KafkaProducer:
 
 class _WriteFn(beam.DoFn):
     def __init__(self, config: KafkaConfig, topic: str, name: str,
-                 registry_url: str | None) -> None:
+                 registry_url: str | None, sink: int) -> None:
         self._config = config
         self._topic = topic
         self._name = name
         self._registry_url = registry_url
+        self._sink = sink
 
     def setup(self) -> None:
         self._framing = Framing.for_topic(self._name, self._topic, self._registry_url)
@@ -79,12 +82,14 @@ class _WriteFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._errors: list[Exception] = []
         self._count = 0
+        self._origins: list[Mapping[str, Any]] = []
 
     def process(self, record: Mapping[str, Any]) -> None:
         future = self._producer.send(self._topic, value=self._framing.frame(record),
                                      key=self._key(record), headers=self._framing.headers)
         future.add_errback(self._errors.append)
         self._count += 1
+        self._origins.append({"source": record.get("source")})
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         self._producer.flush()
@@ -93,7 +98,11 @@ class _WriteFn(beam.DoFn):
                 f"{len(self._errors)} of {self._count} records were not acknowledged by "
                 f"{self._config.bootstrap_servers} for topic {self._topic}: {self._errors[0]!r}")
         self._written.inc(self._count)
-        yield WindowedValue(self._count, GlobalWindow().max_timestamp(), [GlobalWindow()])
+        at = GlobalWindow().max_timestamp()
+        yield WindowedValue(self._count, at, [GlobalWindow()])
+        for offsets in offsets_of(self._origins, self._sink):
+            yield beam.pvalue.TaggedOutput(OFFSETS_WRITTEN,
+                                           WindowedValue(offsets, at, [GlobalWindow()]))
 
     def teardown(self) -> None:
         producer_ = getattr(self, "_producer", None)
@@ -104,18 +113,20 @@ class _WriteFn(beam.DoFn):
 class WriteToKafka(beam.PTransform):
     """Write records of schema ``name`` (``article_event`` or ``dead_letter``) to ``topic``.
 
-    In: dicts in the schema's shape. Out: the number of records each bundle wrote, once the
-    broker acknowledged all of them (what ``CommitOffsets`` waits on).
+    In: dicts in the schema's shape. Out (``DoOutputsTuple``): the number of records each bundle
+    wrote, once the broker acknowledged all of them (main, what ``CommitOffsets`` waits on), and
+    ``OFFSETS_WRITTEN``: their Kafka offsets, reported as sink number ``sink``.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, name: str = ARTICLE_EVENT, *,
-                 registry_url: str | None = None) -> None:
+                 registry_url: str | None = None, sink: int = 0) -> None:
         super().__init__()
         if name not in _KEYS:
             raise ValueError(f"WriteToKafka writes {sorted(_KEYS)}, not {name!r}")
         if not topic:
             raise ValueError("WriteToKafka needs a topic")
-        self._fn = _WriteFn(config, topic, name, registry_url)
+        self._fn = _WriteFn(config, topic, name, registry_url, sink)
 
-    def expand(self, records: beam.PCollection) -> beam.PCollection:
-        return records | "Produce" >> beam.ParDo(self._fn)
+    def expand(self, records: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return records | "Produce" >> beam.ParDo(self._fn).with_outputs(OFFSETS_WRITTEN,
+                                                                         main="written")

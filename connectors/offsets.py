@@ -14,7 +14,9 @@ Example::
     ledger.add(Offsets("articles", 0, 0, (0, 1, 2, 3)))   # sink 0 wrote 0 and 2
     ledger.committable()                                   # 1: offset 1 is not written yet
 
-No Beam import: the Beam step that feeds a ledger per partition is ``commit.CommitWritten``.
+No Beam import. The Beam step that feeds a ledger per partition is
+``wirewatch.connectors.kafka.commit.CommitWritten``. This module sits beside the sinks, not in
+``kafka/``, because every sink (the file sink too) reports to it.
 """
 
 from __future__ import annotations

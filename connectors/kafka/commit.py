@@ -1,0 +1,109 @@
+"""``CommitWritten``: commit a streaming read's offsets once every sink has written them.
+
+In: ``Offsets`` records, from the reader (``ReadFromKafka(...)[OFFSETS_READ]``) and from each
+sink (``[OFFSETS_WRITTEN]``). Per partition a :class:`~wirewatch.connectors.offsets.Ledger`
+folds them into "everything below offset N is written by every sink", and N is committed for the
+consumer group whenever it moves. Out: the committed ``(topic, partition, offset)``.
+
+Why here and not in the reader's bundle finalizer: a finalizer runs when the runner has the
+read bundle, while the articles still wait in Dedupe for the watermark and in the file sink for
+the next file. A crash then lost them, and a restart never read them again. Here a restart
+resumes at what is written, and re-reads the rest.
+
+The ledger lives in keyed state, so on Flink it moves with checkpoints; on Prism it lives as
+long as the job, which is all it needs: a restarted job starts again from the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.transforms import userstate
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+
+from wirewatch.connectors.kafka import admin
+from wirewatch.connectors.kafka.admin import KafkaConfig
+from wirewatch.connectors.kafka.errors import KafkaConnectorError
+from wirewatch.connectors.offsets import Ledger, Offsets
+from wirewatch.pipelines.metrics import counter, distribution
+
+__all__ = ["CommitWritten"]
+
+log = logging.getLogger(__name__)
+
+
+class _CommitFn(beam.DoFn):
+    """((topic, partition), Offsets) in; the newly committed (topic, partition, offset) out."""
+
+    LEDGER = userstate.ReadModifyWriteStateSpec("ledger", PickleCoder())
+    COMMITTED = userstate.ReadModifyWriteStateSpec("committed", PickleCoder())
+
+    def __init__(self, config: KafkaConfig, group_id: str, sinks: int) -> None:
+        self._config = config
+        self._group_id = group_id
+        self._sinks = sinks
+
+    def setup(self) -> None:
+        self._client = None
+        self._committed = counter("offsets_committed")
+        self._in_flight = distribution("offsets_in_flight")
+
+    def teardown(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def process(self, element: tuple[tuple[str, int], Offsets],
+                ledger_state=beam.DoFn.StateParam(LEDGER),
+                committed_state=beam.DoFn.StateParam(COMMITTED)) -> Iterator:
+        (topic, partition), offsets = element
+        ledger = ledger_state.read() or Ledger(self._sinks)
+        ledger.add(offsets)
+        ledger_state.write(ledger)
+        self._in_flight.update(ledger.in_flight())
+        to, done = ledger.committable(), committed_state.read()
+        if to is None or (done is not None and to <= done):
+            return
+        if self._commit(TopicPartition(topic, partition), to):
+            committed_state.write(to)
+            self._committed.inc()
+            yield topic, partition, to
+
+    def _commit(self, tp: TopicPartition, offset: int) -> bool:
+        try:
+            if self._client is None:
+                self._client = admin.consumer(self._config, group_id=self._group_id)
+            admin.commit(self._client, {tp: offset})
+            return True
+        except (KafkaError, KafkaConnectorError) as e:
+            # Not fatal: the next Offsets of this partition commits again, from further on;
+            # until then a restart re-reads a little more (at-least-once, never a loss).
+            log.warning("could not commit offset %d of %s:%d yet: %s", offset, tp.topic,
+                        tp.partition, e)
+            return False
+
+
+class CommitWritten(beam.PTransform):
+    """Commit, per partition, the offset below which every sink has written every record.
+
+    ``sinks``: how many sinks each record goes to (files, a Kafka topic: each counts once, and
+    article events and dead letters of one destination are one sink); sink numbers in the
+    ``Offsets`` they report are 0 .. sinks - 1.
+    """
+
+    def __init__(self, config: KafkaConfig, group_id: str, sinks: int) -> None:
+        super().__init__()
+        if not group_id:
+            raise ValueError("CommitWritten needs a group_id")
+        if sinks < 1:
+            raise ValueError(f"CommitWritten needs at least one sink, not {sinks}")
+        self._fn = _CommitFn(config, group_id, sinks)
+
+    def expand(self, offsets: beam.PCollection) -> beam.PCollection:
+        return (offsets
+                | "ByPartition" >> beam.Map(lambda o: ((o.topic, o.partition), o))
+                .with_output_types(tuple[tuple[str, int], Offsets])
+                | "Commit" >> beam.ParDo(self._fn).with_output_types(tuple[str, int, int]))

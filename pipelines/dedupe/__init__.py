@@ -1,0 +1,121 @@
+"""Dedupe: marks articles that repeat an earlier one, exactly or nearly, in event time.
+
+Input: article event dicts (``schemas/article_event.avsc`` shape) timestamped with their event
+time. Output (:class:`Deduped`): ``events``, the same dicts with ``dedup`` filled
+(``is_duplicate``, ``duplicate_of``, ``similarity``, ``method`` = exact_url | exact_content |
+near), in the windows they came in; ``dead_letters``: events too malformed to compare.
+
+The sentence is ``sketch | decide in shards | join``, one module each:
+
+1. **Sketch** (``sketch.py``) a bundle's events as one batch with
+   :mod:`wirewatch.core.neardup` (array work per batch, not per word). Each event gets index
+   keys: its LSH band keys, its canonical URL, its content hash. Keys are sharded by value over
+   ``shards``; each shard a batch touches gets one ``Probes`` record with its rows.
+2. **Decide in shards** (``decide.py``): each shard decides its probes in (event time, id) order
+   against its residents, once the watermark has passed them; the verdict is the earliest
+   verified earlier resident within the horizon.
+3. **Join** (``join.py``) per batch: each article gets the earliest match over its shards.
+
+Batches, not articles, cross the shuffles (``records.py``): a runner moves a few elements a
+second per shard, and a timer fires once per second of event time, not once per article.
+
+The earliest record of a group (ties: smallest ``event_id``) is canonical on every runner and
+rerun. An article is never its own duplicate: the same ``event_id`` delivered again (Kafka's
+at-least-once) gets the verdict of its first delivery. A record that arrives after the
+watermark passed its event time (late) is still decided against the residents earlier than it,
+but records after it were decided without it: it gets ``LATE_NOTE``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from wirewatch.connectors.deadletter import DEAD_LETTERS
+from wirewatch.core.neardup import NearDupConfig
+from wirewatch.pipelines.dedupe.decide import DecideGrouped, decide_in_shard
+from wirewatch.pipelines.dedupe.join import LATE_NOTE, JoinInState, join_grouped
+from wirewatch.pipelines.dedupe.records import Probes, Sketched, Verdicts
+from wirewatch.pipelines.dedupe.sketch import SKETCHED, SketchFn
+
+__all__ = ["LATE_NOTE", "Dedupe", "Deduped"]
+
+for _record in (Probes, Verdicts):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+
+
+class Deduped(NamedTuple):
+    """What :class:`Dedupe` returns."""
+
+    events: beam.PCollection
+    dead_letters: beam.PCollection
+
+
+class Dedupe(beam.PTransform):
+    """Article events in; the same events with ``dedup`` filled out (see the module docstring).
+
+    ``horizon``: how far back (event time) an earlier record can be the original; residents
+    older than that are forgotten. ``shards``: keys the LSH index is spread over, i.e. the
+    parallelism of the decide step. Each shard an event touches keeps its 173-byte row (id, time,
+    signature), so state per event in the horizon is ~640 B with 1 shard, ~810 B with 2, ~1.2 KB
+    with 4 (``benchmarks/bench_dedup.py``). ``batch_size``: most events sketched as one batch
+    (a bundle is cut into batches of at most this many).
+    ``config``: sketch and threshold settings of :class:`wirewatch.core.neardup.NearDupConfig`.
+    """
+
+    def __init__(self, horizon: timedelta = timedelta(hours=48), *, shards: int = 2,
+                 config: NearDupConfig | None = None, batch_size: int = 1000) -> None:
+        super().__init__()
+        if not isinstance(horizon, timedelta) or horizon <= timedelta(0):
+            raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
+        if not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"shards must be an int >= 1, got {shards!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self._horizon_ms = int(horizon.total_seconds() * 1000)
+        self._shards = shards
+        self._config = config or NearDupConfig()
+        self._batch_size = batch_size
+
+    def expand(self, events: beam.PCollection) -> Deduped:
+        windowing = events.windowing
+        in_global = windowing.is_default()
+        if not in_global:  # decided in the global window: a copy's original may sit in an
+            # earlier window of the caller's; back into the caller's windows at the end
+            events = events | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
+        sketched = (events
+                    | "Sketch" >> beam.ParDo(SketchFn(self._config, self._shards,
+                                                      self._batch_size))
+                    .with_output_types(tuple[int, Probes], sketched=tuple[str, Sketched])
+                    .with_outputs(SKETCHED, main="probes"))
+        together = [sketched[SKETCHED]]
+        if events.is_bounded:
+            # Bounded input is decided once, at its end: a GroupByKey per shard and per batch
+            # does it without the state and timers (and their cost) that a stream needs.
+            together.append(sketched.probes
+                            | "ShardGroups" >> beam.GroupByKey()
+                            | "DecideInShards" >> beam.ParDo(
+                                DecideGrouped(self._config, self._horizon_ms))
+                            .with_output_types(tuple[str, Verdicts]))
+            join = beam.FlatMap(join_grouped)
+            grouped = (together | "Together" >> beam.Flatten()
+                       | "JoinGroups" >> beam.GroupByKey())
+        else:
+            together.append(sketched.probes
+                            | "DecideInShards" >> beam.ParDo(
+                                decide_in_shard(self._config, self._horizon_ms))
+                            .with_output_types(tuple[str, Verdicts]))
+            join = beam.ParDo(JoinInState())
+            grouped = together | "Together" >> beam.Flatten()
+        joined = grouped | "Join" >> join.with_outputs(DEAD_LETTERS, main="events")
+        outputs = [joined.events, joined[DEAD_LETTERS]]
+        if not in_global:
+            outputs = [pc | f"BackToWindows{name}" >> beam.WindowInto(
+                windowing.windowfn, trigger=windowing.triggerfn,
+                accumulation_mode=windowing.accumulation_mode,
+                allowed_lateness=windowing.allowed_lateness)
+                for name, pc in zip(("Events", "DeadLetters"), outputs, strict=True)]
+        return Deduped(*outputs)
