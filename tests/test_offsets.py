@@ -1,0 +1,130 @@
+"""Commit after write: the ledger (pure), what the file sink reports, and ``CommitWritten``
+committing on a real broker only what every sink has written."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from tests.made_records import article_event
+from wirewatch.connectors.files import _WriteRolledFileFn, output_prefix
+from wirewatch.connectors.kafka.admin import KafkaConfig, create_topic
+from wirewatch.connectors.kafka.commit import CommitWritten
+from wirewatch.connectors.offsets import OFFSETS_WRITTEN, READ, Ledger, Offsets, offsets_of, runs
+from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema, read_records, source
+
+
+def read(*offsets: int) -> Offsets:
+    return Offsets("t", 0, READ, runs(offsets))
+
+
+def wrote(sink: int, *offsets: int) -> Offsets:
+    return Offsets("t", 0, sink, runs(offsets))
+
+
+def test_runs_pack_sorted_distinct_offsets():
+    assert runs([5, 1, 2, 3, 3, 9]) == (1, 4, 5, 6, 9, 10)
+    assert list(Offsets("t", 0, READ, (1, 4, 9, 10)).each()) == [1, 2, 3, 9]
+    assert runs([]) == ()
+
+
+def test_commit_point_is_the_first_offset_not_yet_written():
+    ledger = Ledger(sinks=1)
+    assert ledger.committable() is None  # nothing read: nothing to commit
+    ledger.add(read(10, 11, 12, 13))
+    assert ledger.committable() == 10
+    ledger.add(wrote(0, 11, 13))
+    assert (ledger.committable(), ledger.in_flight()) == (10, 2)
+    ledger.add(wrote(0, 10))
+    assert ledger.committable() == 12
+    ledger.add(wrote(0, 12))
+    assert (ledger.committable(), ledger.in_flight()) == (14, 0)
+
+
+def test_gaps_in_the_offsets_do_not_hold_the_commit_back():
+    # Transaction markers and compaction leave offsets that are never records.
+    ledger = Ledger(sinks=1)
+    ledger.add(read(3, 4, 7, 9))
+    ledger.add(wrote(0, 3, 4, 7, 9))
+    assert ledger.committable() == 10
+
+
+def test_every_sink_must_have_written_an_offset_and_a_repeat_counts_once():
+    ledger = Ledger(sinks=2)
+    ledger.add(read(0, 1))
+    ledger.add(wrote(0, 0, 1))
+    ledger.add(wrote(0, 0, 1))  # a retried bundle of the same sink: not the other sink
+    assert ledger.committable() == 0
+    ledger.add(wrote(1, 0))
+    assert ledger.committable() == 1
+    ledger.add(wrote(1, 1))
+    assert ledger.committable() == 2
+
+
+def test_a_write_reported_before_its_read_waits_for_it():
+    ledger = Ledger(sinks=1)
+    ledger.add(read(0))
+    ledger.add(wrote(0, 1))  # the sink was faster than the reader's report
+    assert ledger.committable() == 0
+    ledger.add(wrote(0, 0))
+    ledger.add(read(1))
+    assert ledger.committable() == 2
+    ledger.add(read(0, 1))  # read again (a retried read bundle): nothing new to wait for
+    assert ledger.committable() == 2
+
+
+def test_offsets_of_records_groups_kafka_origins_and_skips_the_rest():
+    records = [{"source": {"topic": "a", "partition": 1, "offset": 7}},
+               {"source": {"topic": "a", "partition": 0, "offset": 3}},
+               {"source": {"topic": "a", "partition": 1, "offset": 8}},
+               {"source": {"kind": "rss", "feed_url": "https://x.example/feed"}}]
+    assert offsets_of(records, sink=1) == [Offsets("a", 0, 1, (3, 4)),
+                                           Offsets("a", 1, 1, (7, 9))]
+
+
+def test_a_rolled_file_reports_its_offsets_only_after_it_has_its_final_name(tmp_path):
+    records = [article_event(f"k{i}") for i in range(3)]
+    for i, record in enumerate(records):
+        record["source"] = source("kafka", "Probe", topic="in", partition=0, offset=100 + i)
+    fn = _WriteRolledFileFn(output_prefix(str(tmp_path), ARTICLE_EVENT),
+                            parsed_schema(ARTICLE_EVENT), sink=0)
+
+    class Pane:
+        index = 0
+
+    out = list(fn.process((0, iter(records)), pane=Pane()))
+    path, reported = out[0], out[1]
+    assert reported.tag == OFFSETS_WRITTEN
+    assert reported.value == Offsets("in", 0, 0, (100, 103))
+    # By the time the offsets are out, the file is complete under its final name.
+    assert [r["event_id"] for _, r in read_records([path])] == [r["event_id"] for r in records]
+    assert not list(tmp_path.rglob(".*.inprogress"))
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        return consumer.committed(TopicPartition(topic, 0))
+    finally:
+        consumer.close()
+
+
+@pytest.mark.kafka
+def test_commit_written_commits_what_every_sink_wrote_and_no_further(kafka_broker):
+    config = KafkaConfig(kafka_broker.bootstrap)
+    create_topic(config, "committed-in")
+    marks = [Offsets("committed-in", 0, READ, runs(range(0, 10))),
+             Offsets("committed-in", 0, 0, runs(range(0, 10))),
+             Offsets("committed-in", 0, 1, runs([*range(0, 6), 7, 8]))]  # 6 and 9 missing
+    with beam.Pipeline() as p:
+        _ = (p | beam.Create(marks) | CommitWritten(config, "committed-group", sinks=2))
+    assert _committed(kafka_broker.bootstrap, "committed-group", "committed-in") == 6
+
+
+def test_commit_written_refuses_bad_settings():
+    with pytest.raises(ValueError, match="group_id"):
+        CommitWritten(KafkaConfig("127.0.0.1:1"), "", sinks=1)
+    with pytest.raises(ValueError, match="at least one sink"):
+        CommitWritten(KafkaConfig("127.0.0.1:1"), "g", sinks=0)
