@@ -163,6 +163,10 @@ POISON = {
     "message_too_large": json.dumps({"url": "https://e.org/big", "outlet": OUTLET,
                                      "content": "x" * (5 * 1024 * 1024)}).encode(),
     "null_value": None,
+    "RecursionError": b"[" * 100_000,
+    "ValueError": b'{"url": "https://e.org/v", "outlet": "O", "updated": 1' + b"0" * 5000 + b"}",
+    "UnicodeEncodeError": json.dumps({"url": "https://e.org/u", "outlet": OUTLET,
+                                      "title": "\ud800"}).encode(),
 }
 
 
@@ -173,7 +177,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_good_ones_through(kafka
     messages, poison_at = [], {}
     for n in range(300):
         messages.append(_article(n))
-        if n % 50 == 7:
+        if n % 30 == 7:
             kind = list(POISON)[len(poison_at) % len(POISON)]
             poison_at[len(messages)] = kind
             messages.append(POISON[kind])
