@@ -17,7 +17,11 @@ One UTF-8 JSON object per message or line::
 
 Unknown fields are ignored. A date that cannot be read is dropped with a ``date_note`` (as
 for feeds), not rejected. Every way an object can be wrong raises :class:`BadArticle` with a
-short ``error_type`` (``invalid_json``, ``wrong_schema``, ``missing_field``, ``wrong_type``).
+short ``error_type`` (``invalid_json``, ``wrong_schema``, ``missing_field``, ``wrong_type``);
+any other exception while reading one (``RecursionError`` from deeply nested arrays,
+``MemoryError``, ``ValueError`` from an integer of 5,000 digits, ...) raises
+:class:`BadArticle` too, its ``error_type`` the exception's class name: bad bytes are data for
+the dead letters, never a failed job.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from typing import Any
 
 from wirewatch.schemas.records import RawArticle
 
-__all__ = ["BadArticle", "article_from_json", "article_to_json"]
+__all__ = ["BadArticle", "article_from_json", "article_to_json", "failure"]
 
 _STRINGS = ("title", "summary", "content", "language", "guid")
+_REASON_CHARS = 200
+# Epoch millis of years 1 and 9999: what a datetime (and the Avro long after it) can hold.
+_MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 
 
 class BadArticle(ValueError):
@@ -48,6 +55,8 @@ def _millis(record: Mapping[str, Any], key: str) -> tuple[int | None, str | None
     if value is None:
         return None, None
     if isinstance(value, int) and not isinstance(value, bool):
+        if not _MIN_MS <= value <= _MAX_MS:
+            return None, f"{key} {value} is out of range: ignored"
         return value, None
     if isinstance(value, str):
         try:
@@ -75,8 +84,26 @@ def article_from_json(value: bytes | str, source: dict, fetched_ms: int) -> RawA
     """The ``RawArticle`` in one JSON article (format in the module docstring).
 
     ``source`` is the ``Source`` record of where the bytes came from; its ``guid`` (e.g. the
-    Kafka message key) is used when the JSON has none.
+    Kafka message key) is used when the JSON has none. Raises only :class:`BadArticle`.
     """
+    try:
+        return _article(value, source, fetched_ms)
+    except BadArticle:
+        raise
+    except Exception as e:  # whatever the bytes make the decoder do is a bad article
+        raise BadArticle(type(e).__name__, failure(e)) from None
+
+
+def failure(e: BaseException) -> str:
+    """A short reason for an unexpected exception: its class and the start of its message."""
+    message = str(e)
+    if len(message) > _REASON_CHARS:
+        message = message[:_REASON_CHARS] + "..."
+    return f"{type(e).__name__} while reading: {message}" if message else \
+        f"{type(e).__name__} while reading"
+
+
+def _article(value: bytes | str, source: dict, fetched_ms: int) -> RawArticle:
     try:
         record = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -95,7 +122,7 @@ def article_from_json(value: bytes | str, source: dict, fetched_ms: int) -> RawA
     published, published_note = _millis(record, "published")
     updated, updated_note = _millis(record, "updated")
     notes = [n for n in (published_note, updated_note) if n]
-    return RawArticle(
+    article = RawArticle(
         source={**source, "outlet": record["outlet"], "guid": record.get("guid") or source["guid"]},
         url=record["url"],
         title=record.get("title") or "",
@@ -109,6 +136,13 @@ def article_from_json(value: bytes | str, source: dict, fetched_ms: int) -> RawA
         media_urls=_string_list(record, "media_urls"),
         date_note="; ".join(notes) or None,
     )
+    # JSON's "\ud800" escapes give lone surrogates, which no sink can write as UTF-8: refuse
+    # them here (UnicodeEncodeError), where the bad input is still at hand.
+    for text in (article.url, article.title, article.summary, article.content,
+                 article.source["outlet"], article.source["guid"] or "",
+                 article.language_hint or "", *article.authors, *article.media_urls):
+        text.encode("utf-8")
+    return article
 
 
 def article_to_json(article: RawArticle) -> bytes:

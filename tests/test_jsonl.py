@@ -36,6 +36,10 @@ LINES = {
     7: (_article(7), None),
     8: ("   ", None),  # blank: skipped
     9: (_article(9, published="yesterday"), None),  # bad date: kept, with a note
+    10: ("[" * 100_000, "RecursionError"),  # breaks the decoder: named after the exception
+    11: ('{"url": "https://e.org/11", "outlet": "Wire", "published": 1' + "0" * 5000 + "}",
+         "ValueError"),
+    12: (_article(12, title="\ud800"), "UnicodeEncodeError"),  # a lone surrogate, escaped
 }
 
 
@@ -120,7 +124,8 @@ def test_a_pattern_without_files_is_a_clear_error(tmp_path):
 
 
 def test_run_command_reads_jsonl_to_avro(tmp_path):
-    path = _write(tmp_path / "in.jsonl", [_article(1), _article(1), "{bad", _article(2)])
+    path = _write(tmp_path / "in.jsonl", [_article(1), _article(1), "{bad", _article(2),
+                                          "[" * 100_000])
     out = tmp_path / "out"
     assert main(["run", "--input_jsonl", str(path), "--output", str(out),
                  f"--fetched_at_ms={FETCHED}"]) == 0
@@ -131,7 +136,8 @@ def test_run_command_reads_jsonl_to_avro(tmp_path):
     # lines 1 and 2 are one article read twice: one of them is the copy
     assert sorted(duplicate) == [1, 2, 4] and duplicate[1] != duplicate[2] and not duplicate[4]
     assert [(d["stage"], d["error_type"], d["source"]["offset"])
-            for d in found[DEAD_LETTER]] == [("read", "invalid_json", 3)]
+            for d in sorted(found[DEAD_LETTER], key=lambda d: d["source"]["offset"])] == \
+        [("read", "invalid_json", 3), ("read", "RecursionError", 5)]
 
 
 def test_a_long_last_line_of_a_gzip_file_without_newline_is_a_dead_letter(tmp_path):

@@ -8,15 +8,18 @@ otherwise never finish them.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from http.server import HTTPServer
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.kafka_broker import KafkaBroker, SchemaRegistryStub, read_topic
@@ -32,8 +35,10 @@ from wirewatch.connectors.kafka import (
 from wirewatch.connectors.kafka.admin import add_partitions, create_topic
 from wirewatch.connectors.kafka.serde import FINGERPRINT_HEADER, Framing
 from wirewatch.connectors.kafka.sink import producer
+from wirewatch.connectors.offsets import OFFSETS_READ, Offsets
 from wirewatch.core.ids import event_id
 from wirewatch.pipelines.cli import main
+from wirewatch.pipelines.metrics import mirror_to
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, decode
 
@@ -68,19 +73,67 @@ def _topics(config: KafkaConfig, name: str, partitions: int = 1) -> tuple[str, s
     return topic, f"{topic}.out", f"{topic}.dlq"
 
 
-def _connector_pipeline(config: KafkaConfig, topic: str, **read: object) -> None:
-    """ReadFromKafka | Normalise | WriteToKafka (events and dead letters), as the CLI wires it."""
-    with beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"])) as p:
-        read_ = p | ReadFromKafka(config, [topic], group_id=f"{topic}.group", **read)
-        normalised = read_.events | Normalise()
-        written = [
-            (normalised.events | "Events" >> WriteToKafka(config, f"{topic}.out")).written,
-            ((read_[DEAD_LETTERS], normalised[DEAD_LETTERS])
-             | beam.Flatten()
-             | "Letters" >> WriteToKafka(config, f"{topic}.dlq", DEAD_LETTER)).written,
-        ]
-        if read.get("bounded"):
-            read_[READ_TO] | CommitOffsets(config, f"{topic}.group", written)
+#: What unbounded reads reported on ``offsets_read``, per topic (the runner is in this process).
+REPORTED: dict[str, list[Offsets]] = defaultdict(list)
+
+
+def _report(offsets: Offsets) -> None:
+    REPORTED[offsets.topic].append(offsets)
+
+
+def _connector_pipeline(config: KafkaConfig, topic: str, **read: object) -> PipelineResult:
+    """ReadFromKafka | Normalise | WriteToKafka (events and dead letters), as the CLI wires it;
+    an unbounded read's ``offsets_read`` goes to ``REPORTED``."""
+    p = beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"]))
+    read_ = p | ReadFromKafka(config, [topic], group_id=f"{topic}.group", **read)
+    normalised = read_.events | Normalise()
+    written = [
+        (normalised.events | "Events" >> WriteToKafka(config, f"{topic}.out")).written,
+        ((read_[DEAD_LETTERS], normalised[DEAD_LETTERS])
+         | beam.Flatten()
+         | "Letters" >> WriteToKafka(config, f"{topic}.dlq", DEAD_LETTER)).written,
+    ]
+    if read.get("bounded"):
+        read_[READ_TO] | CommitOffsets(config, f"{topic}.group", written)
+    else:
+        read_[OFFSETS_READ] | "Reported" >> beam.Map(_report)
+    result = p.run()
+    result.wait_until_finish()
+    return result
+
+
+class Counts:
+    """wirewatch's counters as updated in this process (FnApiRunner runs here). The runner's
+    own ``metrics()`` recurses once per bundle and overflows after a long unbounded read."""
+
+    def __init__(self) -> None:
+        self.of: Counter[str] = Counter()
+
+    def inc(self, name: str, n: int) -> None:
+        self.of[name] += n
+
+    def observe(self, name: str, value: int) -> None:
+        pass
+
+
+@contextmanager
+def counted() -> Iterator[Counts]:
+    """Counts every wirewatch counter update made in this process meanwhile."""
+    mirror = Counts()
+    mirror_to(mirror)
+    try:
+        yield mirror
+    finally:
+        mirror_to(None)
+
+
+def _covers_every_offset(reported: list[Offsets], ends: dict) -> bool:
+    """The reported runs hold each offset below the partition's end once, and nothing else."""
+    seen = defaultdict(list)
+    for offsets in reported:
+        seen[offsets.partition].extend(offsets.each())
+    return {p: sorted(o) for p, o in seen.items()} == \
+        {tp.partition: list(range(end)) for tp, end in ends.items()}
 
 
 def _events(records: list) -> list[dict]:
@@ -131,6 +184,10 @@ POISON = {
     "message_too_large": json.dumps({"url": "https://e.org/big", "outlet": OUTLET,
                                      "content": "x" * (5 * 1024 * 1024)}).encode(),
     "null_value": None,
+    "RecursionError": b"[" * 100_000,
+    "ValueError": b'{"url": "https://e.org/v", "outlet": "O", "updated": 1' + b"0" * 5000 + b"}",
+    "UnicodeEncodeError": json.dumps({"url": "https://e.org/u", "outlet": OUTLET,
+                                      "title": "\ud800"}).encode(),
 }
 
 
@@ -141,7 +198,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_good_ones_through(kafka
     messages, poison_at = [], {}
     for n in range(300):
         messages.append(_article(n))
-        if n % 50 == 7:
+        if n % 30 == 7:
             kind = list(POISON)[len(poison_at) % len(POISON)]
             poison_at[len(messages)] = kind
             messages.append(POISON[kind])
@@ -167,17 +224,23 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_good_ones_through(kafka
 
 
 def _in_thread(target, **kwargs) -> tuple[threading.Thread, list]:
-    errors: list = []
+    """Runs ``target`` in a thread; the list gets its exception, or else its result."""
+    outcome: list = []
 
     def run() -> None:
         try:
-            target(**kwargs)
+            outcome.append(target(**kwargs))
         except BaseException as e:  # reported by the test, not lost in the thread
-            errors.append(e)
+            outcome.append(e)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    return thread, errors
+    return thread, outcome
+
+
+def _result(outcome: list) -> PipelineResult:
+    assert outcome and not isinstance(outcome[0], BaseException), outcome
+    return outcome[0]
 
 
 def _wait_for(condition, timeout_s: float, what: str) -> None:
@@ -197,28 +260,36 @@ def _count(bootstrap: str, topic: str) -> int:
         client.close()
 
 
-def test_sigkill_of_the_broker_during_an_unbounded_read_loses_nothing(tmp_path):
+def test_sigkill_of_the_broker_during_an_unbounded_read_loses_nothing(tmp_path, caplog):
+    """The read waits for the broker and reconnects: a WARNING and a count per outage, an INFO
+    when it is back, every record read, no failed job."""
+    caplog.set_level(logging.INFO, logger="wirewatch.connectors.kafka")
     broker = KafkaBroker(tmp_path / "kafka")
     bootstrap = broker.start()
     try:
         config = KafkaConfig(bootstrap)
         topic, out, _ = _topics(config, "kill", partitions=2)
         _produce(config, topic, (_article(n) for n in range(3000)))
-        thread, errors = _in_thread(_connector_pipeline, config=config, topic=topic,
-                                    start_from="earliest", stop_after_idle_s=6,
-                                    discovery_interval_s=2)
-        _wait_for(lambda: _count(bootstrap, out) > 0, 60, "first output")
-        broker.kill()
-        time.sleep(3)
-        assert broker.start() == bootstrap  # same port, same data
-        _produce(config, topic, (_article(n) for n in range(3000, 5000)))
-        thread.join(timeout=180)
+        with counted() as counts:
+            thread, outcome = _in_thread(_connector_pipeline, config=config, topic=topic,
+                                         start_from="earliest", stop_after_idle_s=6,
+                                         discovery_interval_s=2)
+            _wait_for(lambda: _count(bootstrap, out) > 0, 60, "first output")
+            broker.kill()
+            time.sleep(3)
+            assert broker.start() == bootstrap  # same port, same data
+            _produce(config, topic, (_article(n) for n in range(3000, 5000)))
+            thread.join(timeout=180)
         assert not thread.is_alive(), "the unbounded read did not stop after going idle"
-        assert not errors, errors
+        _result(outcome)
         ids = [e["event_id"] for e in _events(read_topic(bootstrap, out))]
         assert set(ids) == _expected_ids(range(5000))  # at-least-once: repeats allowed
     finally:
         broker.stop()
+    outages = counts.of["kafka_broker_unavailable"]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("broker")]
+    assert outages >= 1 and len([m for m in said if m[0] == "WARNING"]) == outages, said
+    assert said[-1][0] == "INFO" and "answers again" in said[-1][1]
 
 
 def test_partitions_keep_their_order_and_a_partition_added_while_running_is_read(kafka_broker):
@@ -226,14 +297,15 @@ def test_partitions_keep_their_order_and_a_partition_added_while_running_is_read
     topic, out, _ = _topics(config, "grow", partitions=2)
     _produce(config, topic, (_article(n) for n in range(0, 500)), partition=0)
     _produce(config, topic, (_article(n) for n in range(500, 1000)), partition=1)
-    thread, errors = _in_thread(_connector_pipeline, config=config, topic=topic,
-                                start_from="earliest", stop_after_idle_s=8,
-                                discovery_interval_s=1)
+    thread, outcome = _in_thread(_connector_pipeline, config=config, topic=topic,
+                                 start_from="earliest", stop_after_idle_s=8,
+                                 discovery_interval_s=1)
     _wait_for(lambda: _count(kafka_broker.bootstrap, out) > 0, 60, "the first output")
     add_partitions(config, topic, 3)
     _produce(config, topic, (_article(n) for n in range(1000, 1300)), partition=2)
     thread.join(timeout=120)
-    assert not thread.is_alive() and not errors, errors
+    assert not thread.is_alive()
+    _result(outcome)
 
     events = _events(read_topic(kafka_broker.bootstrap, out))  # one output partition
     assert {e["event_id"] for e in events} == _expected_ids(range(1300))
@@ -243,9 +315,11 @@ def test_partitions_keep_their_order_and_a_partition_added_while_running_is_read
     assert sorted(offsets) == [0, 1, 2]
     for partition, seen in offsets.items():
         assert seen == sorted(seen), f"partition {partition} out of order"
-    # Unbounded: the bundle finalizers committed what was read, the added partition included.
+    # Unbounded: nothing committed by the read itself; every offset read was reported once,
+    # the added partition's included, for the commit step.
     committed, ends = _committed(kafka_broker.bootstrap, topic, f"{topic}.group")
-    assert committed == ends and len(ends) == 3
+    assert set(committed.values()) == {None} and len(ends) == 3
+    assert _covers_every_offset(REPORTED[topic], ends)
 
 
 def test_unreachable_broker_fails_fast_and_names_the_servers():

@@ -76,6 +76,46 @@ def test_bad_json_messages_say_why(value, error_type):
     assert caught.value.error_type == error_type
 
 
+#: Input that makes the JSON decoder itself fail: error type = the exception's class name.
+POISON_JSON = {
+    "RecursionError": b"[" * 100_000,
+    "ValueError": b'{"url": "https://e.org/x", "outlet": "O", "published": 1' + b"0" * 5000
+                  + b"}",
+    "UnicodeEncodeError": b'{"url": "https://e.org/x", "outlet": "O", "title": "\\ud800"}',
+}
+
+
+@pytest.mark.parametrize("error_type", POISON_JSON)
+def test_input_that_breaks_the_decoder_is_a_bad_message_named_after_the_exception(error_type):
+    with pytest.raises(BadMessage) as caught:
+        article_from_json(POISON_JSON[error_type], WHERE, FETCHED)
+    assert caught.value.error_type == error_type
+    assert caught.value.reason.startswith(f"message: {error_type} while reading")
+    assert len(caught.value.reason) < 300
+
+
+class _Exhausting(bytes):
+    """A value whose decoding runs out of memory."""
+
+    def decode(self, *args, **kwargs):
+        raise MemoryError
+
+
+def test_memory_error_while_decoding_is_a_bad_message():
+    """Simulated: a real MemoryError needs a value far over the 1 MiB message limit or a
+    process memory cap, so the value's own decode raises it, where json.loads decodes bytes."""
+    with pytest.raises(BadMessage) as caught:
+        article_from_json(_Exhausting(_json(url="https://e.org/x", outlet="O")), WHERE, FETCHED)
+    assert caught.value.error_type == "MemoryError"
+    assert caught.value.reason == "message: MemoryError while reading"
+
+
+def test_a_huge_epoch_date_is_dropped_with_a_note_not_passed_to_the_sinks():
+    raw = article_from_json(_json(url="https://e.org/x", outlet="O", published=10**40),
+                            WHERE, FETCHED)
+    assert raw.published_ms is None and "out of range" in raw.date_note
+
+
 def test_limit_is_exclusive():
     padded = _json(url="https://e.org/x", outlet="O", title="t")
     padded += b" " * (MAX_MESSAGE_BYTES - len(padded))
@@ -111,6 +151,9 @@ def test_avro_with_a_foreign_fingerprint_or_no_framing_is_a_dead_letter():
     with pytest.raises(BadMessage) as caught:
         article_from_avro(b"\x00\x00\x00\x00\x01\x99", [], WHERE, FETCHED)
     assert caught.value.error_type == "invalid_avro"
+    with pytest.raises(BadMessage) as caught:  # a Kafka header may have a null value
+        article_from_avro(value, [(FINGERPRINT_HEADER, None)], WHERE, FETCHED)
+    assert caught.value.error_type == "AttributeError"
 
 
 def test_confluent_framing_registers_the_schema_and_prefixes_magic_and_id():

@@ -18,7 +18,9 @@ Output framing (``WriteToKafka``), value = schemaless Avro binary of the record,
   Parsing Canonical Form, as in Avro's single-object encoding), so a consumer can tell which
   schema wrote the bytes without a registry.
 
-Every way a message can be wrong raises :class:`BadMessage` with a short ``error_type``.
+Every way a message can be wrong raises :class:`BadMessage` with a short ``error_type``; an
+unexpected exception while decoding one (``RecursionError``, ``MemoryError``, ...) too, its
+``error_type`` the exception's class name.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from wirewatch.connectors import article_json
-from wirewatch.connectors.article_json import article_to_json
+from wirewatch.connectors.article_json import article_to_json, failure
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.schemas.records import (
     ARTICLE_EVENT,
@@ -89,13 +91,24 @@ def article_from_json(value: bytes | None, source: dict, fetched_ms: int) -> Raw
     """
     try:
         return article_json.article_from_json(_check_size(value), source, fetched_ms)
-    except article_json.BadArticle as e:
+    except article_json.BadArticle as e:  # the only exception article_from_json raises
         raise BadMessage(e.error_type, f"message: {e.reason}") from None
 
 
 def article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]], source: dict,
                       fetched_ms: int) -> RawArticle:
-    """The ``RawArticle`` in an article event written by ``WriteToKafka`` (either framing)."""
+    """The ``RawArticle`` in an article event written by ``WriteToKafka`` (either framing).
+    Raises only :class:`BadMessage`."""
+    try:
+        return _article_from_avro(value, headers, source, fetched_ms)
+    except BadMessage:
+        raise
+    except Exception as e:  # whatever the bytes or headers make go wrong is a bad message
+        raise BadMessage(type(e).__name__, failure(e)) from None
+
+
+def _article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]],
+                       source: dict, fetched_ms: int) -> RawArticle:
     payload = Framing.unframe(_check_size(value), headers, ARTICLE_EVENT)
     try:
         event = decode(payload, ARTICLE_EVENT)

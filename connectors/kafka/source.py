@@ -3,11 +3,13 @@
 How it reads (after ``apache_beam/transforms/periodicsequence.py``):
 
 - **One restriction per partition**: the element is a topic; its restriction lists offset
-  ranges [start, stop) per partition and ``split`` gives one restriction per partition.
-  Bounded mode stops at the end offsets taken when the pipeline is built ("at launch");
-  unbounded mode uses ``stop = 2**63 - 1`` and checkpoints with ``defer_remainder`` after
-  each slice (at most ``max_records_per_call`` records or about 1 s). Runner-initiated
-  splits inside a partition are refused: a partition is read by one restriction at a time.
+  ranges [start, stop) per partition and ``split`` gives one restriction per partition
+  (``restriction.py``). Bounded mode stops at the end offsets taken when the pipeline is built
+  ("at launch"); unbounded mode uses ``stop = 2**63 - 1`` and checkpoints with
+  ``defer_remainder`` after each slice (at most ``max_records_per_call`` records or about
+  1 s). Runner-initiated splits inside a partition are refused: a partition is read by one
+  restriction at a time. Progress is always finite with a non-zero total (see
+  ``restriction.py`` for why the tracker states its own fraction).
 - **Start**: ``start_from`` is ``"committed"`` (the group's committed offset, else the
   earliest), ``"earliest"``, ``"latest"``, or a time (epoch millis) meaning the first offset
   whose record timestamp is at or after it. Partitions found after launch start at the group's
@@ -17,22 +19,31 @@ How it reads (after ``apache_beam/transforms/periodicsequence.py``):
   (a claim that adds the range to it; its next checkpoint hands it on in the residual).
   Discovery lives inside the same SDF, not in a ``Watch`` upstream, because FnApiRunner runs
   stages one after the other: reads behind a never-ending ``Watch`` would never start.
-- **Commits**: the reader never auto-commits. Unbounded: a bundle finalizer commits the next
-  offset of each partition once the runner has made the bundle durable (Portable Flink calls
-  finalizers only in streaming, which is the only mode that uses them here, and only after a
-  checkpoint: run Flink with ``--checkpointing_interval``). Bounded: the
-  output ``read_to`` carries (topic, partition, end offset) per finished partition and
-  :class:`CommitOffsets` commits them behind a side input on the sinks' results, i.e. only
-  after every sink has flushed; a failed run commits nothing.
+- **Commits**: the reader never commits in unbounded mode. Each ``process()`` call that read
+  records of a partition also outputs, on ``offsets_read``, a ``connectors.offsets.Offsets`` with
+  ``sink=READ`` and the runs of offsets it read, in the global window; the sinks report what
+  they made durable and ``commit.CommitWritten`` commits, per partition, the offset below which
+  every record read is written (commit after write: a crash re-reads what was in flight).
+  Bounded: the output ``read_to`` carries (topic, partition, end offset) per finished
+  partition and :class:`CommitOffsets` commits them behind a side input on the sinks' results,
+  i.e. only after every sink has flushed; a failed run commits nothing.
+- **Backpressure** (``max_in_flight``, with a ``group_id``): a partition whose next offset is
+  ``max_in_flight`` or more past the group's committed offset (asked of the broker at most
+  once a second; before the first commit, the offset this read started at) is not polled
+  until the group commits more (``backpressure.py``). Since commits follow writes, this bounds
+  what the pipeline holds in flight, and what a crash makes the next run read and write again.
 - **Watermark**, per partition (a ``ManualWatermarkEstimator`` per restriction): the largest
   record timestamp seen minus ``max_out_of_orderness_s``, never backwards. A partition that has
   been caught up (confirmed by the broker) for ``idle_after_s`` moves its watermark to wall
   time minus ``max_out_of_orderness_s``, so an idle partition does not hold windows open.
 - **Consumers**: one kafka-python consumer per partition, kept by the DoFn across bundles.
+  Every call to the cluster is bounded (``broker.py``): a broker that goes away is waited for
+  and reconnected (WARNING once per outage, INFO when back, counter
+  ``kafka_broker_unavailable``), and the read defers instead of blocking or failing.
 - **Stopping an unbounded read** (tests, demos; FnApiRunner never ends one by itself):
   ``stop_after_idle_s`` ends a partition once it has been caught up, confirmed by the broker,
   for that long, and ends discovery once no new partition appeared for that long. While the
-  broker is down, nothing counts as idle.
+  broker is down, or a partition waits for commits, nothing counts as idle.
 
 Messages are decoded by ``serde`` (JSON articles or Avro article events); every bad message
 becomes a dead letter (stage ``read``) with topic, partition and offset in its ``source``.
@@ -41,44 +52,49 @@ becomes a dead letter (stage ``read``) with topic, partition and offset in its `
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import types
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.coders import coders
-from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider, WatermarkEstimatorProvider
+from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.kafka import admin
 from wirewatch.connectors.kafka.admin import KafkaConfig
-from wirewatch.connectors.kafka.errors import BadMessage, KafkaConnectorError
+from wirewatch.connectors.kafka.backpressure import InFlight
+from wirewatch.connectors.kafka.broker import Calls, Unavailable
+from wirewatch.connectors.kafka.errors import BadMessage
+from wirewatch.connectors.kafka.restriction import UNBOUNDED, Ranges, RangesTracker, size
 from wirewatch.connectors.kafka.serde import (
     INPUT_FORMATS,
     article_from_avro,
     article_from_json,
 )
+from wirewatch.connectors.offsets import OFFSETS_READ, READ, Offsets, runs
 from wirewatch.pipelines.metrics import ARTICLES_READ, counter
 from wirewatch.schemas.records import dead_letter, source
 
-__all__ = ["READ_TO", "UNBOUNDED", "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
+__all__ = ["OFFSETS_READ", "READ_TO", "UNBOUNDED", "CommitOffsets", "PartitionSpec",
+           "ReadFromKafka"]
 
 log = logging.getLogger(__name__)
 
 #: Output tag of ``ReadFromKafka`` in bounded mode: (topic, partition, end offset) per partition.
 READ_TO = "read_to"
-#: ``stop`` of an unbounded partition restriction.
-UNBOUNDED = 2**63 - 1
+#: Default of ``ReadFromKafka(max_in_flight=...)``: records per partition read and not committed.
+MAX_IN_FLIGHT = 20_000
 _POLL_MS = 200
 _SLICE_S = 1.0
 _BROKER_CHECK_S = 1.0
+_TIMEOUT_MS = 1000  # kafka-python's own bound on a request, inside broker.CALL_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -126,101 +142,8 @@ class _Topic:
     partitions: tuple[PartitionSpec, ...]
 
 
-@dataclass(frozen=True)
-class _Ranges:
-    """A restriction: offsets [start, stop) per partition of one topic; ``discover``: this
-    restriction also looks for partitions not in ``known`` and takes them on.
-
-    ``split`` makes one restriction per partition (plus one empty discovering restriction in
-    unbounded mode), so the runner moves partitions independently.
-    """
-
-    ranges: tuple[tuple[int, int, int], ...]  # (partition, start, stop)
-    discover: bool = False
-    known: frozenset = frozenset()
-
-
-class _RangesTracker(RestrictionTracker):
-    """Claims ``("read", partition, offset)``, ``("end", partition)`` (nothing left below the
-    stop), ``("add", partition, start)`` (a discovered partition) and ``("stop",)`` (end the
-    whole restriction, for ``stop_after_idle_s``). Splits only at checkpoints."""
-
-    def __init__(self, restriction: _Ranges) -> None:
-        self._start = {p: start for p, start, _ in restriction.ranges}
-        self._next = dict(self._start)
-        self._stop = {p: stop for p, _, stop in restriction.ranges}
-        self._ended: set[int] = set()
-        self._discover = restriction.discover
-        self._known = set(restriction.known)
-        self._stopped = False
-        self._checkpointed = False
-
-    def current_restriction(self) -> _Ranges:
-        return _Ranges(tuple((p, self._start[p], self._stop[p]) for p in self._start),
-                       self._discover, frozenset(self._known))
-
-    def current_progress(self) -> RestrictionProgress:
-        done = sum(self._next[p] - self._start[p] for p in self._start)
-        left = sum(min(self._stop[p] - self._next[p], 2**31) for p in self._start
-                   if p not in self._ended)
-        return RestrictionProgress(completed=done, remaining=left)
-
-    def try_claim(self, position: tuple) -> bool:
-        if self._checkpointed or self._stopped:
-            return False
-        kind, *args = position
-        if kind == "read":
-            partition, offset = args
-            if offset >= self._stop[partition]:
-                self._ended.add(partition)
-                return False
-            if offset < self._next[partition]:
-                raise ValueError(f"offset {offset} of partition {partition} claimed twice")
-            self._next[partition] = offset + 1
-            return True
-        if kind == "end":
-            self._ended.add(args[0])
-            return False
-        if kind == "add":
-            partition, start = args
-            if not self._discover or partition in self._known:
-                return False
-            self._known.add(partition)
-            self._start[partition] = self._next[partition] = start
-            self._stop[partition] = UNBOUNDED
-            return True
-        if kind == "stop":
-            self._stopped = True
-            self._discover = False
-            return False
-        raise ValueError(f"unknown claim {position!r}")
-
-    def try_split(self, fraction_of_remainder: float) -> tuple[_Ranges, _Ranges] | None:
-        if fraction_of_remainder != 0 or self._checkpointed or self._stopped:
-            return None  # partitions move as whole restrictions; no dynamic splitting
-        self._checkpointed = True
-        primary = _Ranges(tuple((p, self._start[p], self._next[p]) for p in self._start))
-        residual = _Ranges(
-            tuple((p, self._next[p], self._stop[p]) for p in self._start
-                  if p not in self._ended),
-            self._discover, frozenset(self._known))
-        self._stop = dict(self._next)
-        self._discover = False
-        return primary, residual
-
-    def check_done(self) -> None:
-        if self._checkpointed or self._stopped:
-            return
-        left = set(self._start) - self._ended
-        if left or self._discover:
-            raise ValueError(f"partitions {sorted(left)} not read to their end")
-
-    def is_bounded(self) -> bool:
-        return not self._discover and all(stop < UNBOUNDED for stop in self._stop.values())
-
-
 class _PartitionWatermark(WatermarkEstimatorProvider):
-    def initial_estimator_state(self, element: _Topic, restriction: _Ranges) -> None:
+    def initial_estimator_state(self, element: _Topic, restriction: Ranges) -> None:
         return None
 
     def create_watermark_estimator(self, state: Timestamp | None) -> ManualWatermarkEstimator:
@@ -249,10 +172,29 @@ class _PartitionState:
     max_timestamp_ms: int | None = None
     idle_since: float | None = None
     broker_checked_at: float = 0.0
+    in_flight: InFlight | None = None  # with a group and max_in_flight
+
+
+@dataclass
+class _Slice:
+    """What one call read of a partition: the offsets claimed (in order), the next offset,
+    whether the range ended, and whether the cluster stopped answering."""
+
+    next: int
+    offsets: list[int] = field(default_factory=list)
+    min_timestamp_ms: int | None = None
+    ended: bool = False
+    unavailable: bool = False
+
+
+def _seek(consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    if consumer.position(tp, timeout_ms=_TIMEOUT_MS) != offset:
+        consumer.seek(tp, offset)
 
 
 class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
-    """``_Topic`` + ``_Ranges`` in; ``RawArticle``, dead letters and ``read_to`` out.
+    """``_Topic`` + ``Ranges`` in; ``RawArticle``, dead letters and ``read_to`` (bounded) or
+    ``offsets_read`` (unbounded) out.
 
     The DoFn is its own ``RestrictionProvider`` (as in ``apache_beam/io/watch.py``), so the
     provider sees the settings given to ``__init__``.
@@ -261,7 +203,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
     def __init__(self, config: KafkaConfig, group_id: str | None, input_format: str,
                  bounded: bool, max_out_of_orderness_s: float, idle_after_s: float,
                  discovery_interval_s: float, stop_after_idle_s: float | None,
-                 max_records_per_call: int) -> None:
+                 max_records_per_call: int, max_in_flight: int | None = None) -> None:
         self._config = config
         self._group_id = group_id
         self._input_format = input_format
@@ -271,65 +213,68 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._discovery_interval_s = discovery_interval_s
         self._stop_after_idle_s = stop_after_idle_s
         self._max_records = max_records_per_call
+        # Bounded reads commit at the end anyway: nothing to wait for before that.
+        self._max_in_flight = max_in_flight if group_id and not bounded else None
 
     # -- restrictions
-    def initial_restriction(self, topic: _Topic) -> _Ranges:
-        return _Ranges(tuple((s.partition, s.start, s.stop) for s in topic.partitions),
-                       discover=not self._bounded,
-                       known=frozenset(s.partition for s in topic.partitions))
+    def initial_restriction(self, topic: _Topic) -> Ranges:
+        return Ranges(tuple((s.partition, s.start, s.stop) for s in topic.partitions),
+                      discover=not self._bounded,
+                      known=frozenset(s.partition for s in topic.partitions))
 
-    def split(self, topic: _Topic, restriction: _Ranges) -> Iterator[_Ranges]:
+    def split(self, topic: _Topic, restriction: Ranges) -> Iterator[Ranges]:
         for one in restriction.ranges:
-            yield _Ranges((one,))
+            yield Ranges((one,))
         if restriction.discover:
-            yield _Ranges((), True, restriction.known)
+            yield Ranges((), True, restriction.known)
 
-    def create_tracker(self, restriction: _Ranges) -> _RangesTracker:
-        return _RangesTracker(restriction)
+    def create_tracker(self, restriction: Ranges) -> RangesTracker:
+        return RangesTracker(restriction)
 
-    def restriction_size(self, topic: _Topic, restriction: _Ranges) -> int:
-        return 1 + sum(min(stop - start, 2**31) for _, start, stop in restriction.ranges)
+    def restriction_size(self, topic: _Topic, restriction: Ranges) -> int:
+        return size(restriction)
 
     # -- lifecycle
     def setup(self) -> None:
         self._partitions: dict[TopicPartition, _PartitionState] = {}
         self._clients: dict[str, KafkaConsumer] = {}  # "lookup" and "commit"
-        self._lock = threading.Lock()
+        self._calls = Calls(self._config.bootstrap_servers, counter("kafka_broker_unavailable"))
         self._discovered: dict[str, tuple[float, float]] = {}  # topic: (asked, last new)
         self._read = counter(ARTICLES_READ, source="kafka")
         self._bad = counter("dead_letters_read")
+        self._paused = counter("kafka_read_paused")
 
     def teardown(self) -> None:
+        self._calls.close()
         for state in self._partitions.values():
             state.consumer.close()
         for client in self._clients.values():
             client.close()
 
     def _client(self, role: str) -> KafkaConsumer:
+        """The ``lookup`` or ``commit`` (with the group) client; only on its helper thread."""
         if role not in self._clients:
             self._clients[role] = admin.consumer(
                 self._config, group_id=self._group_id if role == "commit" else None)
         return self._clients[role]
 
-    def _partition(self, tp: TopicPartition) -> _PartitionState:
-        state = self._partitions.get(tp)
-        if state is None:
+    def _partition(self, tp: TopicPartition, start: int) -> _PartitionState:
+        """The partition's consumer and memory, connecting first if need be (on the
+        partition's helper thread: kafka-python's constructor waits for a broker)."""
+        def connect() -> None:
+            if tp in self._partitions:  # connected by an earlier call that timed out
+                return
             client = admin.consumer(self._config, group_id=None, max_poll_records=2000,
                                     fetch_max_bytes=64 * 1024 * 1024)
             client.assign([tp])
-            state = self._partitions[tp] = _PartitionState(client)
-        return state
+            self._partitions[tp] = _PartitionState(client)
 
-    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Bundle finalizer: the bundle that read up to ``offsets`` is durable."""
-        if not offsets or not self._group_id:
-            return
-        try:
-            with self._lock:
-                admin.commit(self._client("commit"), offsets)
-        except (KafkaError, KafkaConnectorError) as e:
-            # A later finalizer commits later offsets; a restart re-reads (at-least-once).
-            log.warning("could not commit offsets %s: %s", offsets, e)
+        if tp not in self._partitions:
+            self._calls.run(tp, "connect", connect)
+        state = self._partitions[tp]
+        if self._max_in_flight is not None and state.in_flight is None:
+            state.in_flight = InFlight(self._max_in_flight, floor=start)
+        return state
 
     # -- reading
     def _decoded(self, record) -> Iterator:
@@ -358,20 +303,23 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             return
         self._discovered[topic] = (now, last_new)
         known = tracker.current_restriction().known
-        try:
+
+        def partitions() -> list[int]:
             client = self._client("lookup")
             client.topics()  # refreshes the metadata cache from the cluster
-            new = [p for p in admin.partitions(client, topic, self._config) if p not in known]
-            if not new:
+            return admin.partitions(client, topic, self._config)
+
+        policy = "committed" if self._group_id else "earliest"
+        role = "commit" if self._group_id else "lookup"
+        try:
+            tps = [TopicPartition(topic, p) for p in self._calls.run(
+                "lookup", "list partitions", partitions) if p not in known]
+            if not tps:
                 return
-            tps = [TopicPartition(topic, p) for p in new]
-            policy = "committed" if self._group_id else "earliest"
-            with self._lock:
-                starts = _start_offsets(self._client("commit" if self._group_id else "lookup"),
-                                        tps, policy)
-        except (KafkaError, KafkaConnectorError) as e:
-            log.warning("partition discovery for %s failed, will retry: %s", topic, e)
-            return
+            starts = self._calls.run(role, "start offsets", lambda: _start_offsets(
+                self._client(role), tps, policy))
+        except Unavailable:
+            return  # asked again after the interval
         for tp in tps:
             log.info("found new partition %s:%d, reading from offset %d", topic, tp.partition,
                      starts[tp])
@@ -385,10 +333,36 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             return state.idle_since is not None
         state.broker_checked_at = now
         try:
-            end = state.consumer.end_offsets([tp], timeout_ms=2000)[tp]
-        except KafkaError:
+            end = self._calls.run(tp, "end offset", state.consumer.end_offsets, [tp],
+                                  timeout_ms=_TIMEOUT_MS)[tp]
+        except Unavailable:
             return False  # broker unreachable: not idle, just waiting
         return position >= end
+
+    def _room(self, state: _PartitionState, tp: TopicPartition, position: int) -> int | None:
+        """How many records the partition may read now under ``max_in_flight`` (None: no
+        bound); asks the group's committed offset at most once a second."""
+        bound = state.in_flight
+        if bound is None:
+            return None
+        now = time.monotonic()
+        if bound.due(now):
+            try:
+                committed = self._calls.run("commit", "committed offset", lambda: self._client(
+                    "commit").committed(tp, timeout_ms=_TIMEOUT_MS))
+                bound.answer(committed, now)
+            except Unavailable:
+                bound.answer(None, now)  # keep the last answer; ask again in a second
+        room, flipped = bound.check(position)
+        if flipped and bound.paused:
+            self._paused.inc()
+            log.info("pausing %s:%d at offset %d: max_in_flight (%d) records read and not yet "
+                     "committed by group %s", tp.topic, tp.partition, position,
+                     self._max_in_flight, self._group_id)
+        elif flipped:
+            log.info("resuming %s:%d at offset %d: group %s committed %s", tp.topic,
+                     tp.partition, position, self._group_id, bound.committed)
+        return room
 
     def _partition_watermark(self, state: _PartitionState) -> Timestamp | None:
         now = time.monotonic()
@@ -401,7 +375,6 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
     def process(
         self,
         topic: _Topic,
-        finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=_TRACKER,
         watermark=_WATERMARK,
     ) -> Iterator:
@@ -410,47 +383,46 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         restriction = tracker.current_restriction()
         budget = max(1, self._max_records // max(1, len(restriction.ranges)))
         poll_ms = _POLL_MS // max(1, len(restriction.ranges))
-        read_to: dict[TopicPartition, int] = {}
         marks: list[Timestamp | None] = []
-        all_idle, unfinished = True, 0
+        all_idle, unfinished, read_any = True, 0, False
         for partition, start, stop in restriction.ranges:
             tp = TopicPartition(topic.name, partition)
             try:
-                state = self._partition(tp)
-            except KafkaConnectorError as e:
-                if self._bounded:
-                    raise
-                log.warning("cannot read %s:%d yet: %s", tp.topic, tp.partition, e)
+                state = self._partition(tp, start)
+            except Unavailable:
                 marks.append(None)
-                all_idle = False
+                all_idle, unfinished = False, unfinished + 1
                 continue
-            position, claimed, ended = yield from self._read_slice(
-                state, tp, start, stop, budget, poll_ms, tracker)
-            if claimed:
-                read_to[tp] = position
-                all_idle = False
-            elif ended:
+            room = self._room(state, tp, start)
+            if room == 0:  # waits for the group to commit; not idle, nothing polled
+                state.idle_since = None
+                all_idle, unfinished = False, unfinished + 1
+                marks.append(self._partition_watermark(state))
+                continue
+            read = yield from self._read_slice(
+                state, tp, start, stop, budget if room is None else min(budget, room),
+                poll_ms, tracker)
+            if read.offsets:
+                read_any, all_idle = True, False
+                if not self._bounded:
+                    yield self._offsets_read(tp, read)
+            elif read.ended:
                 pass
-            elif self._caught_up(state, tp, position):
+            elif not read.unavailable and self._caught_up(state, tp, read.next):
                 state.idle_since = state.idle_since or time.monotonic()
                 all_idle = all_idle and self._idle_long_enough(state.idle_since)
             else:
                 state.idle_since = None
                 all_idle = False
-            if ended and self._bounded:
+            if read.ended and self._bounded:
                 yield beam.pvalue.TaggedOutput(READ_TO, (topic.name, partition, stop))
-            if not ended:
+            if not read.ended:
                 unfinished += 1
-                marks.append(self._partition_watermark(state))
+                marks.append(None if read.unavailable else self._partition_watermark(state))
         if restriction.discover and not restriction.ranges:
             marks.append(Timestamp.now() - self._out_of_orderness)  # nothing to hold back
         if marks and None not in marks:
             _advance(watermark, min(marks))
-        if not self._bounded:
-            # Registered even with nothing to commit: Prism finalizes every bundle of this
-            # stage, and the SDK worker answers a bundle that asked for nothing with an error
-            # and a traceback (two a second in a live job).
-            finalizer.register(lambda: self._commit(read_to))
         if self._bounded:
             if unfinished:
                 tracker.defer_remainder()
@@ -460,7 +432,16 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         if all_idle and discovery_idle and self._stop_after_idle_s is not None:
             tracker.try_claim(("stop",))
             return
-        tracker.defer_remainder(Duration(seconds=0 if read_to else 0.5))
+        tracker.defer_remainder(Duration(seconds=0 if read_any else 0.5))
+
+    @staticmethod
+    def _offsets_read(tp: TopicPartition, read: _Slice) -> beam.pvalue.TaggedOutput:
+        """What this call read of ``tp``, for the commit step: in the global window, at the
+        earliest record timestamp of the slice, so it is never ahead of the records it
+        covers (and, being in the global window, never dropped as late downstream)."""
+        return beam.pvalue.TaggedOutput(OFFSETS_READ, WindowedValue(
+            Offsets(tp.topic, tp.partition, READ, runs(read.offsets)),
+            Timestamp(micros=read.min_timestamp_ms * 1000), (GlobalWindow(),)))
 
     def _idle_long_enough(self, since: float) -> bool:
         return (self._stop_after_idle_s is not None
@@ -468,37 +449,36 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
 
     def _read_slice(self, state: _PartitionState, tp: TopicPartition, start: int, stop: int,
                     budget: int, poll_ms: int, tracker) -> Iterator:
-        """Read one partition for a while; returns (next offset, records claimed, ended)."""
+        """Read one partition for a while; returns the :class:`_Slice` read."""
         consumer = state.consumer
-        position, claimed, started = start, 0, time.monotonic()
+        read, started = _Slice(start), time.monotonic()
         try:
-            if consumer.position(tp, timeout_ms=5000) != start:
-                consumer.seek(tp, start)
-        except KafkaError as e:  # broker away: try again in the next call
-            log.warning("cannot position %s:%d at %d yet: %s", tp.topic, tp.partition, start, e)
-            return position, claimed, False
-        while claimed < budget and time.monotonic() - started < _SLICE_S:
-            try:
-                batch = consumer.poll(timeout_ms=poll_ms,
-                                      max_records=budget - claimed).get(tp, ())
-            except KafkaError as e:
-                log.warning("reading %s:%d failed, will retry: %s", tp.topic, tp.partition, e)
-                break
-            if not batch:
-                break
-            for record in batch:
-                if not tracker.try_claim(("read", tp.partition, record.offset)):
-                    return position, claimed, record.offset >= stop
-                position, claimed = record.offset + 1, claimed + 1
-                state.max_timestamp_ms = max(state.max_timestamp_ms or 0, record.timestamp)
-                yield from self._decoded(record)
-        if claimed:
-            state.idle_since = None
-        if self._bounded and consumer.position(tp) >= stop:
-            # Nothing left below the end offset (what is left may be a transaction marker).
-            tracker.try_claim(("end", tp.partition))
-            return position, claimed, True
-        return position, claimed, False
+            self._calls.run(tp, "position", _seek, consumer, tp, start)
+            while len(read.offsets) < budget and time.monotonic() - started < _SLICE_S:
+                batch = self._calls.run(tp, "poll", consumer.poll, timeout_ms=poll_ms,
+                                        max_records=budget - len(read.offsets)).get(tp, ())
+                if not batch:
+                    break
+                for record in batch:
+                    if not tracker.try_claim(("read", tp.partition, record.offset)):
+                        read.ended = record.offset >= stop
+                        return read
+                    read.next = record.offset + 1
+                    read.offsets.append(record.offset)
+                    if read.min_timestamp_ms is None or record.timestamp < read.min_timestamp_ms:
+                        read.min_timestamp_ms = record.timestamp
+                    state.max_timestamp_ms = max(state.max_timestamp_ms or 0, record.timestamp)
+                    yield from self._decoded(record)
+            if read.offsets:
+                state.idle_since = None
+            if self._bounded and self._calls.run(tp, "position", consumer.position, tp,
+                                                 timeout_ms=_TIMEOUT_MS) >= stop:
+                # Nothing left below the end offset (what is left may be a transaction marker).
+                tracker.try_claim(("end", tp.partition))
+                read.ended = True
+        except Unavailable:  # what was claimed stays claimed; the rest waits for the next call
+            read.unavailable = True
+        return read
 
 
 def _copy(fn: types.FunctionType) -> types.FunctionType:
@@ -519,8 +499,13 @@ class ReadFromKafka(beam.PTransform):
     """Read articles from Kafka topics.
 
     In: the pipeline root. Out (``DoOutputsTuple``): ``events`` (``RawArticle``, timestamped
-    with the Kafka record timestamp), ``dead_letters`` (stage ``read``), and in bounded mode
-    ``read_to`` for :class:`CommitOffsets`. See the module docstring for how it reads.
+    with the Kafka record timestamp), ``dead_letters`` (stage ``read``), in bounded mode
+    ``read_to`` for :class:`CommitOffsets`, and in unbounded mode ``offsets_read``
+    (``connectors.offsets.Offsets`` with ``sink=READ``, in the global window) for the commit
+    step. See the module docstring for how it reads.
+
+    ``max_in_flight`` (unbounded, with a ``group_id``; None: no bound): records per partition
+    that may be read and not yet committed by the group before the partition pauses.
 
     The brokers are contacted when the transform is applied: unreachable brokers or a missing
     topic fail there, naming the servers, within seconds.
@@ -540,6 +525,7 @@ class ReadFromKafka(beam.PTransform):
         discovery_interval_s: float = 10.0,
         stop_after_idle_s: float | None = None,
         max_records_per_call: int = 5000,
+        max_in_flight: int | None = MAX_IN_FLIGHT,
     ) -> None:
         super().__init__()
         if not topics:
@@ -553,6 +539,8 @@ class ReadFromKafka(beam.PTransform):
             raise ValueError("start_from='committed' needs a group_id")
         if max_out_of_orderness_s < 0 or idle_after_s < 0 or discovery_interval_s <= 0:
             raise ValueError("durations must be positive")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1 (or None), not {max_in_flight}")
         self._config = config
         self._topics = list(topics)
         self._group_id = group_id
@@ -561,7 +549,7 @@ class ReadFromKafka(beam.PTransform):
         fn = _ReadPartitionsFn if bounded else _ReadPartitionsUnboundedFn
         self._fn = fn(config, group_id, input_format, bounded, max_out_of_orderness_s,
                       idle_after_s, discovery_interval_s, stop_after_idle_s,
-                      max_records_per_call)
+                      max_records_per_call, max_in_flight)
 
     def expand(self, root: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         launch = partitions_at_launch(self._config, self._topics, self._group_id,
@@ -569,8 +557,8 @@ class ReadFromKafka(beam.PTransform):
         topics = [_Topic(t, tuple(s for s in launch if s.topic == t)) for t in self._topics]
         return (root
                 | "Topics" >> beam.Create(topics)
-                | "Read" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTERS, READ_TO,
-                                                               main="events"))
+                | "Read" >> beam.ParDo(self._fn).with_outputs(
+                    DEAD_LETTERS, READ_TO, OFFSETS_READ, main="events"))
 
 
 class _CommitFn(beam.DoFn):
