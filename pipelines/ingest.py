@@ -53,7 +53,7 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
             start_from=start_from(options), bounded=opts.bounded,
             input_format=opts.input_format,
             max_out_of_orderness_s=opts.max_out_of_orderness_s,
-            idle_after_s=opts.idle_after_s,
+            idle_after_s=opts.idle_after_s, max_in_flight=opts.max_in_flight,
             discovery_interval_s=opts.partition_discovery_interval_s,
             stop_after_idle_s=opts.stop_after_idle_s)
         reads.append(kafka)

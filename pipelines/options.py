@@ -70,6 +70,14 @@ class WirewatchOptions(PipelineOptions):
             help="How far a Kafka record timestamp may lag the newest one in its partition "
                  "before it is late: the watermark trails the newest timestamp by this much.")
         group.add_argument(
+            "--max_in_flight", type=int, default=100_000,
+            help="Backpressure of an unbounded read with a --group_id: a partition is not read "
+                 "while this many of its records are read but not yet written by every sink "
+                 "(offsets are committed only after the write). Bounds memory and what a "
+                 "restart after a crash writes again; must exceed the input rate times "
+                 "(--file_period_s + --max_out_of_orderness_s) or it caps throughput "
+                 "(default 100000).")
+        group.add_argument(
             "--idle_after_s", type=float, default=10.0,
             help="A partition caught up this long moves its watermark with wall time.")
         group.add_argument(

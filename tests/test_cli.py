@@ -50,6 +50,8 @@ def test_unknown_command_is_a_usage_error():
      "--dedup_horizon_hours must be > 0"),
     (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--streaming",
       "--file_period_s", "0"], "--file_period_s must be > 0 seconds, not 0"),
+    (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--max_in_flight", "0"],
+     "--max_in_flight must be >= 1 record, not 0"),
 ])
 def test_missing_inputs_are_clear_errors(args, message, tmp_path, capsys):
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
