@@ -1,8 +1,12 @@
-"""What ``wirewatch monitor`` computes, as pure functions: consumer lag, rates, mixes and
-percentiles over a sliding window of records. No Kafka, no Beam, no terminal here.
+"""What ``wirewatch monitor`` computes, as pure functions: consumer lag, how far the written
+output trails the input, rates, mixes and percentiles over a sliding window of records. No
+Kafka, no Beam, no terminal here.
 
 Conventions, chosen to match Kafka's own tools and to be exact in tests:
 - lag of a partition = end offset - committed offset; unknown (``None``) without a commit;
+- written offset of an input partition = the highest offset of it that an output record (article
+  event or dead letter) names as its ``source``; unwritten = end - (written offset + 1),
+  unknown (``None``) while no output record names the partition;
 - percentiles are nearest-rank (a value that really occurred, no interpolation);
 - shares and ratios are rounded to 4 decimals, rates to 3.
 """
@@ -18,16 +22,20 @@ __all__ = [
     "DeadLetterSample",
     "EventSample",
     "SlidingWindow",
+    "WrittenOffsets",
     "dead_letter_sample",
     "dead_letter_window",
     "event_sample",
     "event_window",
     "human_ms",
+    "kafka_origin",
     "mix",
     "partition_lag",
+    "partition_unwritten",
     "percentile",
     "rate",
     "ratio",
+    "total",
 ]
 
 
@@ -39,6 +47,55 @@ def partition_lag(end: int, committed: int | None) -> int | None:
     if committed is None:
         return None
     return max(0, end - committed)
+
+
+def partition_unwritten(end: int, written: int | None) -> int | None:
+    """Input messages after the highest one seen written; ``None`` if none was seen.
+
+    Not every message below the written offset need be written (the pipeline writes in
+    event-time order, not offset order), so this is a floor of what is not written yet.
+    A written offset at or beyond the end (a topic recreated) counts as nothing unwritten.
+    """
+    if written is None:
+        return None
+    return max(0, end - (written + 1))
+
+
+def kafka_origin(record: Mapping) -> tuple[str, int, int] | None:
+    """``(topic, partition, offset)`` of the Kafka message an article event or dead letter
+    (Avro shape) came from; ``None`` for other sources (a feed; a file, whose offset is a line)."""
+    where = record["source"]
+    if where["kind"] != "kafka" or None in (where["topic"], where["partition"], where["offset"]):
+        return None
+    return where["topic"], where["partition"], where["offset"]
+
+
+class WrittenOffsets:
+    """Per input partition, the highest offset named by an output record seen so far.
+
+    A running maximum, not a window: a pipeline that went quiet keeps its written offsets.
+    """
+
+    def __init__(self) -> None:
+        self._highest: dict[tuple[str, int], int] = {}
+
+    def add(self, origins: Iterable[tuple[str, int, int] | None]) -> None:
+        for origin in origins:
+            if origin is not None:
+                topic, partition, offset = origin
+                key = (topic, partition)
+                self._highest[key] = max(offset, self._highest.get(key, offset))
+
+    def get(self, topic: str, partition: int) -> int | None:
+        """The highest offset of ``topic[partition]`` seen written; ``None`` if none was."""
+        return self._highest.get((topic, partition))
+
+
+def total(values: Iterable[int | None]) -> int | None:
+    """The sum of the known ``values`` (a topic's lag from its partitions'); ``None`` if none
+    is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def ratio(part: int, whole: int) -> float:

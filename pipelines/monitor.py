@@ -1,10 +1,13 @@
 """``wirewatch monitor``: a live view of the Kafka topics a deployment reads and writes.
 
 Per topic and partition: start and end offsets, the consumer group's committed offset and lag,
-messages per second. For the article-event topic (``--output_topic``), decoded from Avro: the
-duplicate ratio, language and topic mix and p50/p99 event-time lag over a sliding window. For
-the dead-letter topic (``--dead_letter_topic``): counts by error type and the latest examples.
-``--once --json`` prints one snapshot for scripts and alerting.
+messages per second. Per input partition also how far the written output trails the input: the
+highest input offset that an article event or dead letter on the watched topics came from, and
+how many input messages lie beyond it (so "committed but not written" never looks healthy). For
+the article-event topic (``--output_topic``), decoded from Avro: the duplicate ratio, language
+and topic mix and p50/p99 event-time lag over a sliding window. For the dead-letter topic
+(``--dead_letter_topic``): counts by error type and the latest examples. ``--once --json``
+prints one snapshot for scripts and alerting.
 
 The monitor only reads: it never joins or commits for the group it watches (committed offsets
 come from the admin API), and it reads the tails of topics without a group of its own.
@@ -35,13 +38,17 @@ from wirewatch.connectors.kafka.errors import KafkaConnectorError
 from wirewatch.connectors.kafka.serde import Framing
 from wirewatch.core.monitoring import (
     SlidingWindow,
+    WrittenOffsets,
     dead_letter_sample,
     dead_letter_window,
     event_sample,
     event_window,
     human_ms,
+    kafka_origin,
     partition_lag,
+    partition_unwritten,
     rate,
+    total,
 )
 from wirewatch.pipelines.options import WirewatchOptions, kafka_config
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, decode
@@ -52,6 +59,33 @@ __all__ = ["MonitorError", "Watch", "Watcher", "main", "render"]
 RAW = "raw"
 #: Longest a snapshot waits to read the tail of the decoded topics.
 CATCH_UP_S = 10.0
+#: Records of each decoded topic kept (and read when the monitor starts) at most.
+MAX_WINDOW_MESSAGES = 10_000
+#: Under the offsets table: what its less obvious columns mean.
+CAPTION = ("lag = end - committed\n"
+           "written = highest input offset seen on the output, unwritten = end - (written + 1)")
+
+
+#: What the offsets table says per input partition (in --help).
+FIGURES = f"""\
+Per input partition (--once --json: topics.<input>.partitions[i].<name>):
+  lag             end - the group's committed offset. The pipeline commits an offset only once
+                  every sink has made the records below it durable (commit after write): lag
+                  is what is not yet written by every sink, or not yet read.
+  written_offset  the highest input offset that an article event (--output_topic) or a dead
+                  letter (--dead_letter_topic) names as its source: of their last
+                  {MAX_WINDOW_MESSAGES:,} records when the monitor starts, then of all new ones.
+  unwritten       end - (written_offset + 1): input beyond anything seen on the output topics.
+                  An independent check, read from the output itself: it grows when nothing
+                  comes out while input arrives, whatever was committed. A floor (records
+                  below written_offset may still be on their way: articles are written in
+                  event-time order); '-' (null) until an output record names the partition
+                  (always, for a pipeline whose sinks are files only).
+Per topic: lag and unwritten summed over its partitions.
+Healthy: unwritten <= lag, as a record is committed only once it is on the output topics.
+unwritten > lag (both output topics watched) means offsets were committed for records the
+output does not show.
+"""
 
 
 class MonitorError(Exception):
@@ -70,7 +104,7 @@ class Watch:
     window_s: int = 300
     rate_window_s: int = 60
     latest: int = 5
-    max_window_messages: int = 10_000
+    max_window_messages: int = MAX_WINDOW_MESSAGES
 
     def kinds(self) -> dict[str, str]:
         """Topic -> what is decoded on it (``article_event``, ``dead_letter`` or ``raw``)."""
@@ -121,6 +155,7 @@ class Watcher:
                                                   watch.max_window_messages)
                              for topic in self._windows}
         self._tailed = [tp for topic in self._windows for tp in self._partitions[topic]]
+        self._written = WrittenOffsets()
         self._started = False
 
     def _find_partitions(self) -> dict[str, list[TopicPartition]]:
@@ -151,15 +186,20 @@ class Watcher:
         found = self._consumer.offsets_for_times(dict.fromkeys(partitions, max(0, ms)))
         return {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in partitions}
 
-    def _catch_up(self, now_ms: int, ends: Mapping[TopicPartition, int]) -> None:
-        """Read the decoded topics up to ``ends`` into their windows."""
+    def _catch_up(self, now_ms: int, firsts: Mapping[TopicPartition, int],
+                  ends: Mapping[TopicPartition, int]) -> None:
+        """Read the decoded topics up to ``ends`` into their windows (``firsts``: the first
+        offsets the broker still has)."""
         if not self._tailed:
             return
         if not self._started:
             self._tail.assign(self._tailed)
             starts = self._since(self._tailed, now_ms - self.watch.window_s * 1000, ends)
+            # The last max_window_messages records, even older than the window (which forgets
+            # them by time): their source offsets say what was written before a quiet spell.
             for tp in self._tailed:
-                self._tail.seek(tp, max(starts[tp], ends[tp] - self.watch.max_window_messages))
+                self._tail.seek(tp, max(firsts[tp], min(
+                    starts[tp], ends[tp] - self.watch.max_window_messages)))
             self._started = True
         deadline = time.monotonic() + CATCH_UP_S
         pending = [tp for tp in self._tailed if self._tail.position(tp) < ends[tp]]
@@ -170,14 +210,16 @@ class Watcher:
 
     def _take(self, topic: str, records: list) -> None:
         kind = self._kinds[topic]
-        samples, failures = [], []
+        samples, failures, origins = [], [], []
         for record in records:
             try:
                 decoded = decode_message(record.value, record.headers, kind)
                 samples.append(event_sample(decoded, record.timestamp) if kind == ARTICLE_EVENT
                                else dead_letter_sample(decoded, record.timestamp))
+                origins.append(kafka_origin(decoded))
             except Exception as e:  # a foreign or broken message is counted, never fatal
                 failures.append(_Undecodable(record.timestamp, f"{type(e).__name__}: {e}"))
+        self._written.add(origins)
         self._windows[topic].add(samples)
         self._undecodable[topic].add(failures)
 
@@ -197,27 +239,32 @@ class Watcher:
         ends = self._consumer.end_offsets(every)
         committed = self._committed(every)
         recent = self._since(every, now_ms - watch.rate_window_s * 1000, ends)
-        self._catch_up(now_ms, ends)
+        self._catch_up(now_ms, starts, ends)
         topics = {}
         for topic, kind in self._kinds.items():
             rows = []
             for tp in self._partitions[topic]:
                 in_rate_window = ends[tp] - recent[tp]
-                rows.append({"partition": tp.partition, "start": starts[tp], "end": ends[tp],
-                             "committed": committed[tp],
-                             "lag": partition_lag(ends[tp], committed[tp]),
-                             "in_rate_window": in_rate_window,
+                row = {"partition": tp.partition, "start": starts[tp], "end": ends[tp],
+                       "committed": committed[tp],
+                       "lag": partition_lag(ends[tp], committed[tp])}
+                if kind == RAW:  # an input: how far what was written to the output trails it
+                    written = self._written.get(topic, tp.partition)
+                    row.update(written_offset=written,
+                               unwritten=partition_unwritten(ends[tp], written))
+                rows.append({**row, "in_rate_window": in_rate_window,
                              "messages_per_s": rate(in_rate_window, watch.rate_window_s)})
-            lags = [r["lag"] for r in rows if r["lag"] is not None]
             in_rate_window = sum(r["in_rate_window"] for r in rows)
             summary = {
                 "kind": kind,
                 "partitions": rows,
                 "end": sum(r["end"] for r in rows),
-                "lag": sum(lags) if lags else None,
-                "in_rate_window": in_rate_window,
-                "messages_per_s": rate(in_rate_window, watch.rate_window_s),
+                "lag": total(r["lag"] for r in rows),
             }
+            if kind == RAW:
+                summary["unwritten"] = total(r["unwritten"] for r in rows)
+            summary.update(in_rate_window=in_rate_window,
+                           messages_per_s=rate(in_rate_window, watch.rate_window_s))
             if kind != RAW:
                 samples = self._windows[topic].samples(now_ms)
                 failed = self._undecodable[topic].samples(now_ms)
@@ -257,16 +304,22 @@ def render(snapshot: dict, refresh: int | None = None) -> Group:
     title = (f"wirewatch monitor  {snapshot['bootstrap_servers']}  group "
              f"{snapshot['group_id']}  {_utc(snapshot['time_ms'])} UTC")
     parts: list = [Text(title + (f"  #{refresh}" if refresh else ""), style="bold")]
-    offsets = Table(title="Offsets and lag", title_justify="left")
-    for column in ("topic", "partition", "start", "end", "committed", "lag", "msg/s"):
+    offsets = Table(title="Offsets and lag", title_justify="left", caption=CAPTION,
+                    caption_justify="left")
+    for column in ("topic", "partition", "start", "end", "committed", "lag", "written",
+                   "unwritten", "msg/s"):
         offsets.add_column(column, justify="left" if column == "topic" else "right")
     for topic, t in snapshot["topics"].items():
+        raw = t["kind"] == RAW  # written figures are those of input partitions
         for row in t["partitions"]:
             offsets.add_row(topic, str(row["partition"]), str(row["start"]), str(row["end"]),
                             _dash(row["committed"]), _dash(row["lag"]),
+                            _dash(row["written_offset"]) if raw else "",
+                            _dash(row["unwritten"]) if raw else "",
                             f"{row['messages_per_s']:.2f}")
-        offsets.add_row(f"{topic} (all)", "", "", str(t["end"]), "", _dash(t["lag"]),
-                        f"{t['messages_per_s']:.2f}", style="bold")
+        offsets.add_row(f"{topic} (all)", "", "", str(t["end"]), "", _dash(t["lag"]), "",
+                        _dash(t["unwritten"]) if raw else "", f"{t['messages_per_s']:.2f}",
+                        style="bold")
     parts.append(offsets)
     span = f"last {human_ms(snapshot['window_s'] * 1000)}"
     for topic, t in snapshot["topics"].items():
@@ -313,11 +366,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wirewatch monitor",
         description="Watch the Kafka topics a wirewatch deployment reads and writes: offsets, "
-                    "the group's lag, messages/s; duplicates, languages, topics and event-time "
-                    "lag of the article events; dead letters by error type.",
+                    "the group's lag, how far the written output trails the input, messages/s; "
+                    "duplicates, languages, topics and event-time lag of the article events; "
+                    "dead letters by error type.",
         epilog="Example:\n  wirewatch monitor --bootstrap_servers localhost:9092 --group_id "
                "wirewatch \\\n    --input_topic articles --output_topic article-events "
-               "--dead_letter_topic dead-letters\n\n"
+               "--dead_letter_topic dead-letters\n\n" + FIGURES + "\n"
                "Security: the --kafka_* options of 'wirewatch run' (--kafka_security_protocol, "
                "--kafka_sasl_mechanism,\n--kafka_sasl_username, --kafka_sasl_password, "
                "--kafka_ssl_cafile, ..., --kafka_config KEY=VALUE).",

@@ -1,5 +1,6 @@
 """``wirewatch monitor`` against a real broker: an exact ``--once --json`` snapshot of known
-records, the live view drawn under a pseudo-terminal, and clear errors."""
+records (lag, and how far the output written trails the input), the live view drawn under a
+pseudo-terminal, and clear errors."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, failed
 from wirewatch.connectors.kafka.serde import Framing
 from wirewatch.pipelines.cli import main
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, source
 
 pytestmark = pytest.mark.kafka
 
@@ -38,12 +39,16 @@ POLITICS = ("medtop:11000000", "politics")
 
 @pytest.fixture(scope="module")
 def topics(kafka_broker) -> dict:
-    """Topics holding known records; their names and the time they were written around."""
+    """Topics holding known records; their names and the time they were written around.
+
+    The input has 3 partitions: 0 holds offsets 0-4, 1 holds 0-2, 2 is empty. Output records
+    came from input offsets 0, 2 and 3 of partition 0 and 1 of partition 1 (an event older than
+    every window), and from other sources (feeds, another topic)."""
     suffix = uuid.uuid4().hex[:8]
     names = {"input": f"articles-{suffix}", "events": f"events-{suffix}",
              "dead": f"dead-letters-{suffix}"}
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
-    admin.create_topics([NewTopic(names["input"], 2, 1), NewTopic(names["events"], 1, 1),
+    admin.create_topics([NewTopic(names["input"], 3, 1), NewTopic(names["events"], 1, 1),
                          NewTopic(names["dead"], 1, 1)])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
@@ -55,25 +60,30 @@ def topics(kafka_broker) -> dict:
                           partition=partition, timestamp_ms=t0)
 
     def event(at: int, guid: str, language: str, lag_ms: int | None, duplicate: bool = False,
-              tags: tuple = ()) -> dict:
-        return article_event(guid, language=language, topics=tags,
+              tags: tuple = (), origin: tuple | None = None) -> dict:
+        made = article_event(guid, language=language, topics=tags,
                              published_ms=None if lag_ms is None else at - lag_ms,
                              duplicate_of="e1" * 16 if duplicate else None)
+        if origin:
+            made["source"] = source("kafka", "Wire", topic=origin[0], partition=origin[1],
+                                    offset=origin[2])
+        return made
 
     old = t0 - 3_600_000  # an hour old: in the offsets, outside every window
     framing = Framing(ARTICLE_EVENT)  # wirewatch's schema headers
-    producer.send(names["events"], framing.frame(event(old, "e0", "sv", 1000)),
+    producer.send(names["events"], framing.frame(event(old, "e0", "sv", 1000,
+                                                       origin=(names["input"], 1, 1))),
                   headers=framing.headers, timestamp_ms=old)
-    for i, (guid, language, lag_ms, duplicate, tags) in enumerate([
-            ("e1", "en", 1000, False, (SPORT,)),
-            ("e2", "en", 2000, True, (SPORT,)),
-            ("e3", "de", 3000, False, (POLITICS,)),
-            ("e4", "fr", 4000, False, ()),
-            ("e5", "de", 5000, True, (SPORT, POLITICS)),
+    for i, (guid, language, lag_ms, duplicate, tags, origin) in enumerate([
+            ("e1", "en", 1000, False, (SPORT,), (names["input"], 0, 2)),
+            ("e2", "en", 2000, True, (SPORT,), (names["input"], 0, 0)),
+            ("e3", "de", 3000, False, (POLITICS,), (f"elsewhere-{suffix}", 2, 50)),
+            ("e4", "fr", 4000, False, (), None),
+            ("e5", "de", 5000, True, (SPORT, POLITICS), None),
     ], start=1):
         at = t0 + i * 100
         producer.send(names["events"], framing.frame(event(at, guid, language, lag_ms,
-                                                           duplicate, tags)),
+                                                           duplicate, tags, origin)),
                       headers=framing.headers, timestamp_ms=at)
     # Confluent's wire format (magic byte, schema id 7), no published time
     producer.send(names["events"],
@@ -85,8 +95,12 @@ def topics(kafka_broker) -> dict:
     for i, (stage, error_type) in enumerate([("parse", "not_a_feed"),
                                              ("normalise", "invalid_link"),
                                              ("parse", "not_a_feed")], start=1):
+        letter = failed(stage, error_type)
+        if i == 1:  # the oldest, not among the latest shown: a message of the input
+            letter["source"] = source("kafka", "Wire", topic=names["input"], partition=0,
+                                      offset=3)
         letters = Framing(DEAD_LETTER)
-        producer.send(names["dead"], letters.frame(failed(stage, error_type)),
+        producer.send(names["dead"], letters.frame(letter),
                       headers=letters.headers, timestamp_ms=t0 + i * 100)
     producer.flush()
     producer.close()
@@ -113,9 +127,9 @@ def test_once_json_snapshot_is_exact(topics, capsys):
     assert events.pop("last_undecodable") == "ValueError: message has no value"
     t0 = topics["t0"]
 
-    def partition(n, end, committed, lag, recent):
+    def partition(n, end, committed, lag, recent, **written):
         return {"partition": n, "start": 0, "end": end, "committed": committed, "lag": lag,
-                "in_rate_window": recent, "messages_per_s": round(recent / 60, 3)}
+                **written, "in_rate_window": recent, "messages_per_s": round(recent / 60, 3)}
 
     def share(name, count, of):
         return {"name": name, "count": count, "share": round(count / of, 4)}
@@ -126,8 +140,14 @@ def test_once_json_snapshot_is_exact(topics, capsys):
         "topics": {
             topics["input"]: {
                 "kind": "raw",
-                "partitions": [partition(0, 5, 4, 1, 5), partition(1, 3, 1, 2, 3)],
-                "end": 8, "lag": 3, "in_rate_window": 8, "messages_per_s": 0.133},
+                # p0: 0, 2 (events) and 3 (a dead letter) written; 4 is not, nor maybe 1.
+                # p1: 1 written, by an event older than the window; p2: nothing yet.
+                "partitions": [partition(0, 5, 4, 1, 5, written_offset=3, unwritten=1),
+                               partition(1, 3, 1, 2, 3, written_offset=1, unwritten=1),
+                               partition(2, 0, None, None, 0, written_offset=None,
+                                         unwritten=None)],
+                "end": 8, "lag": 3, "unwritten": 2, "in_rate_window": 8,
+                "messages_per_s": 0.133},
             topics["events"]: {
                 "kind": "article_event",
                 "partitions": [partition(0, 8, None, None, 7)],
@@ -164,7 +184,8 @@ def test_json_lines_one_per_refresh(topics, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     for line in lines:
-        assert json.loads(line)["topics"][topics["input"]]["lag"] == 3
+        summary = json.loads(line)["topics"][topics["input"]]
+        assert (summary["lag"], summary["unwritten"]) == (3, 2)
 
 
 class _Terminal:
@@ -233,6 +254,8 @@ def test_live_view_redraws_under_a_terminal(topics):
     drawn_refreshes = re.findall(r"group wirewatch-test\s+\S+ UTC\s+#(\d)", text)
     assert list(dict.fromkeys(drawn_refreshes)) == ["1", "2", "3"]
     assert text.count("Offsets and lag") == len(drawn_refreshes)
+    assert re.search(r"committed\W+lag\W+written\W+unwritten", text)
+    assert "unwritten = end - (written + 1)" in text  # the caption says what they mean
     for row in (f"{topics['input']} (all)", "en 50%", "de 33%", "fr 17%",
                 "2 (33.3%)", "p50 3.0 s  p99 5.0 s", "not_a_feed", "invalid_link happened"):
         assert row in text, row
@@ -275,6 +298,18 @@ def test_unknown_topic_is_a_clear_error(topics, capsys):
                  "--input_topic", "no-such-topic", "--once"]) == 1
     err = capsys.readouterr().err
     assert "unknown topic no-such-topic" in err and topics["events"] in err
+
+
+def test_help_says_what_lag_and_unwritten_mean(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["monitor", "--help"])
+    assert exited.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for meaning in ("lag end - the group's committed offset",
+                    "only once every sink has made the records below it durable",
+                    "unwritten end - (written_offset + 1)", "An independent check",
+                    "topics.<input>.partitions[i].<name>"):
+        assert meaning in shown, meaning
 
 
 def test_nothing_to_watch_and_bad_windows_are_usage_errors(capsys):

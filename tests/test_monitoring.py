@@ -1,5 +1,5 @@
-"""The pure computations behind ``wirewatch monitor``: lag, ratios, rates, percentiles, mixes
-and the sliding window."""
+"""The pure computations behind ``wirewatch monitor``: lag, written offsets and what is
+unwritten, ratios, rates, percentiles, mixes and the sliding window."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ import pytest
 from tests.made_records import article_event, failed
 from wirewatch.core.monitoring import (
     SlidingWindow,
+    WrittenOffsets,
     dead_letter_sample,
     dead_letter_window,
     event_sample,
     event_window,
     human_ms,
+    kafka_origin,
     mix,
     partition_lag,
+    partition_unwritten,
     percentile,
     rate,
     ratio,
+    total,
 )
 from wirewatch.schemas.records import source
 
@@ -29,6 +33,43 @@ def test_lag_is_end_minus_commit_unknown_without_one_never_negative():
     assert partition_lag(10, 10) == 0
     assert partition_lag(10, None) is None
     assert partition_lag(5, 9) == 0  # topic recreated under the group
+
+
+def test_unwritten_is_end_minus_next_after_written_unknown_without_one_never_negative():
+    assert partition_unwritten(10, 3) == 6  # offsets 4..9
+    assert partition_unwritten(10, 9) == 0
+    assert partition_unwritten(10, None) is None
+    assert partition_unwritten(5, 9) == 0  # topic recreated: nothing is unwritten, not -5
+    assert total([6, None, 2]) == 8 and total([None, None]) is None and total([0]) == 0
+
+
+def _from_kafka(record: dict, topic: str | None, partition: int | None,
+                offset: int | None) -> dict:
+    record["source"] = source("kafka", "Wire", topic=topic, partition=partition, offset=offset)
+    return record
+
+
+def test_kafka_origin_of_events_and_dead_letters_only_from_kafka():
+    assert kafka_origin(_from_kafka(article_event("a"), "articles", 1, 41)) == ("articles", 1, 41)
+    assert kafka_origin(_from_kafka(failed("read", "invalid_json"), "articles", 0, 7)) == (
+        "articles", 0, 7)
+    assert kafka_origin(article_event("b")) is None  # from a feed
+    from_file = failed("read", "invalid_json")
+    from_file["source"] = source("file", "a.jsonl", path="/data/a.jsonl", offset=7)
+    assert kafka_origin(from_file) is None  # offset 7 is a line number, not a Kafka offset
+    assert kafka_origin(_from_kafka(failed("read", "x"), "articles", None, None)) is None
+
+
+def test_written_offsets_keep_the_highest_per_partition_in_any_order():
+    written = WrittenOffsets()
+    assert written.get("articles", 0) is None
+    written.add([("articles", 0, 5), ("articles", 1, 2), None, ("articles", 0, 3)])
+    written.add([("other", 0, 99)])
+    written.add([("articles", 0, 4)])  # lower than seen: written out of offset order
+    assert (written.get("articles", 0), written.get("articles", 1)) == (5, 2)
+    assert written.get("articles", 2) is None and written.get("other", 0) == 99
+    written.add([("articles", 1, 8)])
+    assert written.get("articles", 1) == 8
 
 
 def test_percentiles_are_nearest_rank():
