@@ -247,6 +247,9 @@ def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0
     except _Stop as stop:
         log.info("%s: cancelling the job", stop)
         state = PipelineState.UNKNOWN
+        sys.stderr = _WithoutCancelledBundles(sys.stderr)
+        logging.getLogger("apache_beam.runners.worker.sdk_worker").addFilter(
+            lambda record: not _cancelled_bundle(record.getMessage()))
         try:
             result.cancel()
             # Not wait_until_finish(): the interrupted call still holds the job's state stream.
@@ -261,6 +264,34 @@ def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _cancelled_bundle(text: str) -> bool:
+    return "Traceback" in text and "in release" in text and "KeyError: 'inst" in text
+
+
+class _WithoutCancelledBundles:
+    """stderr, less the SDK worker's report of a bundle cut short by the job's cancellation.
+
+    A LOOPBACK worker in this process prints (to stderr, not a logger) a traceback for every
+    bundle still running when the runner cancels the job: the harness has already discarded the
+    bundle, and releasing it afterwards raises ``KeyError: 'inst...'`` in
+    ``BundleProcessorCache.release``. That is Beam cleaning up a job we asked to stop, not an
+    error. Installed (with the same filter on the worker's logger, which logs it again) only
+    once a stop was asked for; every other text passes through.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if _cancelled_bundle(text):
+            log.debug("a bundle cut short by the cancellation was released twice")
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _quiet_excepthook(args: threading.ExceptHookArgs) -> None:

@@ -132,3 +132,19 @@ def test_streaming_job_runs_on_prism_emits_windows_while_live_and_stops_cleanly(
     assert "Traceback" not in output, output
     for pid, cmd in children:
         assert not Path(f"/proc/{pid}").exists(), f"left running: {cmd}"
+
+
+def test_after_a_stop_only_the_report_of_a_bundle_cut_short_is_dropped_from_stderr():
+    import io
+
+    from wirewatch.pipelines.runners import _WithoutCancelledBundles
+
+    cut_short = ("Traceback (most recent call last):\n  File \"sdk_worker.py\", line 596, in "
+                 "release\n    self.active_bundle_processors.pop(instruction_id))\n"
+                 "KeyError: 'inst173'\n")
+    real = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'title'\n"
+    stream = io.StringIO()
+    stderr = _WithoutCancelledBundles(stream)
+    for text in (cut_short, real, "wirewatch run: stopped\n"):
+        stderr.write(text)
+    assert stream.getvalue() == real + "wirewatch run: stopped\n"
