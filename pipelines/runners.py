@@ -248,8 +248,6 @@ def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0
         log.info("%s: cancelling the job", stop)
         state = PipelineState.UNKNOWN
         sys.stderr = _WithoutCancelledBundles(sys.stderr)
-        logging.getLogger("apache_beam.runners.worker.sdk_worker").addFilter(
-            lambda record: not _cancelled_bundle(record.getMessage()))
         try:
             result.cancel()
             # Not wait_until_finish(): the interrupted call still holds the job's state stream.
@@ -277,8 +275,8 @@ class _WithoutCancelledBundles:
     bundle still running when the runner cancels the job: the harness has already discarded the
     bundle, and releasing it afterwards raises ``KeyError: 'inst...'`` in
     ``BundleProcessorCache.release``. That is Beam cleaning up a job we asked to stop, not an
-    error. Installed (with the same filter on the worker's logger, which logs it again) only
-    once a stop was asked for; every other text passes through.
+    error (its logger is quieted in ``_raise_stop``). Installed only once a stop was asked for;
+    every other text passes through.
     """
 
     def __init__(self, stream) -> None:
