@@ -11,14 +11,17 @@ looks stuck to the runner, and one that raises fails the job.
 reader takes as "try again in the next call". A call still blocked from before is waited for
 (up to the timeout) rather than doubled, so one client is never used by two threads at once.
 The first failure of an outage logs a WARNING and counts ``kafka_broker_unavailable``; the
-first success after it logs at INFO how long it lasted. Outages are per cluster and process,
-shared by every reader in it, so each is reported once.
+first answer after it (:meth:`Calls.ask`: a request the cluster must answer, or a ``poll``
+that returned records; not an empty poll, which is all a disconnected consumer gets) logs at
+INFO how long it lasted. Outages are per cluster and process, shared by every reader in it,
+so each is reported once; meanwhile kafka-python's own loggers of failed connections, which
+write several lines (and tracebacks) per reconnect attempt, are held back.
 
 Example::
 
     calls = Calls("127.0.0.1:9092", counter)
     try:
-        ends = calls.run(client, "end offsets", client.end_offsets, [tp], timeout_ms=1000)
+        ends = calls.ask(client, "end offsets", client.end_offsets, [tp], timeout_ms=1000)
     except Unavailable:
         ...  # defer and try again
 """
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Longest a reader waits for one call to the cluster.
 CALL_TIMEOUT_S = 2.0
+#: kafka-python's loggers that report every failed connection and reconnect attempt.
+_CONNECTION_LOGGERS = ("kafka.cluster", "kafka.consumer.fetcher", "kafka.net.connection",
+                       "kafka.net.manager", "kafka.net.transport")
 
 
 class Unavailable(Exception):
@@ -66,6 +72,23 @@ def _outage(servers: str) -> _Outage:
         return _OUTAGES.setdefault(servers, _Outage())
 
 
+class _HeldDuringOutages(logging.Filter):
+    """Drops kafka-python's connection errors while an outage has been reported already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return all(outage.since is None for outage in list(_OUTAGES.values()))
+
+
+_HELD = _HeldDuringOutages()
+
+
+def _hold_connection_logs() -> None:
+    for name in _CONNECTION_LOGGERS:
+        logger = logging.getLogger(name)
+        if _HELD not in logger.filters:
+            logger.addFilter(_HELD)
+
+
 class Calls:
     """Bounded calls to one cluster's clients (see the module docstring).
 
@@ -79,15 +102,23 @@ class Calls:
         self._unavailable = unavailable
         self._timeout_s = timeout_s
         self._outage = _outage(servers)
+        _hold_connection_logs()
         self._threads: dict[object, ThreadPoolExecutor] = {}
         self._pending: dict[object, Future] = {}
+
+    def ask(self, client: object, what: str, call: Callable[..., Any], *args: Any,
+            **kwargs: Any) -> Any:
+        """:meth:`run` a request only the cluster can answer: its success ends an outage."""
+        result = self.run(client, what, call, *args, **kwargs)
+        self.answered()
+        return result
 
     def run(self, client: object, what: str, call: Callable[..., Any], *args: Any,
             **kwargs: Any) -> Any:
         """``call(*args, **kwargs)`` on ``client``'s helper thread, at most ``timeout_s``.
 
         ``client`` names the kafka-python client the call uses (calls on one client run one
-        at a time); ``what`` says what was asked, for the log.
+        at a time); ``what`` says what was asked, for the log. Raises :class:`Unavailable`.
         """
         earlier = self._pending.pop(client, None)
         if earlier is not None and not wait([earlier], self._timeout_s).done:
@@ -106,7 +137,6 @@ class Calls:
             self._failed(what, f"no answer within {self._timeout_s:g} s")
         except Exception as e:  # any failure of a client means "not now", never a failed job
             self._failed(what, f"{type(e).__name__}: {e}")
-        self._answered()
         return result
 
     def close(self) -> None:
@@ -128,7 +158,8 @@ class Calls:
             log.debug("Kafka at %s still unavailable (%s: %s)", self._servers, what, why)
         raise Unavailable(f"{what}: {why}")
 
-    def _answered(self) -> None:
+    def answered(self) -> None:
+        """The cluster answered (an :meth:`ask`, or a poll that returned records)."""
         if self._outage.since is None:  # the usual case, without taking the lock
             return
         with self._outage.lock:
