@@ -258,9 +258,11 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                 self._config, group_id=self._group_id if role == "commit" else None)
         return self._clients[role]
 
-    def _partition(self, tp: TopicPartition, start: int) -> _PartitionState:
+    def _partition(self, tp: TopicPartition, began: int) -> _PartitionState:
         """The partition's consumer and memory, connecting first if need be (on the
-        partition's helper thread: kafka-python's constructor waits for a broker)."""
+        partition's helper thread: kafka-python's constructor waits for a broker). ``began``:
+        where this read of the partition started, the in-flight floor until the group
+        commits."""
         def connect() -> None:
             if tp in self._partitions:  # connected by an earlier call that timed out
                 return
@@ -273,7 +275,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             self._calls.ask(tp, "connect", connect)
         state = self._partitions[tp]
         if self._max_in_flight is not None and state.in_flight is None:
-            state.in_flight = InFlight(self._max_in_flight, floor=start)
+            state.in_flight = InFlight(self._max_in_flight, floor=began)
         return state
 
     # -- reading
@@ -385,10 +387,13 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         poll_ms = _POLL_MS // max(1, len(restriction.ranges))
         marks: list[Timestamp | None] = []
         all_idle, unfinished, read_any = True, 0, False
+        # Where the read began: at launch (whichever DoFn instance reads on), else (a partition
+        # discovered later) the first offset this instance was given.
+        began = {spec.partition: spec.start for spec in topic.partitions}
         for partition, start, stop in restriction.ranges:
             tp = TopicPartition(topic.name, partition)
             try:
-                state = self._partition(tp, start)
+                state = self._partition(tp, began.get(partition, start))
             except Unavailable:
                 marks.append(None)
                 all_idle, unfinished = False, unfinished + 1
