@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -75,3 +78,20 @@ def test_connecting_to_a_server_that_never_answers_returns_within_the_bound():
     finally:
         reader.teardown()
         silent.close()
+
+
+def test_a_call_blocked_forever_does_not_hold_the_process_at_exit():
+    """e.g. kafka-python's topics() while the broker is gone: the process must still end."""
+    script = textwrap.dedent("""
+        import threading
+        from wirewatch.connectors.kafka.broker import Calls, Unavailable
+        class Count:
+            def inc(self, n=1): pass
+        try:
+            Calls("x:1", Count(), timeout_s=0.1).run("c", "hang", threading.Event().wait)
+        except Unavailable:
+            print("unavailable")
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "unavailable", done.stderr

@@ -29,10 +29,11 @@ Example::
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
@@ -89,6 +90,31 @@ def _hold_connection_logs() -> None:
             logger.addFilter(_HELD)
 
 
+class _Helper:
+    """One daemon thread running calls in order. Not a ``ThreadPoolExecutor``: the interpreter
+    joins those at exit, and a call blocked on a vanished broker would hold the process."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="wirewatch-kafka", daemon=True).start()
+
+    def submit(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        self._calls.put((future, call, args, kwargs))
+        return future
+
+    def stop(self) -> None:
+        self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call, args, kwargs = item
+            try:
+                future.set_result(call(*args, **kwargs))
+            except BaseException as e:  # handed to the caller, who decides
+                future.set_exception(e)
+
+
 class Calls:
     """Bounded calls to one cluster's clients (see the module docstring).
 
@@ -103,7 +129,7 @@ class Calls:
         self._timeout_s = timeout_s
         self._outage = _outage(servers)
         _hold_connection_logs()
-        self._threads: dict[object, ThreadPoolExecutor] = {}
+        self._helpers: dict[object, _Helper] = {}
         self._pending: dict[object, Future] = {}
 
     def ask(self, client: object, what: str, call: Callable[..., Any], *args: Any,
@@ -125,11 +151,10 @@ class Calls:
             # Its answer is stale; only its end matters (it was reported when it timed out).
             self._pending[client] = earlier
             self._failed(what, "an earlier call is still waiting for the cluster")
-        threads = self._threads.get(client)
-        if threads is None:
-            threads = self._threads[client] = ThreadPoolExecutor(
-                1, thread_name_prefix="wirewatch-kafka")
-        future = threads.submit(call, *args, **kwargs)
+        helper = self._helpers.get(client)
+        if helper is None:
+            helper = self._helpers[client] = _Helper()
+        future = helper.submit(call, *args, **kwargs)
         try:
             result = future.result(self._timeout_s)
         except FutureTimeout:
@@ -140,9 +165,9 @@ class Calls:
         return result
 
     def close(self) -> None:
-        for threads in self._threads.values():
-            threads.shutdown(wait=False, cancel_futures=True)
-        self._threads.clear()
+        for helper in self._helpers.values():
+            helper.stop()
+        self._helpers.clear()
         self._pending.clear()
 
     def _failed(self, what: str, why: str) -> None:
