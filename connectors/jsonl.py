@@ -8,8 +8,10 @@ files are split into byte ranges read in parallel, as Beam's ``ReadFromText`` do
 Outputs ``events`` (``RawArticle``, ``source`` = ``{kind: "file", path, offset: line number}``)
 and ``dead_letters`` (stage ``read``) for every line that is not an article: not JSON, not an
 object, a required field missing or of the wrong type (the error types of
-:class:`~wirewatch.connectors.article_json.BadArticle`), or longer than
-:data:`MAX_LINE_BYTES` (``line_too_large``). Blank lines hold no article and are skipped.
+:class:`~wirewatch.connectors.article_json.BadArticle`), a line that makes the decoder itself
+fail (``RecursionError`` on deeply nested arrays, ``MemoryError``, ...: the exception's class
+name), or longer than :data:`MAX_LINE_BYTES` (``line_too_large``). Blank lines hold no
+article and are skipped.
 """
 
 from __future__ import annotations

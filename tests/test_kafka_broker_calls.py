@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -26,6 +29,8 @@ class _Count:
 
 
 def test_a_call_that_hangs_or_fails_is_unavailable_and_the_outage_is_reported_once(caplog):
+    """Reported once: a WARNING and a count when it starts, an INFO once the cluster answers a
+    request again."""
     caplog.set_level(logging.INFO, logger="wirewatch.connectors.kafka.broker")
     outages, release = _Count(), threading.Event()
     calls = Calls("test-cluster-1:9092", outages, timeout_s=0.2)
@@ -38,7 +43,9 @@ def test_a_call_that_hangs_or_fails_is_unavailable_and_the_outage_is_reported_on
         calls.run("other", "fail", _raise, ConnectionError("refused"))
     assert time.monotonic() - started < 5  # generous: three bounded waits of 0.2 s
     release.set()
-    assert calls.run("client", "answer", lambda: 42) == 42
+    assert calls.run("client", "local", lambda: 41) == 41  # e.g. a poll: proves nothing
+    assert "INFO" not in {r.levelname for r in caplog.records}
+    assert calls.ask("client", "answer", lambda: 42) == 42
     calls.close()
     said = Counter(r.levelname for r in caplog.records)
     assert outages.n == 1 and said == {"WARNING": 1, "INFO": 1}
@@ -71,3 +78,20 @@ def test_connecting_to_a_server_that_never_answers_returns_within_the_bound():
     finally:
         reader.teardown()
         silent.close()
+
+
+def test_a_call_blocked_forever_does_not_hold_the_process_at_exit():
+    """e.g. kafka-python's topics() while the broker is gone: the process must still end."""
+    script = textwrap.dedent("""
+        import threading
+        from wirewatch.connectors.kafka.broker import Calls, Unavailable
+        class Count:
+            def inc(self, n=1): pass
+        try:
+            Calls("x:1", Count(), timeout_s=0.1).run("c", "hang", threading.Event().wait)
+        except Unavailable:
+            print("unavailable")
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "unavailable", done.stderr

@@ -258,9 +258,11 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                 self._config, group_id=self._group_id if role == "commit" else None)
         return self._clients[role]
 
-    def _partition(self, tp: TopicPartition, start: int) -> _PartitionState:
+    def _partition(self, tp: TopicPartition, began: int) -> _PartitionState:
         """The partition's consumer and memory, connecting first if need be (on the
-        partition's helper thread: kafka-python's constructor waits for a broker)."""
+        partition's helper thread: kafka-python's constructor waits for a broker). ``began``:
+        where this read of the partition started, the in-flight floor until the group
+        commits."""
         def connect() -> None:
             if tp in self._partitions:  # connected by an earlier call that timed out
                 return
@@ -270,10 +272,10 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             self._partitions[tp] = _PartitionState(client)
 
         if tp not in self._partitions:
-            self._calls.run(tp, "connect", connect)
+            self._calls.ask(tp, "connect", connect)
         state = self._partitions[tp]
         if self._max_in_flight is not None and state.in_flight is None:
-            state.in_flight = InFlight(self._max_in_flight, floor=start)
+            state.in_flight = InFlight(self._max_in_flight, floor=began)
         return state
 
     # -- reading
@@ -312,11 +314,11 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         policy = "committed" if self._group_id else "earliest"
         role = "commit" if self._group_id else "lookup"
         try:
-            tps = [TopicPartition(topic, p) for p in self._calls.run(
+            tps = [TopicPartition(topic, p) for p in self._calls.ask(
                 "lookup", "list partitions", partitions) if p not in known]
             if not tps:
                 return
-            starts = self._calls.run(role, "start offsets", lambda: _start_offsets(
+            starts = self._calls.ask(role, "start offsets", lambda: _start_offsets(
                 self._client(role), tps, policy))
         except Unavailable:
             return  # asked again after the interval
@@ -333,7 +335,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             return state.idle_since is not None
         state.broker_checked_at = now
         try:
-            end = self._calls.run(tp, "end offset", state.consumer.end_offsets, [tp],
+            end = self._calls.ask(tp, "end offset", state.consumer.end_offsets, [tp],
                                   timeout_ms=_TIMEOUT_MS)[tp]
         except Unavailable:
             return False  # broker unreachable: not idle, just waiting
@@ -348,7 +350,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         now = time.monotonic()
         if bound.due(now):
             try:
-                committed = self._calls.run("commit", "committed offset", lambda: self._client(
+                committed = self._calls.ask("commit", "committed offset", lambda: self._client(
                     "commit").committed(tp, timeout_ms=_TIMEOUT_MS))
                 bound.answer(committed, now)
             except Unavailable:
@@ -385,10 +387,13 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         poll_ms = _POLL_MS // max(1, len(restriction.ranges))
         marks: list[Timestamp | None] = []
         all_idle, unfinished, read_any = True, 0, False
+        # Where the read began: at launch (whichever DoFn instance reads on), else (a partition
+        # discovered later) the first offset this instance was given.
+        began = {spec.partition: spec.start for spec in topic.partitions}
         for partition, start, stop in restriction.ranges:
             tp = TopicPartition(topic.name, partition)
             try:
-                state = self._partition(tp, start)
+                state = self._partition(tp, began.get(partition, start))
             except Unavailable:
                 marks.append(None)
                 all_idle, unfinished = False, unfinished + 1
@@ -459,6 +464,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                                         max_records=budget - len(read.offsets)).get(tp, ())
                 if not batch:
                     break
+                self._calls.answered()
                 for record in batch:
                     if not tracker.try_claim(("read", tp.partition, record.offset)):
                         read.ended = record.offset >= stop
