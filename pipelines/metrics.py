@@ -35,8 +35,12 @@ __all__ = [
     "FEED_POLLS",
     "FEED_POLL_FAILURES",
     "FEED_POLL_LATENCY_MS",
+    "KAFKA_BROKER_UNAVAILABLE",
+    "KAFKA_READ_PAUSED",
     "METRICS",
     "NAMESPACE",
+    "OFFSETS_COMMITTED",
+    "OFFSETS_IN_FLIGHT",
     "Metric",
     "Mirror",
     "counter",
@@ -113,11 +117,25 @@ DEAD_LETTERS_BY_REASON = Metric(
     "dead_letters_by_reason", COUNTER, "Dead letters written, per stage and error_type.",
     ("stage", "error_type"))
 
+KAFKA_BROKER_UNAVAILABLE = Metric(
+    "kafka_broker_unavailable", COUNTER,
+    "Outages of the Kafka cluster seen by a reader (each waited for and reconnected).")
+KAFKA_READ_PAUSED = Metric(
+    "kafka_read_paused", COUNTER,
+    "Times a partition's read paused because --max_in_flight records were not yet written.")
+OFFSETS_COMMITTED = Metric(
+    "offsets_committed", COUNTER,
+    "Kafka offset commits, each after every sink wrote the records below it.")
+OFFSETS_IN_FLIGHT = Metric(
+    "offsets_in_flight", DISTRIBUTION,
+    "Records of a partition read and not yet written by every sink, at each commit step.")
+
 #: Every named family, by family name.
 METRICS: Mapping[str, Metric] = {m.family: m for m in (
     ARTICLES_READ, FEED_POLLS, FEED_POLL_FAILURES, FEED_POLL_LATENCY_MS, EVENTS_WRITTEN,
     EVENTS_BY_SOURCE, EVENTS_BY_LANGUAGE, EVENTS_BY_TOPIC, DUPLICATES_BY_METHOD, EVENT_TIME_LAG_MS,
-    EVENTS_WITHOUT_PUBLISHED_TIME, DEAD_LETTERS_WRITTEN, DEAD_LETTERS_BY_REASON)}
+    EVENTS_WITHOUT_PUBLISHED_TIME, DEAD_LETTERS_WRITTEN, DEAD_LETTERS_BY_REASON,
+    KAFKA_BROKER_UNAVAILABLE, KAFKA_READ_PAUSED, OFFSETS_COMMITTED, OFFSETS_IN_FLIGHT)}
 
 
 def parse_name(name: str) -> tuple[str, dict[str, str]]:

@@ -29,7 +29,12 @@ from wirewatch.connectors.kafka import admin
 from wirewatch.connectors.kafka.admin import KafkaConfig
 from wirewatch.connectors.kafka.errors import KafkaConnectorError
 from wirewatch.connectors.offsets import Ledger, Offsets
-from wirewatch.pipelines.metrics import counter, distribution
+from wirewatch.pipelines.metrics import (
+    OFFSETS_COMMITTED,
+    OFFSETS_IN_FLIGHT,
+    counter,
+    distribution,
+)
 
 __all__ = ["CommitWritten"]
 
@@ -49,8 +54,8 @@ class _CommitFn(beam.DoFn):
 
     def setup(self) -> None:
         self._client = None
-        self._committed = counter("offsets_committed")
-        self._in_flight = distribution("offsets_in_flight")
+        self._committed = counter(OFFSETS_COMMITTED)
+        self._in_flight = distribution(OFFSETS_IN_FLIGHT)
 
     def teardown(self) -> None:
         if self._client is not None:

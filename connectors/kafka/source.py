@@ -79,7 +79,13 @@ from wirewatch.connectors.kafka.serde import (
     article_from_json,
 )
 from wirewatch.connectors.offsets import OFFSETS_READ, READ, Offsets, runs
-from wirewatch.pipelines.metrics import ARTICLES_READ, counter
+from wirewatch.pipelines.metrics import (
+    ARTICLES_READ,
+    KAFKA_BROKER_UNAVAILABLE,
+    KAFKA_READ_PAUSED,
+    OFFSETS_COMMITTED,
+    counter,
+)
 from wirewatch.schemas.records import dead_letter, source
 
 __all__ = ["OFFSETS_READ", "READ_TO", "UNBOUNDED", "CommitOffsets", "PartitionSpec",
@@ -238,11 +244,11 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
     def setup(self) -> None:
         self._partitions: dict[TopicPartition, _PartitionState] = {}
         self._clients: dict[str, KafkaConsumer] = {}  # "lookup" and "commit"
-        self._calls = Calls(self._config.bootstrap_servers, counter("kafka_broker_unavailable"))
+        self._calls = Calls(self._config.bootstrap_servers, counter(KAFKA_BROKER_UNAVAILABLE))
         self._discovered: dict[str, tuple[float, float]] = {}  # topic: (asked, last new)
         self._read = counter(ARTICLES_READ, source="kafka")
         self._bad = counter("dead_letters_read")
-        self._paused = counter("kafka_read_paused")
+        self._paused = counter(KAFKA_READ_PAUSED)
 
     def teardown(self) -> None:
         self._calls.close()
@@ -579,7 +585,7 @@ class _CommitFn(beam.DoFn):
             admin.commit(client, {TopicPartition(topic, partition): offset})
         finally:
             client.close()
-        counter("offsets_committed").inc()
+        counter(OFFSETS_COMMITTED).inc()
         yield read_to
 
 
