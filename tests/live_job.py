@@ -3,19 +3,52 @@
 ``LiveJob("tests.windowed_counts_job", args)`` runs ``python -m`` that module in its own
 process group (as a terminal's foreground job); ``children()`` lists its child processes (the
 Prism it started), ``stop()`` signals it as Ctrl-C (the whole group) or SIGTERM (the process)
-and returns its output; leaving the ``with`` block kills whatever is left.
+and returns its output, ``kill()`` is a kill -9 of the job and everything it started (as the
+kernel's OOM killer or a lost machine would end it); leaving the ``with`` block kills whatever
+is left.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from tests.conftest import REPO
+
+
+def _parents() -> dict[int, int]:
+    """{pid: parent pid} of every live process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def errors_in(log: str) -> list[str]:
+    """The distinct exception lines (``ValueError: ...``) in a job's log, first seen first:
+    what went wrong, without the stacks."""
+    return list(dict.fromkeys(line.strip() for line in log.splitlines()
+                              if re.match(r"\s*[\w.]+(Error|Exception)\b", line)
+                              and "Traceback" not in line))
+
+
+def command_line(pid: int) -> str:
+    """The command line of ``pid`` ("" once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
 
 
 class LiveJob:
@@ -49,17 +82,31 @@ class LiveJob:
     def children(self) -> list[tuple[int, str]]:
         """(pid, command line) of the job's live child processes."""
         found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == self.process.pid and cmdline:
-                found.append((int(entry.name), cmdline))
+        for pid, ppid in _parents().items():
+            if ppid == self.process.pid and (cmdline := command_line(pid)):
+                found.append((pid, cmdline))
         return found
+
+    def tree(self, root: int | None = None) -> list[int]:
+        """The pid of ``root`` (default: the job) and those of all its live descendants."""
+        parents = _parents()
+        tree, todo = [], [self.process.pid if root is None else root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(child for child, parent in parents.items() if parent == pid)
+        return tree
+
+    def kill(self) -> str:
+        """kill -9 of the job's process group and of any descendant outside it; its output."""
+        tree = self.tree()
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in tree:  # a descendant that started a session of its own
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
+        return self.output()
 
     def stop(self, how: str, timeout_s: float = 60) -> str:
         """Stop with ``"ctrl-c"`` (SIGINT to the group) or ``"sigterm"``; the job's output."""

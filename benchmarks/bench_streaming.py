@@ -1,0 +1,249 @@
+"""Does the streaming job keep up? Written rate vs produced rate, latency and memory, on Prism.
+
+    python benchmarks/bench_streaming.py [--rate 1000] [--seconds 600] [--partitions 2]
+                                         [--job-arg=--file_period_s=10 ...]
+
+It starts a Kafka broker of its own (loopback, a temp dir), launches ``wirewatch run
+--streaming`` on Prism reading a new topic with a new group (default options except the ones
+it needs to connect and write: ``--bootstrap_servers``, ``--input_topic``, ``--group_id``,
+``--output``; ``--job-arg`` adds more), and ``--warmup-s`` later produces ``--rate`` articles/s
+for ``--seconds`` (``acks=all``; ~3 KB JSON articles in seven languages, one in ten a near copy
+of an earlier one; ``benchmarks/load.py``). It then waits up to ``--drain-s`` for the job to
+write the rest, stops it with SIGTERM, stops the broker and removes the temp dir.
+
+What it compares: what came out of the job against what went into Kafka, article by article
+(counted by title in the complete Avro files under the job's ``--output``).
+
+Every ``--interval-s`` (10 s) a row:
+
+- ``t``: seconds since the first article was produced;
+- ``produced``: articles the broker acknowledged; ``committed``: sum of the group's committed
+  offsets; ``written``: distinct articles in complete files;
+- ``lag`` = produced - committed (what ``wirewatch monitor`` shows as lag);
+- ``unwritten`` = produced - written: in flight in the job, or lost. A ``lag`` near 0 with a
+  growing ``unwritten`` means offsets committed for articles not written yet;
+- ``job MB`` / ``prism MB``: resident memory of the job's process tree without Prism, and of
+  Prism (its process tree), from /proc.
+
+At the end:
+
+- sustained articles/s written over the produce phase and over its last half (articles whose
+  first file was written in that window / the window's length), beside the rate produced;
+- end-to-end latency p50/p99/max (nearest rank) over the articles written: from the wall time
+  the producer sent the article to the modification time of the first file holding it. A file
+  is written under a hidden ``.inprogress`` name, closed and renamed into place at once, so its
+  mtime is when it became complete, to the millisecond, without polling delays;
+- lost (acknowledged, never written), duplicates (records beyond the first of an article);
+- whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged a traceback;
+- RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
+  runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
+
+The issue-16 target: at 1,000/s for 600 s on 2 partitions, written rate = produced rate, p99
+<= file period + 15 s, RSS growth < 10 %, no failure. This process reads the output and
+produces on the same machine (about 10-20 % of a core at 1,000/s): on 2 cores it competes with
+the job. Needs the ``dev`` extra and a provisioned Kafka and Prism (``make provision``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.load import (
+    ArticleMaker,
+    FixedRateProducer,
+    GroupOffsets,
+    OutputCounter,
+    rss_mb,
+    wait_until_written,
+)
+from tests.kafka_broker import KafkaBroker
+from tests.live_job import LiveJob, command_line, errors_in
+from wirewatch.connectors.kafka import KafkaConfig
+from wirewatch.connectors.kafka.admin import create_topic
+from wirewatch.core.monitoring import percentile
+from wirewatch.pipelines.runners import prism_binary
+
+TOPIC, GROUP = "articles", "bench-streaming"
+COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+        pass
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=Formatter,
+        epilog="Example, a short run with 10 s files: python benchmarks/bench_streaming.py "
+               "--rate 300 --seconds 60 --job-arg=--file_period_s=10")
+    parser.add_argument("--rate", type=float, default=1000, help="articles produced per second")
+    parser.add_argument("--seconds", type=float, default=600, help="how long to produce")
+    parser.add_argument("--partitions", type=int, default=2, help="partitions of the topic")
+    parser.add_argument("--job-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for 'wirewatch run' (repeat; write it "
+                             "--job-arg=--option=value)")
+    parser.add_argument("--warmup-s", type=float, default=15,
+                        help="seconds between launching the job and the first article (the "
+                             "job's start-up, not part of the latency)")
+    parser.add_argument("--drain-s", type=float, default=180,
+                        help="after producing, wait at most this long for the job to write the "
+                             "rest (less when all is written, or when the group committed "
+                             "everything and nothing came out for --quiet-s)")
+    parser.add_argument("--quiet-s", type=float, default=100,
+                        help="nothing written for this long while the group committed "
+                             "everything ends the drain (default file period 60 s + "
+                             "out-of-orderness 30 s + 10 s)")
+    parser.add_argument("--interval-s", type=float, default=10, help="seconds between rows")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp dir (broker data, output, job.log) and print it")
+    return parser.parse_args(argv)
+
+
+class Rows:
+    """Prints a row every ``interval_s``; keeps (t, job + Prism RSS) to measure growth."""
+
+    def __init__(self, job: LiveJob, producer: FixedRateProducer, counter: OutputCounter,
+                 offsets: GroupOffsets, interval_s: float) -> None:
+        self._job, self._producer, self._counter = job, producer, counter
+        self._offsets, self._interval_s = offsets, interval_s
+        self._next = 0.0
+        self._prism = str(prism_binary())
+        self.rss: list[tuple[float, float]] = []
+        print("  ".join(f"{c:>9}" for c in COLUMNS), flush=True)
+
+    def __call__(self, now: bool = False) -> None:
+        """A row if one is due (or ``now``)."""
+        t = time.time() - self._producer.started_s
+        if t < self._next and not now:
+            return
+        self._next = (int(t / self._interval_s) + 1) * self._interval_s
+        self._counter.update()
+        tree = self._job.tree() if self._job.running() else []
+        prism_tree = [pid for prism in tree if command_line(prism).startswith(self._prism)
+                      for pid in self._job.tree(prism)]
+        job_mb = rss_mb([pid for pid in tree if pid not in prism_tree])
+        prism_mb = rss_mb(prism_tree)
+        self.rss.append((t, job_mb + prism_mb))
+        produced = self._producer.acked_count()
+        committed = self._offsets.committed_total()
+        written = self._counter.written()
+        cells = (f"{t:.0f}", produced, "?" if committed is None else committed, written,
+                 "?" if committed is None else produced - committed, produced - written,
+                 f"{job_mb:.0f}", f"{prism_mb:.0f}")
+        print("  ".join(f"{c:>9}" for c in cells), flush=True)
+
+
+def _rate(first_written_s: np.ndarray, start_s: float, end_s: float) -> float:
+    return float(np.count_nonzero((first_written_s > start_s) & (first_written_s <= end_s))
+                 / (end_s - start_s))
+
+
+def _growth(rss: list[tuple[float, float]], start_t: float, end_t: float) -> str:
+    window = [mb for t, mb in rss if start_t <= t <= end_t]
+    if len(window) < 2 or window[0] <= 0:
+        return "n/a (too few samples)"
+    return f"{100 * (window[-1] - window[0]) / window[0]:+.1f} % ({window[0]:.0f} -> " \
+           f"{window[-1]:.0f} MB)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
+    broker = KafkaBroker(work / "kafka")
+    job: LiveJob | None = None
+    producer: FixedRateProducer | None = None
+    offsets: GroupOffsets | None = None
+    try:
+        bootstrap = broker.start()
+        create_topic(KafkaConfig(bootstrap), TOPIC, args.partitions)
+        out = work / "out"
+        job_argv = ["run", "--streaming", f"--bootstrap_servers={bootstrap}",
+                    f"--input_topic={TOPIC}", f"--group_id={GROUP}", f"--output={out}",
+                    *args.job_arg]
+        print(f"broker {bootstrap}, {args.partitions} partitions; {args.rate:g} articles/s for "
+              f"{args.seconds:g} s\njob: wirewatch {' '.join(job_argv)}", flush=True)
+        producer = FixedRateProducer(bootstrap, TOPIC, args.rate, args.seconds, ArticleMaker())
+        offsets = GroupOffsets(bootstrap, GROUP, TOPIC)
+        counter = OutputCounter(out, producer.total)
+        job = LiveJob("wirewatch", job_argv).__enter__()
+        time.sleep(args.warmup_s)
+        producer.start()
+        while producer.started_s is None:
+            time.sleep(0.01)
+        rows = Rows(job, producer, counter, offsets, args.interval_s)
+        ended_by_itself = False
+        produce_end_s = producer.started_s + args.seconds
+        while not producer.finished():
+            rows()
+            if not job.running():
+                ended_by_itself, produce_end_s = True, time.time()
+                producer.stop()
+                break
+            time.sleep(0.2)
+        produced_s = produce_end_s - producer.started_s
+        settled = "job ended" if ended_by_itself else wait_until_written(
+            counter, producer.acked(), offsets, args.drain_s, args.quiet_s,
+            tick=rows)
+        rows(now=True)
+        if job.running():
+            log = job.stop("sigterm")
+            exit_code = job.process.returncode
+        else:
+            ended_by_itself = True
+            log, exit_code = job.output(), job.process.returncode
+        counter.update()
+        if args.keep:
+            (work / "job.log").write_text(log)
+
+        acked = producer.acked()
+        written = acked & (counter.copies > 0)
+        latency_ms = ((counter.first_written_s - producer.sent_s)[written] * 1000).astype(int)
+        start_s, half_s = producer.started_s, producer.started_s + produced_s / 2
+        window_s = 300 if produced_s >= 600 else produced_s / 2
+        failed = ended_by_itself or exit_code != 0 or "Traceback" in log
+        p50, p99 = percentile(latency_ms.tolist(), 50), percentile(latency_ms.tolist(), 99)
+        print(f"\nproduced {int(acked.sum())} articles in {produced_s:.0f} s "
+              f"({int(acked.sum()) / produced_s:.0f}/s; {len(producer.failed)} not "
+              f"acknowledged); drain: {settled}")
+        first_written_s = counter.first_written_s
+        print(f"written/s over the run: {_rate(first_written_s, start_s, produce_end_s):.0f}; "
+              f"over its last half: {_rate(first_written_s, half_s, produce_end_s):.0f} "
+              f"(produced {args.rate:g}/s)")
+        print("latency produce -> file: " + (
+            f"p50 {p50 / 1000:.1f} s, p99 {p99 / 1000:.1f} s, max {latency_ms.max() / 1000:.1f} s"
+            if len(latency_ms) else "n/a (nothing written)"))
+        print(f"written {counter.written()} distinct, lost {int((acked & ~written).sum())}, "
+              f"duplicates {counter.duplicates()}, dead letters {len(counter.dead_letters)}")
+        print(f"RSS growth (job + Prism) over the last {window_s:.0f} s of the produce: "
+              f"{_growth(rows.rss, produced_s - window_s, produced_s)}")
+        reason = ("ended by itself" if ended_by_itself else
+                  f"exit {exit_code} on SIGTERM" if exit_code != 0 else
+                  "a traceback in its log" if "Traceback" in log else "")
+        print(f"job failed: {'yes, ' + reason if failed else 'no'}")
+        for line in errors_in(log)[:5]:
+            print(f"  {line[:300]}")
+        return 1 if failed else 0
+    finally:
+        if producer is not None:
+            producer.stop()
+        if job is not None:
+            job.__exit__(None, None, None)
+        if offsets is not None:
+            offsets.close()
+        broker.stop()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
