@@ -24,6 +24,8 @@ __all__ = [
     "COUNTER",
     "DEAD_LETTERS_BY_REASON",
     "DEAD_LETTERS_WRITTEN",
+    "DEDUPE_BATCHES_INCOMPLETE",
+    "DEDUPE_VERDICTS_LATE",
     "DISTRIBUTION",
     "DUPLICATES_BY_METHOD",
     "EVENTS_BY_LANGUAGE",
@@ -129,13 +131,20 @@ OFFSETS_COMMITTED = Metric(
 OFFSETS_IN_FLIGHT = Metric(
     "offsets_in_flight", DISTRIBUTION,
     "Records of a partition read and not yet written by every sink, at each commit step.")
+DEDUPE_BATCHES_INCOMPLETE = Metric(
+    "dedupe_batches_incomplete", COUNTER,
+    "Batches whose articles went out before all their verdicts were in (each article noted).")
+DEDUPE_VERDICTS_LATE = Metric(
+    "dedupe_verdicts_late", COUNTER,
+    "Verdict parts that came behind the watermark, after their batch went out.")
 
 #: Every named family, by family name.
 METRICS: Mapping[str, Metric] = {m.family: m for m in (
     ARTICLES_READ, FEED_POLLS, FEED_POLL_FAILURES, FEED_POLL_LATENCY_MS, EVENTS_WRITTEN,
     EVENTS_BY_SOURCE, EVENTS_BY_LANGUAGE, EVENTS_BY_TOPIC, DUPLICATES_BY_METHOD, EVENT_TIME_LAG_MS,
     EVENTS_WITHOUT_PUBLISHED_TIME, DEAD_LETTERS_WRITTEN, DEAD_LETTERS_BY_REASON,
-    KAFKA_BROKER_UNAVAILABLE, KAFKA_READ_PAUSED, OFFSETS_COMMITTED, OFFSETS_IN_FLIGHT)}
+    KAFKA_BROKER_UNAVAILABLE, KAFKA_READ_PAUSED, OFFSETS_COMMITTED, OFFSETS_IN_FLIGHT,
+    DEDUPE_BATCHES_INCOMPLETE, DEDUPE_VERDICTS_LATE)}
 
 
 def parse_name(name: str) -> tuple[str, dict[str, str]]:

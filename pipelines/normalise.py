@@ -25,7 +25,7 @@ class _NormaliseFn(beam.DoFn):
     def __init__(self) -> None:
         self._events = counter("normalised")
 
-    def process(self, raw: RawArticle) -> Iterator:
+    def process(self, raw: RawArticle, timestamp=beam.DoFn.TimestampParam) -> Iterator:
         try:
             event = build_event(raw)
         except Rejected as e:
@@ -34,7 +34,11 @@ class _NormaliseFn(beam.DoFn):
             error_type, reason = type(e).__name__, f"normalisation failed: {e}"
         else:
             self._events.inc()
-            yield beam.window.TimestampedValue(event, event["event_time"] / 1000)
+            # Stamped with the event time unless that is before the read's own stamp (an item
+            # published before it was fetched): never behind the watermark, so never late for
+            # the steps that wait on it (Dedupe); the event time stays in the record.
+            yield beam.window.TimestampedValue(
+                event, max(event["event_time"] / 1000, float(timestamp)))
             return
         # counted where every dead letter is: dead_letters_by_reason{stage=normalise,...}
         yield beam.pvalue.TaggedOutput(
@@ -44,7 +48,8 @@ class _NormaliseFn(beam.DoFn):
 class Normalise(beam.PTransform):
     """``RawArticle`` -> article event dicts (``schemas/article_event.avsc`` shape).
 
-    Outputs ``events``, timestamped with their event time, and ``dead_letters`` for items with
+    Outputs ``events``, timestamped with their event time (or the read's later timestamp of the
+    item, when it was published before it was read), and ``dead_letters`` for items with
     no usable link or no text.
     """
 

@@ -227,7 +227,7 @@ def test_stream_decides_in_event_time_order_not_arrival_order():
                     ("Harbour 2", original["event_id"], False, None)])
 
 
-def test_late_copy_is_still_flagged_and_noted():
+def test_copy_read_late_is_still_flagged_and_noted():
     original = event("Wire", 1, STORY, 0)
     other = event("Rain", 2, OTHER, 3)
     late = event("Harbour", 3, copy_of(STORY), 1)
@@ -235,11 +235,30 @@ def test_late_copy_is_still_flagged_and_noted():
               .advance_watermark_to(_at(-1))
               .add_elements([_stamped(original), _stamped(other)])
               .advance_watermark_to(_at(4))
-              .add_elements([_stamped(late)])  # event time 1 h, watermark already at 4 h
+              # event time 1 h, read at 4.5 h: Normalise stamps it with its read time
+              .add_elements([window.TimestampedValue(late, _at(4.5))])
               .advance_watermark_to(_at(6))
               .advance_watermark_to_infinity())
     _check(stream, [("Wire 1", None, False, None), ("Rain 2", None, False, None),
                     ("Harbour 3", original["event_id"], True, None)])
+
+
+def test_event_behind_the_watermark_still_goes_out_once():
+    """Against the input contract (a source stamped it behind its own watermark): the article
+    is neither dropped nor held back, whatever panes the runner fires for it."""
+    original = event("Wire", 1, STORY, 0)
+    late = event("Harbour", 3, copy_of(STORY), 1)
+    stream = (TestStream()
+              .advance_watermark_to(_at(-1))
+              .add_elements([_stamped(original)])
+              .advance_watermark_to(_at(4))
+              .add_elements([_stamped(late)])  # stamped 1 h, watermark already at 4 h
+              .advance_watermark_to(_at(6))
+              .advance_watermark_to_infinity())
+    p = TestPipeline(options=_streaming())
+    titles = (p | stream | Dedupe()).events | beam.Map(lambda e: e["title"])
+    assert_that(titles, equal_to(["Wire 1", "Harbour 3"]))
+    p.run().wait_until_finish()
 
 
 def test_residents_expire_after_the_horizon():
@@ -297,3 +316,35 @@ def test_runs_behind_a_splittable_source_on_the_direct_runner():
             assert_that(deduped.events | beam.Map(lambda e: (e["dedup"]["method"],
                                                              e["dedup"]["is_duplicate"])),
                         equal_to([(None, False), ("exact_content", True)]))
+
+
+def test_join_lets_a_batch_out_without_its_late_verdicts_and_notes_it():
+    from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, join
+    from wirewatch.pipelines.dedupe.records import Sketched
+
+    article = event("Wire", 1, STORY, 0)
+    out = list(join(("batch", [Sketched(0, (article,), probes=3, letters=())])))
+    assert [o.value["dedup"]["is_duplicate"] for o in out] == [False]
+    assert INCOMPLETE_NOTE in out[0].value["notes"]
+    assert list(join(("batch", []))) == []  # verdicts after their batch went out: dropped
+
+
+def test_normalise_never_stamps_an_item_before_it_was_read():
+    from wirewatch.pipelines.normalise import Normalise
+
+    def raw(published_h: float) -> RawArticle:
+        return RawArticle(source=source("rss", "Wire", guid=f"g{published_h}"),
+                          url=f"https://wire.example/{published_h}", title="Port strike",
+                          content=STORY, published_ms=int(T0 + published_h * HOUR_MS),
+                          fetched_ms=T0 + 2 * HOUR_MS)
+
+    with TestPipeline() as p:
+        read = p | beam.Create([raw(1), raw(3)]) | beam.Map(
+            lambda r: window.TimestampedValue(r, _at(2)))  # both read at 2 h
+        stamps = (read | Normalise()).events | beam.ParDo(_Stamp())
+        assert_that(stamps, equal_to([_at(2), _at(3)]))
+
+
+class _Stamp(beam.DoFn):
+    def process(self, e, t=beam.DoFn.TimestampParam):
+        yield float(t)

@@ -1,7 +1,8 @@
 """Dedupe: marks articles that repeat an earlier one, exactly or nearly, in event time.
 
-Input: article event dicts (``schemas/article_event.avsc`` shape) timestamped with their event
-time. Output (:class:`Deduped`): ``events``, the same dicts with ``dedup`` filled
+Input: article event dicts (``schemas/article_event.avsc`` shape), timestamped as ``Normalise``
+does: with their event time, or the later time they were read (never behind the watermark).
+Output (:class:`Deduped`): ``events``, the same dicts with ``dedup`` filled
 (``is_duplicate``, ``duplicate_of``, ``similarity``, ``method`` = exact_url | exact_content |
 near), in the windows they came in; ``dead_letters``: events too malformed to compare.
 
@@ -11,19 +12,24 @@ The sentence is ``sketch | decide in shards | join``, one module each:
    :mod:`wirewatch.core.neardup` (array work per batch, not per word). Each event gets index
    keys: its LSH band keys, its canonical URL, its content hash. Keys are sharded by value over
    ``shards``; each shard a batch touches gets one ``Probes`` record with its rows.
-2. **Decide in shards** (``decide.py``): each shard decides its probes in (event time, id) order
-   against its residents, once the watermark has passed them; the verdict is the earliest
-   verified earlier resident within the horizon.
-3. **Join** (``join.py``) per batch: each article gets the earliest match over its shards.
+2. **Decide in shards** (``decide.py``): a GroupByKey holds a shard's probes of each tick (1 s
+   of element timestamps) until the watermark has passed it; the shard decides them in (event
+   time, id) order against its residents: the verdict is the earliest verified earlier resident
+   within the horizon.
+3. **Join** (``join.py``) per batch, after a GroupByKey: each article gets the earliest match
+   over its shards.
 
 Batches, not articles, cross the shuffles (``records.py``): a runner moves a few elements a
-second per shard, and a timer fires once per second of event time, not once per article.
+second per shard and tick, not one per article. The waiting is done by the runner's
+GroupByKeys, not by user state and timers: on Prism a stateful step with timers lost 1-3 % of
+its batches under load (see ``decide.py``).
 
 The earliest record of a group (ties: smallest ``event_id``) is canonical on every runner and
 rerun. An article is never its own duplicate: the same ``event_id`` delivered again (Kafka's
-at-least-once) gets the verdict of its first delivery. A record that arrives after the
-watermark passed its event time (late) is still decided against the residents earlier than it,
-but records after it were decided without it: it gets ``LATE_NOTE``.
+at-least-once) gets the verdict of its first delivery. A record read after later records
+were decided (its event time is behind what its shard decided) is still decided against the
+residents earlier than it, but the later ones were decided without it: it gets ``LATE_NOTE``.
+A batch whose verdicts were not all in when its pane fired goes out with ``INCOMPLETE_NOTE``.
 """
 
 from __future__ import annotations
@@ -32,19 +38,35 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
+from apache_beam.transforms.window import FixedWindows, GlobalWindows
+from apache_beam.utils.timestamp import Duration
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import NearDupConfig
-from wirewatch.pipelines.dedupe.decide import DecideGrouped, decide_in_shard
-from wirewatch.pipelines.dedupe.join import LATE_NOTE, JoinInState, join_grouped
+from wirewatch.pipelines.dedupe.decide import DecideGrouped, DecideInShard
+from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, LATE_NOTE, join
 from wirewatch.pipelines.dedupe.records import Probes, Sketched, Verdicts
 from wirewatch.pipelines.dedupe.sketch import SKETCHED, SketchFn
 
-__all__ = ["LATE_NOTE", "Dedupe", "Deduped"]
+__all__ = ["INCOMPLETE_NOTE", "LATE_NOTE", "Dedupe", "Deduped"]
+
+#: Probes are decided per tick of element time, once the watermark has passed the tick.
+_TICK_MS = 1000
+#: Late probes are never dropped (a record arriving days late is still decided and written).
+_FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
 
 for _record in (Probes, Verdicts):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+
+
+def _windows() -> beam.WindowInto:
+    """Windows of one tick whose pane fires once the watermark has passed it, then once more
+    for each late element; late elements are never dropped."""
+    return beam.WindowInto(FixedWindows(_TICK_MS / 1000),
+                           trigger=AfterWatermark(late=AfterCount(1)),
+                           accumulation_mode=AccumulationMode.DISCARDING,
+                           allowed_lateness=_FOREVER)
 
 
 class Deduped(NamedTuple):
@@ -88,31 +110,40 @@ class Dedupe(beam.PTransform):
             events = events | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
         sketched = (events
                     | "Sketch" >> beam.ParDo(SketchFn(self._config, self._shards,
-                                                      self._batch_size))
-                    .with_output_types(tuple[int, Probes], sketched=tuple[str, Sketched])
+                                                      self._batch_size, _TICK_MS))
+                    .with_output_types(tuple[str, Probes], sketched=tuple[str, Sketched])
                     .with_outputs(SKETCHED, main="probes"))
-        together = [sketched[SKETCHED]]
         if events.is_bounded:
             # Bounded input is decided once, at its end: a GroupByKey per shard and per batch
-            # does it without the state and timers (and their cost) that a stream needs.
-            together.append(sketched.probes
-                            | "ShardGroups" >> beam.GroupByKey()
-                            | "DecideInShards" >> beam.ParDo(
-                                DecideGrouped(self._config, self._horizon_ms))
-                            .with_output_types(tuple[str, Verdicts]))
-            join = beam.FlatMap(join_grouped)
-            grouped = (together | "Together" >> beam.Flatten()
-                       | "JoinGroups" >> beam.GroupByKey())
+            # does it without the windows (and their cost) that a stream needs.
+            verdicts = (sketched.probes
+                        | "ShardGroups" >> beam.GroupByKey()
+                        | "DecideInShards" >> beam.ParDo(
+                            DecideGrouped(self._config, self._horizon_ms))
+                        .with_output_types(tuple[str, Verdicts]))
+            parts = (sketched[SKETCHED], verdicts) | "Together" >> beam.Flatten()
         else:
-            together.append(sketched.probes
-                            | "DecideInShards" >> beam.ParDo(
-                                decide_in_shard(self._config, self._horizon_ms))
-                            .with_output_types(tuple[str, Verdicts]))
-            join = beam.ParDo(JoinInState())
-            grouped = together | "Together" >> beam.Flatten()
-        joined = grouped | "Join" >> join.with_outputs(DEAD_LETTERS, main="events")
+            # The runner holds each shard's probes of a tick until the watermark has passed
+            # it; a late probe gets a pane of its own (nothing is ever dropped as late).
+            verdicts = (sketched.probes
+                        | "Ticks" >> _windows()
+                        | "ShardTicks" >> beam.GroupByKey()
+                        | "Decided" >> beam.WindowInto(GlobalWindows())
+                        | "DecideInShards" >> beam.ParDo(
+                            DecideInShard(self._config, self._horizon_ms))
+                        .with_output_types(tuple[str, Verdicts]))
+            # A batch's parts all carry the end of its last tick: its pane fires once every
+            # tick up to it is decided. The join needs no late pane: Prism (Beam 2.77) fired
+            # none before the window closed, so the join goes on without a late part instead.
+            parts = ((sketched[SKETCHED], verdicts) | "Together" >> beam.Flatten()
+                     | "BatchTicks" >> _windows())
+        joined = (parts
+                  | "JoinGroups" >> beam.GroupByKey()
+                  | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))
         outputs = [joined.events, joined[DEAD_LETTERS]]
-        if not in_global:
+        if not (in_global and events.is_bounded):
+            # Back into the caller's windows (a stream's join left them in ticks; a copy's
+            # original may sit in an earlier window of the caller's than the copy).
             outputs = [pc | f"BackToWindows{name}" >> beam.WindowInto(
                 windowing.windowfn, trigger=windowing.triggerfn,
                 accumulation_mode=windowing.accumulation_mode,

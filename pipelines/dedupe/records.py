@@ -24,10 +24,12 @@ class Probes(NamedTuple):
     Columns, one row a probe: ``rows`` (int32) the article's row in its batch, ``ids`` its
     event_id, ``times`` (int64) its event time in ms, ``signatures`` (uint8, ``bins`` a probe),
     ``sizes`` (uint32) its shingle count; then its index keys in this shard, probe after probe:
-    ``key_counts`` (uint32) how many, ``keys`` (uint64) and ``methods`` (uint8).
+    ``key_counts`` (uint32) how many, ``keys`` (uint64) and ``methods`` (uint8). ``until``: the
+    end of the whole batch's last tick of event time, where its parts meet again in the join.
     """
 
     batch: str
+    until: int
     rows: bytes
     ids: tuple[str, ...]
     times: bytes
@@ -46,7 +48,7 @@ class Probes(NamedTuple):
         per_key = np.repeat(mask, counts)
         bins = len(self.signatures) // max(1, len(self.ids))
         return Probes(
-            self.batch, np.frombuffer(self.rows, np.int32)[mask].tobytes(),
+            self.batch, self.until, np.frombuffer(self.rows, np.int32)[mask].tobytes(),
             tuple(i for i, keep in zip(self.ids, mask.tolist(), strict=True) if keep),
             self.event_times()[mask].tobytes(),
             np.frombuffer(self.signatures, np.uint8).reshape(-1, bins)[mask].tobytes(),
@@ -66,6 +68,7 @@ class Decision(NamedTuple):
     methods: np.ndarray
     batches: list[str]  # per probe: the batch its verdict goes back to
     rows: np.ndarray  # per probe: its row in that batch
+    untils: dict[str, int]  # per batch: its latest event time
 
 
 def gather(parts: Sequence[Probes], bins: int) -> Decision:
@@ -83,14 +86,17 @@ def gather(parts: Sequence[Probes], bins: int) -> Decision:
         np.repeat(np.arange(len(ids)), counts),
         np.frombuffer(b"".join(p.methods for p in parts), np.uint8),
         [p.batch for p in parts for _ in p.ids],
-        np.frombuffer(b"".join(p.rows for p in parts), np.int32))
+        np.frombuffer(b"".join(p.rows for p in parts), np.int32),
+        {p.batch: p.until for p in parts})
 
 
 class Verdicts(NamedTuple):
     """One shard's verdicts for some rows of one sketched batch: per row, the earliest verified
-    match in the shard (``matches[i] == ""``: none) and whether it was decided late."""
+    match in the shard (``matches[i] == ""``: none) and whether it was decided late. ``until``
+    as in :class:`Probes`."""
 
     batch: str
+    until: int
     rows: tuple[int, ...]
     matches: tuple[str, ...]
     match_times: tuple[int, ...]
@@ -115,7 +121,7 @@ def verdicts(decision: Decision, matches: Sequence[Match | None], late: np.ndarr
     for batch, probes in by_batch.items():
         found = [matches[i] for i in probes]
         out.append(Verdicts(
-            batch, tuple(decision.rows[probes].tolist()),
+            batch, decision.untils[batch], tuple(decision.rows[probes].tolist()),
             tuple(m.event_id if m else "" for m in found),
             tuple(m.event_time if m else 0 for m in found),
             tuple(m.similarity if m else 0.0 for m in found),
@@ -125,9 +131,10 @@ def verdicts(decision: Decision, matches: Sequence[Match | None], late: np.ndarr
 
 
 class Sketched(NamedTuple):
-    """The articles of one sketched batch, waiting in the join for ``probes`` verdict rows
-    (one per shard an article touched), and the batch's dead letters (sent on at once)."""
+    """The articles of one sketched batch, to be joined with ``probes`` verdict rows (one per
+    shard an article touched), and the batch's dead letters. ``until`` as in :class:`Probes`."""
 
+    until: int
     events: tuple[dict, ...]
     probes: int
     letters: tuple[dict, ...] = ()

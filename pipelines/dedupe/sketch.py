@@ -1,6 +1,7 @@
-"""Sketch: article events in batches -> one ``Probes`` per shard touched, and the batch itself.
+"""Sketch: article events in batches -> one ``Probes`` per shard and tick (of element timestamps)
+touched, and the batch itself.
 
-In: article event dicts. Out: ``(shard, Probes)`` on the main output and ``(batch id,
+In: article event dicts. Out: ``("shard<n>", Probes)`` on the main output and ``(batch id,
 Sketched)`` on ``SKETCHED``, both in the global window. An event too malformed to compare
 becomes a dead letter inside its batch's ``Sketched``, so the join is the one step that emits
 both kinds.
@@ -54,21 +55,27 @@ def _letter(event: object, reason: str) -> dict:
 class SketchFn(beam.DoFn):
     """Buffers a bundle's events (at most ``batch_size``), then sketches them as one batch."""
 
-    def __init__(self, config: NearDupConfig, shards: int, batch_size: int) -> None:
+    def __init__(self, config: NearDupConfig, shards: int, batch_size: int, tick_ms: int
+                 ) -> None:
         self._config = config
         self._shards = shards
         self._batch_size = batch_size
+        self._tick_ms = tick_ms
 
     def start_bundle(self) -> None:
         self._events: list[dict] = []
+        self._stamps: list[int] = []  # the events' element timestamps (ms)
         self._letters: list[dict] = []
 
-    def process(self, event: dict) -> Iterator[WindowedValue]:
+    def process(self, event: dict, timestamp=beam.DoFn.TimestampParam
+                ) -> Iterator[WindowedValue]:
         reason = problem(event)
         if reason:  # counted with every dead letter, in dead_letters_by_reason{stage=dedupe}
             self._letters.append(_letter(event, reason))
         else:
             self._events.append(event)
+            # Never before the event time: input from ``Create`` has no timestamp at all.
+            self._stamps.append(max(timestamp.micros // 1000, event["event_time"]))
         if len(self._events) + len(self._letters) >= self._batch_size:
             yield from self._flush()
 
@@ -76,45 +83,54 @@ class SketchFn(beam.DoFn):
         yield from self._flush()
 
     def _flush(self) -> Iterator[WindowedValue]:
-        events, letters = self._events, self._letters
-        self._events, self._letters = [], []
+        events, stamps, letters = self._events, self._stamps, self._letters
+        self._events, self._stamps, self._letters = [], [], []
         if not events and not letters:
             return
         started = time.perf_counter()
         batch = uuid.uuid4().hex
+        # Where the batch's parts meet again in the join: the end of its last tick, so that no
+        # part is stamped before the tick pane it is decided in (and none is late there).
+        last = max(stamps, default=int(time.time() * 1000))
+        until = (last // self._tick_ms + 1) * self._tick_ms - 1
         probes = 0
-        for shard, part in self._probes(batch, events):
+        for shard, stamp, part in self._probes(batch, until, events, stamps):
             probes += len(part.ids)
-            yield _global((shard, part), int(part.event_times().min()))
-        first = min((e["event_time"] for e in events), default=int(time.time() * 1000))
+            # Dedupe windows probes by tick of their element timestamps (never behind the
+            # watermark), and orders them by event time within and across ticks.
+            yield _global((shard, part), stamp)
         yield beam.pvalue.TaggedOutput(SKETCHED, _global(
-            (batch, Sketched(tuple(events), probes, tuple(letters))), first))
+            (batch, Sketched(until, tuple(events), probes, tuple(letters))), until))
         if events:
             distribution("dedupe_sketch_us_per_article").update(
                 int((time.perf_counter() - started) * 1e6 / len(events)))
 
-    def _probes(self, batch: str, events: list[dict]) -> Iterator[tuple[int, Probes]]:
+    def _probes(self, batch: str, until: int, events: list[dict], stamps: list[int]
+                ) -> Iterator[tuple[str, int, Probes]]:
+        """One ``Probes`` per shard and tick that the batch touches, with the latest element
+        timestamp of its rows."""
         if not events:
             return
         fps = fingerprint([compared_text(e["title"], e["summary"], e["body"]) for e in events],
                           self._config)
         keys, owner, methods = entries(fps, [e["canonical_url"] for e in events],
                                        [e["dedup"]["content_hash"] for e in events])
-        shard = shard_of(keys, self._shards)
         ids = [e["event_id"] for e in events]
         times = np.array([e["event_time"] for e in events], np.int64)
-        for s in np.unique(shard).tolist():
-            mine = shard == s
-            # Stable sort by owner: a probe's keys stay together, probes in batch order.
-            order = np.argsort(owner[mine], kind="stable")
-            k_owner = owner[mine][order]
-            rows, counts = np.unique(k_owner, return_counts=True)
-            yield s, Probes(
-                batch, rows.astype(np.int32).tobytes(), tuple(ids[r] for r in rows.tolist()),
+        # Stable sort by owner: a probe's keys stay together, probes in batch order.
+        order = np.argsort(owner, kind="stable")
+        keys, owner, methods = keys[order], owner[order], methods[order]
+        stamps = np.array(stamps, np.int64)
+        cell = shard_of(keys, self._shards) * (1 << 48) + stamps[owner] // self._tick_ms
+        for c in np.unique(cell).tolist():
+            mine = cell == c
+            rows, counts = np.unique(owner[mine], return_counts=True)
+            yield f"shard{c >> 48}", int(stamps[rows].max()), Probes(
+                batch, until, rows.astype(np.int32).tobytes(), tuple(ids[r] for r in rows.tolist()),
                 times[rows].tobytes(), fps.signatures[rows].tobytes(),
                 fps.sizes[rows].astype(np.uint32).tobytes(),
-                counts.astype(np.uint32).tobytes(), keys[mine][order].tobytes(),
-                methods[mine][order].tobytes())
+                counts.astype(np.uint32).tobytes(), keys[mine].tobytes(),
+                methods[mine].tobytes())
 
 
 def _global(value: object, time_ms: int) -> WindowedValue:
