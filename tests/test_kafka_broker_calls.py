@@ -56,6 +56,30 @@ def _raise(error: Exception) -> None:
     raise error
 
 
+def test_a_lost_connection_is_one_warning_line_and_nothing_during_an_outage(caplog):
+    """kafka-python logs a broker's reset connection as ERROR with a traceback; the reader rides
+    it out, so it shows as one WARNING with the reason, and not at all once an outage is out."""
+    caplog.set_level(logging.INFO)
+    calls = Calls("test-cluster-2:9092", _Count(), timeout_s=0.2)
+    transport = logging.getLogger("kafka.net.transport")
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        transport.error("%s: Error receiving network data closing socket", "<transport>",
+                        exc_info=True)
+    (said,) = [r for r in caplog.records if r.name == "kafka.net.transport"]
+    assert said.levelname == "WARNING" and said.exc_info is None
+    assert said.getMessage() == ("<transport>: Error receiving network data closing socket "
+                                 "(ConnectionResetError: [Errno 104] Connection reset by peer)")
+    with pytest.raises(Unavailable):
+        calls.run("client", "fail", _raise, ConnectionError("refused"))
+    transport.error("Connection lost")
+    assert [r.getMessage() for r in caplog.records if r.name == "kafka.net.transport"] == [
+        said.getMessage()]
+    calls.ask("client", "answer", lambda: 1)
+    calls.close()
+
+
 def test_connecting_to_a_server_that_never_answers_returns_within_the_bound():
     """kafka-python's constructor waits for the first metadata answer (here 10 s, 30 s by
     default); the reader gives up after Calls' bound and tries again in its next call."""

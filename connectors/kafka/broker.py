@@ -15,7 +15,8 @@ first answer after it (:meth:`Calls.ask`: a request the cluster must answer, or 
 that returned records; not an empty poll, which is all a disconnected consumer gets) logs at
 INFO how long it lasted. Outages are per cluster and process, shared by every reader in it,
 so each is reported once; meanwhile kafka-python's own loggers of failed connections, which
-write several lines (and tracebacks) per reconnect attempt, are held back.
+write several lines (and tracebacks) per reconnect attempt, are held back, and before it their
+lines come as WARNINGs without tracebacks.
 
 Example::
 
@@ -74,10 +75,21 @@ def _outage(servers: str) -> _Outage:
 
 
 class _HeldDuringOutages(logging.Filter):
-    """Drops kafka-python's connection errors while an outage has been reported already."""
+    """Drops kafka-python's connection errors while an outage has been reported already, and
+    before that lets each through as one WARNING line: a reset connection is how an outage
+    starts, a reader rides it out, and its traceback names nothing a user can act on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return all(outage.since is None for outage in list(_OUTAGES.values()))
+        if any(outage.since is not None for outage in list(_OUTAGES.values())):
+            return False
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        if record.exc_info:
+            reason = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(reason).__name__}: {reason})"
+            record.args = None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 _HELD = _HeldDuringOutages()
