@@ -1,7 +1,8 @@
 """Local streaming on Prism over Kafka: ``wirewatch run --streaming`` (read, normalise, dedupe,
 tag, write) in a child process against the session's broker. Articles produced while the job is
 live come out as Avro article events within the file period + the watermark's lateness + a few
-seconds, an article published yesterday (behind the watermark when it is read) comes out too,
+seconds, an article published yesterday and a record whose Kafka timestamp is an hour old (both
+behind the watermark when read) come out too,
 a bad message comes out as a dead letter, and the job then stops cleanly on SIGTERM.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
 
 from tests.live_job import LiveJob
+from wirewatch.pipelines.dedupe import INCOMPLETE_NOTE
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, is_valid, read_records
 
 PERIOD_S = 5  # a new Avro file this often
@@ -29,15 +32,20 @@ def _article(tag: str, i: int, **extra: object) -> bytes:
                        **extra}).encode()
 
 
-def _produce(bootstrap: str, topic: str, values: list[bytes]) -> float:
+def _produce(bootstrap: str, topic: str, values: list[bytes],
+             timestamp_ms: int | None = None) -> float:
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
         for value in values:
-            producer.send(topic, value)
+            producer.send(topic, value, timestamp_ms=timestamp_ms)
         producer.flush()
     finally:
         producer.close()
     return time.time()
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, timezone.utc).isoformat()
 
 
 def _records(out: Path) -> tuple[dict[str, dict], list[dict]]:
@@ -98,6 +106,17 @@ def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(
         events = _wait_for(out, {"Probe old 0"}, 60)
         assert "Probe old 0" in events, "an article behind the watermark was dropped"
         assert events["Probe old 0"]["event_time"] == 1795161600000
+        # Published an hour ago and a Kafka timestamp from then too (a producer that sat on
+        # it): late for the read's watermark, still written within the usual budget.
+        hour_ago = time.time() - 3600
+        sent = _produce(kafka_broker.bootstrap, topic,
+                        [_article("stale", 0, published=_iso(hour_ago))],
+                        timestamp_ms=int(hour_ago * 1000))
+        events = _wait_for(out, {"Probe stale 0"}, 60)
+        assert "Probe stale 0" in events, "a record with an old Kafka timestamp was held"
+        # Late data is decided on what the index holds when its pane fires, and says so.
+        assert events["Probe stale 0"]["notes"] in ([], [INCOMPLETE_NOTE]), events["Probe stale 0"]["notes"]
+        assert time.time() - sent <= budget, f"the stale record took {time.time() - sent:.1f} s"
         deadline = time.monotonic() + 30
         while not (letters := _records(out)[1]) and time.monotonic() < deadline:
             time.sleep(0.25)
