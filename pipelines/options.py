@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, Pipe
 
 from wirewatch import __version__
 from wirewatch.connectors.kafka.admin import KafkaConfig
+from wirewatch.connectors.kafka.source import MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
@@ -66,17 +67,19 @@ class WirewatchOptions(PipelineOptions):
             help="End an unbounded read once every partition has been caught up for this "
                  "many seconds and no partition was added (tests, demos). Default: never.")
         group.add_argument(
-            "--max_out_of_orderness_s", type=float, default=30.0,
+            "--max_out_of_orderness_s", type=float, default=MAX_OUT_OF_ORDERNESS_S,
             help="How far a Kafka record timestamp may lag the newest one in its partition "
-                 "before it is late: the watermark trails the newest timestamp by this much.")
+                 "before it is late: the watermark trails the newest timestamp by this much, "
+                 "and each article waits that long before dedupe decides it (default "
+                 f"{MAX_OUT_OF_ORDERNESS_S:g}). Late records are still written.")
         group.add_argument(
-            "--max_in_flight", type=int, default=100_000,
+            "--max_in_flight", type=int, default=MAX_IN_FLIGHT,
             help="Backpressure of an unbounded read with a --group_id: a partition is not read "
                  "while this many of its records are read but not yet written by every sink "
                  "(offsets are committed only after the write). Bounds memory and what a "
                  "restart after a crash writes again; must exceed the input rate times "
                  "(--file_period_s + --max_out_of_orderness_s) or it caps throughput "
-                 "(default 100000).")
+                 f"(default {MAX_IN_FLIGHT}).")
         group.add_argument(
             "--idle_after_s", type=float, default=10.0,
             help="A partition caught up this long moves its watermark with wall time.")

@@ -115,7 +115,8 @@ def test_live_kafka_articles_come_out_as_avro_within_the_period_then_stop(
         events = _wait_for(out, {"Probe stale 0"}, 60)
         assert "Probe stale 0" in events, "a record with an old Kafka timestamp was held"
         # Late data is decided on what the index holds when its pane fires, and says so.
-        assert events["Probe stale 0"]["notes"] in ([], [INCOMPLETE_NOTE]), events["Probe stale 0"]["notes"]
+        notes = events["Probe stale 0"]["notes"]
+        assert notes in ([], [INCOMPLETE_NOTE]), notes
         assert time.time() - sent <= budget, f"the stale record took {time.time() - sent:.1f} s"
         deadline = time.monotonic() + 30
         while not (letters := _records(out)[1]) and time.monotonic() < deadline:

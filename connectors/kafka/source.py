@@ -88,15 +88,20 @@ from wirewatch.pipelines.metrics import (
 )
 from wirewatch.schemas.records import dead_letter, source
 
-__all__ = ["OFFSETS_READ", "READ_TO", "UNBOUNDED", "CommitOffsets", "PartitionSpec",
-           "ReadFromKafka"]
+__all__ = ["MAX_IN_FLIGHT", "MAX_OUT_OF_ORDERNESS_S", "OFFSETS_READ", "READ_TO", "UNBOUNDED",
+           "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
 
 log = logging.getLogger(__name__)
 
 #: Output tag of ``ReadFromKafka`` in bounded mode: (topic, partition, end offset) per partition.
 READ_TO = "read_to"
 #: Default of ``ReadFromKafka(max_in_flight=...)``: records per partition read and not committed.
-MAX_IN_FLIGHT = 20_000
+MAX_IN_FLIGHT = 50_000
+#: Default of ``ReadFromKafka(max_out_of_orderness_s=...)``: how far the watermark trails the
+#: newest record timestamp of a partition. Producers stamp records as they send them, so a
+#: partition is near ordered; what is later than this is late data, still written (noted by
+#: dedupe), and every second of it is a second of end-to-end latency.
+MAX_OUT_OF_ORDERNESS_S = 5.0
 _POLL_MS = 200
 _SLICE_S = 1.0
 _BROKER_CHECK_S = 1.0
@@ -532,7 +537,7 @@ class ReadFromKafka(beam.PTransform):
         start_from: str | int = "committed",
         bounded: bool = False,
         input_format: str = "json",
-        max_out_of_orderness_s: float = 30.0,
+        max_out_of_orderness_s: float = MAX_OUT_OF_ORDERNESS_S,
         idle_after_s: float = 10.0,
         discovery_interval_s: float = 10.0,
         stop_after_idle_s: float | None = None,
