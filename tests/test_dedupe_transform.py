@@ -8,6 +8,8 @@ from datetime import timedelta
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.portability import common_urns
+from apache_beam.runners.pipeline_context import PipelineContext
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
@@ -17,6 +19,7 @@ from benchmarks.corpus import generate
 from wirewatch.core.article import build_event
 from wirewatch.pipelines import dedupe
 from wirewatch.pipelines.dedupe import LATE_NOTE, Dedupe
+from wirewatch.pipelines.dedupe.records import Verdicts
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
 
 HOUR_MS = 3600 * 1000
@@ -348,3 +351,15 @@ def test_normalise_never_stamps_an_item_before_it_was_read():
 class _Stamp(beam.DoFn):
     def process(self, e, t=beam.DoFn.TimestampParam):
         yield float(t)
+
+
+def test_dedupe_records_cross_shuffles_as_opaque_deterministic_bytes():
+    """Rows, but under a Python coder: a Java GroupByKey (Flink's job server) only moves them."""
+    coder = beam.coders.registry.get_coder(Verdicts)
+    verdicts = Verdicts("b1", 1795094400999, (0, 3), ("", "e9"), (0, 17), (0.0, 0.93), (0, 2),
+                        (False, True))
+    assert coder.is_deterministic()
+    assert coder.decode(coder.encode(verdicts)) == verdicts
+    assert type(coder.decode(coder.encode(verdicts))) is Verdicts
+    urn = coder.to_runner_api(PipelineContext()).spec.urn
+    assert urn != common_urns.coders.ROW.urn

@@ -46,7 +46,7 @@ from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import NearDupConfig
 from wirewatch.pipelines.dedupe.decide import DecideGrouped, DecideInShard
 from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, LATE_NOTE, join
-from wirewatch.pipelines.dedupe.records import Probes, Sketched, Verdicts
+from wirewatch.pipelines.dedupe.records import Probes, RecordCoder, Sketched, Verdicts
 from wirewatch.pipelines.dedupe.sketch import SKETCHED, SketchFn
 
 __all__ = ["INCOMPLETE_NOTE", "LATE_NOTE", "Dedupe", "Deduped"]
@@ -57,7 +57,7 @@ _TICK_MS = 1000
 _FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
 
 for _record in (Probes, Verdicts):
-    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+    beam.coders.registry.register_coder(_record, RecordCoder)
 
 
 def _windows() -> beam.WindowInto:
