@@ -366,7 +366,8 @@ class _RensaScale:
         horizon = int(times[0]) - HORIZON_MS
         for old in [i for i, t in itertools.takewhile(lambda it: it[1] < horizon,
                                                       self.times.items())]:
-            self.lsh.remove(old, self.sketches.pop(old))
+            self.lsh.remove(old)
+            del self.sketches[old]
             del self.times[old]
         out = []
         for i, t, text in zip(ids, times.tolist(), texts, strict=True):
