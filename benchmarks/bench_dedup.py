@@ -137,7 +137,8 @@ CONTENDERS = {
     "rensa tuned": lambda arts: run_rensa(arts, 0.3, 3),
 }
 NOTES = {
-    "wirewatch core": "OPH 128 bins, 32x3 + 24x2 lead bands, containment >= 0.4, word 3-shingles",
+    "wirewatch core": ("OPH 128 bins, 40x3 + 32x2 lead bands, 2 shared keys, containment >= 0.4, "
+                       "word 3-shingles"),
     "datasketch default": "MinHashLSH(threshold=0.9), 128 perms, word 5-shingles",
     "datasketch tuned": "threshold 0.3 + Jaccard check, word 3-shingles",
     "rensa tuned": "RMinHashLSH(0.3, 128, 32 bands) + Jaccard check, word 3-shingles",
@@ -271,7 +272,7 @@ def sweep(articles: list[Article]) -> None:
     grid += [replace(base, min_jaccard=j) for j in (0.0, 0.1, 0.2)]
     grid += [replace(base, bands=b, rows=r) for b, r in ((24, 4), (20, 5), (42, 3))]
     grid += [replace(base, lead_bands=0), replace(base, lead_bands=16, lead_rows=3),
-             replace(base, lead=100)]
+             replace(base, lead=60), replace(base, min_hits=1), replace(base, min_hits=3)]
     print(f"{'config':70s} {'art/s':>7s} {'art P':>6s} {'art R':>6s} {'hard':>4s}")
     for config in grid:
         t = time.process_time()
