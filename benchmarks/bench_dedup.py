@@ -4,6 +4,7 @@ One command, one run, one corpus (``benchmarks/corpus.py``)::
 
     .venv/bin/python benchmarks/bench_dedup.py            # table as in the README
     .venv/bin/python benchmarks/bench_dedup.py --sweep    # how NearDupConfig's defaults were picked
+    .venv/bin/python benchmarks/bench_dedup.py --scale    # 10k, 100k, 1M residents in the horizon
 
 Every contender sees the articles in event-time order and answers, for each one, "which earlier
 article does this repeat, if any". Each contender runs in its own child process (so peak memory is
@@ -17,6 +18,11 @@ core. Accuracy:
   same group;
 - *hard neg merged*: links between an article and its labelled hard negative (must be 0).
 
+``--scale`` uses ``corpus.ScaleStream`` (generated text, near copies and related stories planted
+at known places): the horizon is first filled with N residents, then a window of articles is
+decided against them and timed slice by slice (median of the slices, CPU time of the child,
+text generation outside the clock). Each contender and size runs in its own child process.
+
 The last table streams the corpus over and over (new ids, times moving forward) through
 ``NearDupIndex`` with a 48 h horizon and prints the state it holds: flat, bounded by the horizon.
 """
@@ -24,6 +30,7 @@ The last table streams the corpus over and over (new ids, times moving forward) 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pickle
@@ -41,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.corpus import HOUR_MS, Article, generate
+from benchmarks.corpus import HOUR_MS, Article, ScaleStream, generate
 from wirewatch.core.neardup import (
     Fingerprints,
     NearDupConfig,
@@ -130,7 +137,8 @@ CONTENDERS = {
     "rensa tuned": lambda arts: run_rensa(arts, 0.3, 3),
 }
 NOTES = {
-    "wirewatch core": "OPH 128 bins, 32x3 + 24x2 lead bands, containment >= 0.4, word 3-shingles",
+    "wirewatch core": ("OPH 128 bins, 40x3 + 32x2 lead bands, 2 shared keys, containment >= 0.4, "
+                       "word 3-shingles"),
     "datasketch default": "MinHashLSH(threshold=0.9), 128 perms, word 5-shingles",
     "datasketch tuned": "threshold 0.3 + Jaccard check, word 3-shingles",
     "rensa tuned": "RMinHashLSH(0.3, 128, 32 bands) + Jaccard check, word 3-shingles",
@@ -264,7 +272,7 @@ def sweep(articles: list[Article]) -> None:
     grid += [replace(base, min_jaccard=j) for j in (0.0, 0.1, 0.2)]
     grid += [replace(base, bands=b, rows=r) for b, r in ((24, 4), (20, 5), (42, 3))]
     grid += [replace(base, lead_bands=0), replace(base, lead_bands=16, lead_rows=3),
-             replace(base, lead=100)]
+             replace(base, lead=60), replace(base, min_hits=1), replace(base, min_hits=3)]
     print(f"{'config':70s} {'art/s':>7s} {'art P':>6s} {'art R':>6s} {'hard':>4s}")
     for config in grid:
         t = time.process_time()
@@ -277,6 +285,185 @@ def sweep(articles: list[Article]) -> None:
               f"{s['hard_merged']:4d}")
 
 
+# --- scale: residents in the horizon ---
+
+SCALE_BATCH = 1000  # Dedupe's default batch_size
+SCALE_SLICE = 2000  # articles per timed slice of the window
+
+
+class _OwnScale:
+    """wirewatch's index, fed in batches as the Beam transform does."""
+
+    def __init__(self) -> None:
+        self.config = NearDupConfig()
+        self.index = NearDupIndex(self.config, HORIZON_MS)
+
+    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
+        self.index.expire(int(times[0]) - HORIZON_MS)
+        fps = fingerprint(texts, self.config)
+        found = self.index.add(ids, times, fps, *entries(fps))
+        return [m.event_id if m else None for m in found]
+
+    def candidates(self) -> int:
+        return self.index.verified
+
+    def state_bytes(self) -> int:
+        return self.index.nbytes
+
+
+class _DatasketchScale:
+    """MinHashLSH as tuned on the corpus (threshold 0.3 + Jaccard check), with expiry."""
+
+    def __init__(self) -> None:
+        from datasketch import MinHashLSH
+
+        self.lsh = MinHashLSH(threshold=0.3, num_perm=128)
+        self.sketches: dict[str, object] = {}
+        self.times: dict[str, int] = {}
+        self.checked = 0
+
+    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
+        from datasketch import MinHash
+
+        horizon = int(times[0]) - HORIZON_MS
+        # ids are in time order: the oldest residents are the first keys of the dicts.
+        for old in [i for i, t in itertools.takewhile(lambda it: it[1] < horizon,
+                                                      self.times.items())]:
+            self.lsh.remove(old)
+            del self.sketches[old], self.times[old]
+        out = []
+        for i, t, text in zip(ids, times.tolist(), texts, strict=True):
+            m = MinHash(num_perm=128)
+            m.update_batch(_shingles(text, 3))
+            found = self.lsh.query(m)
+            self.checked += len(found)
+            found = [c for c in found if m.jaccard(self.sketches[c]) >= 0.3]
+            out.append(min(found) if found else None)  # ids sort in time order
+            self.lsh.insert(i, m)
+            self.sketches[i], self.times[i] = m, t
+        return out
+
+    def candidates(self) -> int:
+        return self.checked
+
+    def state_bytes(self) -> int:
+        return 0  # not measured: Python objects; see peak RSS
+
+
+class _RensaScale:
+    """RMinHashLSH as tuned on the corpus (0.3, 32 bands + Jaccard check), with expiry."""
+
+    def __init__(self) -> None:
+        from rensa import RMinHashLSH
+
+        self.lsh = RMinHashLSH(threshold=0.3, num_perm=128, num_bands=32)
+        self.sketches: dict[int, object] = {}
+        self.times: dict[int, int] = {}
+        self.checked = 0
+
+    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
+        from rensa import RMinHash
+
+        horizon = int(times[0]) - HORIZON_MS
+        for old in [i for i, t in itertools.takewhile(lambda it: it[1] < horizon,
+                                                      self.times.items())]:
+            self.lsh.remove(old)
+            del self.sketches[old]
+            del self.times[old]
+        out = []
+        for i, t, text in zip(ids, times.tolist(), texts, strict=True):
+            key = int(i[1:])
+            m = RMinHash(num_perm=128, seed=42)
+            m.update([sh.decode() for sh in _shingles(text, 3)])
+            found = self.lsh.query(m)
+            self.checked += len(found)
+            found = [j for j in found if j in self.sketches
+                     and m.jaccard(self.sketches[j]) >= 0.3]
+            out.append(f"s{min(found):09d}" if found else None)
+            self.lsh.insert(key, m)
+            self.sketches[key], self.times[key] = m, t
+        return out
+
+    def candidates(self) -> int:
+        return self.checked
+
+    def state_bytes(self) -> int:
+        return 0
+
+
+SCALE_CONTENDERS = {"wirewatch core": _OwnScale, "datasketch tuned": _DatasketchScale,
+                    "rensa tuned": _RensaScale}
+
+
+def scale_child(name: str, residents: int, window: int, seed: int) -> None:
+    """Fill the horizon with ``residents``, then time the window slice by slice."""
+    stream = ScaleStream(residents, window, seed=seed)
+    contender = SCALE_CONTENDERS[name]()
+    rates, verdict = [], {}
+    cpu, done, seen, checked = 0.0, 0, 0, 0
+    for ids, times, texts in stream.chunks(SCALE_BATCH):
+        measured = seen >= residents
+        if measured and not done:
+            checked = contender.candidates()  # the window's alone
+        started = time.process_time()
+        found = contender.decide(ids, times, texts)
+        if measured:
+            cpu += time.process_time() - started
+            done += len(ids)
+            if done % SCALE_SLICE == 0:
+                rates.append(SCALE_SLICE / cpu)
+                cpu = 0.0
+            verdict.update(zip(ids, found, strict=True))
+        seen += len(ids)
+    rows = np.arange(residents, stream.total)
+    source = stream.source[rows]
+    got = np.array([int(v[1:]) if v else -1 for v in (verdict[f"s{i:09d}"]
+                                                       for i in rows.tolist())])
+    flagged = got >= 0
+    right = flagged & (got == source)
+    live = min(residents, stream.total)
+    print(json.dumps({
+        "rate": statistics.median(rates), "candidates": (contender.candidates() - checked) / done,
+        "bytes": contender.state_bytes() / live,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "recall": right.sum() / max(1, (source >= 0).sum()),
+        "precision": right.sum() / max(1, flagged.sum())}))
+
+
+def scale(sizes: list[int], others_up_to: int, window: int, seed: int) -> None:
+    """The scale table: each contender at each size it can reach, in one run."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    print(f"\nscale: synthetic stream (benchmarks/corpus.py ScaleStream, seed {seed}), "
+          f"48 h horizon, {window} measured articles after the fill, batches of {SCALE_BATCH}, "
+          f"median of {window // SCALE_SLICE} slices of {SCALE_SLICE}\n")
+    head = (f"{'contender':18s} {'residents':>9s} {'art/s/core':>10s} {'x own 10k':>9s} "
+            f"{'x dsk':>6s} {'cand/art':>8s} {'B/resident':>10s} {'peak MB':>8s} "
+            f"{'recall':>6s} {'prec':>6s}")
+    print(head)
+    print("-" * len(head))
+    results: dict[tuple[str, int], dict] = {}
+    for size in sizes:
+        for name in SCALE_CONTENDERS:
+            if name != "wirewatch core" and size > others_up_to:
+                continue
+            done = subprocess.run(
+                [sys.executable, __file__, "--scale-child", name, "--scale-size", str(size),
+                 "--window", str(window), "--seed", str(seed)],
+                capture_output=True, text=True, env=env, check=True)
+            results[name, size] = r = json.loads(done.stdout.strip().splitlines()[-1])
+            own10k = results.get(("wirewatch core", sizes[0]), r)["rate"]
+            dsk = results.get(("datasketch tuned", size))
+            vs_dsk = f"{r['rate'] / dsk['rate']:6.1f}" if dsk else f"{'':6s}"
+            state = f"{r['bytes']:10.0f}" if r["bytes"] else f"{'-':>10s}"
+            print(f"{name:18s} {size:9d} {r['rate']:10.0f} {r['rate'] / own10k:9.2f} {vs_dsk} "
+                  f"{r['candidates']:8.2f} {state} {r['peak_mb']:8.0f} {r['recall']:6.3f} "
+                  f"{r['precision']:6.3f}", flush=True)
+        own, dsk = results.get(("wirewatch core", size)), results.get(("datasketch tuned", size))
+        if own and dsk:
+            print(f"{'':18s} {'':9s} wirewatch / datasketch at {size}: "
+                  f"{own['rate'] / dsk['rate']:.1f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=6000,
@@ -285,11 +472,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=6, help="passes of the long-stream table")
     parser.add_argument("--sweep", action="store_true", help="only the configuration sweep")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale table (10k, 100k, 1M residents)")
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="residents in the horizon for --scale")
+    parser.add_argument("--others-up-to", type=int, default=100_000,
+                        help="largest size datasketch and rensa run at in --scale")
+    parser.add_argument("--window", type=int, default=20_000,
+                        help="measured articles after the fill in --scale")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--scale-child", help=argparse.SUPPRESS)
+    parser.add_argument("--scale-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.corpus)
+        return
+    if args.scale_child:
+        scale_child(args.scale_child, args.scale_size, args.window, args.seed)
+        return
+    if args.scale:
+        scale([int(n) for n in args.sizes.split(",")], args.others_up_to, args.window,
+              args.seed)
         return
     articles = generate(args.stories, seed=args.seed)
     if args.sweep:

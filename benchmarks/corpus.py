@@ -19,11 +19,13 @@ related ones.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HOUR_MS", "Article", "generate"]
+__all__ = ["HOUR_MS", "Article", "ScaleStream", "generate"]
 
 HOUR_MS = 3600 * 1000
 _T0 = 1_790_000_000_000  # 2026-09-21
@@ -230,3 +232,150 @@ def generate(n_stories: int, seed: int = 7, copy_rate: float = 0.35, hard_rate: 
                      f"related-to:{group}")
     out.sort(key=lambda a: (a.time_ms, a.id))
     return out
+
+_QUANTILES = 1 << 18
+
+
+class ScaleStream:
+    """A long synthetic stream for the scale benchmark, generated chunk by chunk.
+
+    ``residents`` articles fill a 48 h horizon (one every ``48 h / residents``), then come
+    ``window`` measured articles. In the window every ``plant_every``-th article is a planted
+    near copy of an earlier original still in the horizon (word edits at 1-10 %, sometimes cut
+    short, sometimes wrapped in another outlet's boilerplate, as :func:`generate` does), and the
+    one half-way between is a *related* story (same outlet, language and topic, quoting one or
+    two sentences of an earlier original) that must not be merged. ``source[i]`` is the original
+    a planted copy repeats (-1: not a copy).
+
+    The words come from the same per-language vocabularies as :func:`generate` (Zipf general
+    words, frequent function words, topic words and entities, outlet boilerplate), drawn with
+    array operations so that a million articles take seconds, not the minutes a per-word loop
+    would; texts carry no sentence punctuation (the tokenizer ignores it).
+    """
+
+    def __init__(self, residents: int, window: int, seed: int = 7, plant_every: int = 10,
+                 n_topics: int = 20, horizon_ms: int = 48 * HOUR_MS) -> None:
+        self.residents, self.window = residents, window
+        self.total = residents + window
+        self.step_ms = horizon_ms / residents
+        self._seed = seed
+        rng = np.random.Generator(np.random.PCG64(seed))
+        self._langs = [_Language(name, rng, n_topics) for name in _LANGS]
+        self._vocab = [np.array([*lang.function, *lang.general, *itertools.chain(*lang.topics),
+                                 *itertools.chain(*lang.entities)], dtype=object)
+                       for lang in self._langs]
+        # Inverse CDFs as look-up tables: a random index is a Zipf draw, no search per word.
+        at = (np.arange(_QUANTILES) + 0.5) / _QUANTILES
+        self._inverse = [(np.searchsorted(lang.function_cdf, at, side="right"),
+                          np.searchsorted(lang.general_cdf, at, side="right"))
+                         for lang in self._langs]
+        n = self.total
+        self.lang = rng.integers(len(_LANGS), size=n)
+        self.topic = rng.integers(n_topics, size=n)
+        self.outlet = rng.integers(12, size=n)
+        self.n_topics = n_topics
+        # Boilerplate per (language, outlet): a lead-in before and one or two sentences after.
+        self._wrap = [[(self._draw(lang_i, np.array([0]), np.array([int(rng.integers(4, 10))]),
+                                   rng),
+                        self._draw(lang_i, np.array([1]), np.array([int(rng.integers(8, 40))]),
+                                   rng))
+                       for _ in range(12)] for lang_i in range(len(self._langs))]
+        self.kind = np.zeros(n, np.int8)  # 0 original, 1 planted copy, 2 related story
+        self.source = np.full(n, -1, np.int64)
+        self.related_to = np.full(n, -1, np.int64)
+        at = np.arange(residents, n)
+        copies = at[(at - residents) % plant_every == 0]
+        related = at[(at - residents) % plant_every == plant_every // 2]
+        self.kind[copies], self.kind[related] = 1, 2
+        originals = np.flatnonzero(self.kind == 0)
+        reach = int(0.95 * residents)  # sources well inside the horizon
+        for rows, target in ((copies, self.source), (related, self.related_to)):
+            lo = np.searchsorted(originals, np.maximum(rows - reach, 0))
+            hi = np.searchsorted(originals, rows)
+            target[rows] = originals[lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64)]
+            self.lang[rows], self.topic[rows] = self.lang[target[rows]], self.topic[target[rows]]
+        self.outlet[related] = self.outlet[self.related_to[related]]
+        self._needed = set(self.source[copies].tolist()) | set(
+            self.related_to[related].tolist())
+        self._kept: dict[int, np.ndarray] = {}
+
+    def _draw(self, lang_i: int, topics: np.ndarray, lengths: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+        """Word ids (into the language's vocabulary) of running text, texts one after another."""
+        lang = self._langs[lang_i]
+        total = int(lengths.sum())
+        kind = np.searchsorted(_KIND_CDF, rng.random(total), side="right")
+        topic = np.repeat(topics, lengths)
+        n_fun, n_gen, n_top = len(lang.function), len(lang.general), len(lang.topics[0])
+        function_of, general_of = self._inverse[lang_i]
+        ids = function_of[rng.integers(_QUANTILES, size=total)]
+        general = n_fun + general_of[rng.integers(_QUANTILES, size=total)]
+        topical = n_fun + n_gen + topic * n_top + rng.integers(n_top, size=total)
+        entity = (n_fun + n_gen + self.n_topics * n_top + topic * 8
+                  + rng.integers(8, size=total))
+        ids[kind == 1] = general[kind == 1]
+        ids[kind == 2] = topical[kind == 2]
+        ids[kind == 3] = entity[kind == 3]
+        return ids
+
+    def _wrapped(self, i: int, body: np.ndarray, p: float, rng: np.random.Generator
+                 ) -> np.ndarray:
+        before, after = self._wrap[self.lang[i]][self.outlet[i]]
+        return np.concatenate(([before] if rng.random() < p else [])
+                              + [body] + ([after] if rng.random() < p else []))
+
+    def _copy(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        words = self._kept[int(self.source[i])]
+        if rng.random() < 0.25:  # cut short to its first 25-60 %
+            words = words[: max(16, int(len(words) * rng.uniform(0.25, 0.6)))]
+        rate = rng.uniform(0.01, 0.10)
+        op = rng.random(len(words))
+        edit = rng.random(len(words)) < rate
+        fresh = self._draw(int(self.lang[i]), self.topic[i: i + 1], np.array([len(words)]), rng)
+        words = np.where(edit & (op < 0.6), fresh, words)  # substituted
+        inserted = edit & (op >= 0.8)
+        words = np.insert(words, np.flatnonzero(inserted), fresh[inserted])
+        keep = np.ones(len(words), bool)
+        keep[np.flatnonzero(edit & (op >= 0.6) & (op < 0.8))
+             + np.cumsum(inserted)[edit & (op >= 0.6) & (op < 0.8)]] = False  # deleted
+        words = words[keep]
+        if rng.random() < 0.5:
+            self.outlet[i] = rng.integers(12)
+            words = self._wrapped(i, words, 1.0, rng)
+        return words
+
+    def _related(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        quoted = self._kept[int(self.related_to[i])]
+        body = self._draw(int(self.lang[i]), self.topic[i: i + 1],
+                          np.array([int(rng.integers(300, 901))]), rng)
+        for _ in range(int(rng.integers(1, 3))):
+            at, size = int(rng.integers(len(quoted) - 25)), int(rng.integers(8, 26))
+            spot = int(rng.integers(len(body)))
+            body = np.concatenate((body[:spot], quoted[at: at + size], body[spot:]))
+        return self._wrapped(i, body, 0.5, rng)
+
+    def chunks(self, size: int) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
+        """(ids, event times in ms, texts) of ``size`` articles at a time, in time order."""
+        for start in range(0, self.total, size):
+            stop = min(start + size, self.total)
+            rng = np.random.Generator(np.random.PCG64([self._seed, start]))
+            rows = np.arange(start, stop)
+            words: dict[int, np.ndarray] = {}
+            for lang_i in range(len(self._langs)):
+                mine = rows[(self.lang[rows] == lang_i) & (self.kind[rows] == 0)]
+                lengths = rng.integers(300, 901, size=len(mine))
+                drawn = np.split(self._draw(lang_i, self.topic[mine], lengths, rng),
+                                 np.cumsum(lengths)[:-1])
+                for i, body in zip(mine.tolist(), drawn, strict=True):
+                    words[i] = self._wrapped(i, body, 0.5, rng)
+                    if i in self._needed:
+                        self._kept[i] = words[i]
+            for i in rows[self.kind[rows] != 0].tolist():
+                words[i] = self._copy(i, rng) if self.kind[i] == 1 else self._related(i, rng)
+            texts = []
+            for i in rows.tolist():
+                lang = self._langs[self.lang[i]]
+                texts.append((" " if lang.spaced else "").join(
+                    self._vocab[self.lang[i]][words[i]].tolist()))
+            yield ([f"s{i:09d}" for i in rows.tolist()],
+                   (_T0 + rows * self.step_ms).astype(np.int64), texts)

@@ -12,8 +12,12 @@ articles/s; this runs several times faster).
 - **Sketch**: one-permutation MinHash (OPH): the top bits of a shingle hash pick one of ``bins``
   bins, each bin keeps its smallest value; empty bins borrow from the next non-empty bin
   (rotation densification). Cost is one pass over the shingles instead of one per permutation.
-- **Bands**: ``bands`` x ``rows`` bins hash to the LSH keys; two texts sharing a key are
-  candidates.
+- **Bands**: ``bands`` x ``rows`` bins hash to the LSH keys. Two texts are candidates when they
+  share at least ``min_hits`` keys: unrelated texts that share a little (an outlet's boilerplate,
+  a quoted sentence) meet in one band now and then, and that happens once per resident, so a
+  single shared key would make the candidates per text grow with the index; two shared keys
+  are rare enough by chance that the candidates stay flat up to millions of residents, while a
+  copy shares a dozen or more.
 - **Verification** uses the stored signature: only the low 8 bits of each bin are kept (b-bit
   MinHash, 128 B per text), which estimates Jaccard J after correcting for chance matches. The
   decision measure is the *containment* of the shorter text in the longer,
@@ -22,9 +26,9 @@ articles/s; this runs several times faster).
 - The **lead** of each text (its first ``lead`` shingles) gets its own sketch and bands, so a copy
   cut short still shares LSH keys with its original although its full-text Jaccard is low.
 
-:class:`NearDupIndex` keeps residents (earlier texts) in sorted key arrays and decides a batch
-in (event time, id) order: each text's verdict is the earliest verified earlier resident. The
-benchmark and the Beam transform both use it; the transform shards it by LSH key.
+:class:`NearDupIndex` keeps residents (earlier texts) in a few sorted runs of keys and decides a
+batch in (event time, id) order: each text's verdict is the earliest verified earlier resident.
+The benchmark and the Beam transform both use it; the transform shards it by LSH key.
 """
 
 from __future__ import annotations
@@ -139,22 +143,27 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NearDupConfig:
-    """How texts are compared. Defaults come from ``benchmarks/bench_dedup.py --sweep``.
+    """How texts are compared. Defaults come from ``benchmarks/bench_dedup.py --sweep`` (accuracy
+    on the labelled corpus) and ``--scale`` (candidates per text as the index grows).
 
     ``threshold`` applies to the containment of the shorter text in the longer one.
     ``min_jaccard`` guards against a short text that happens to sit inside a long one (e.g. a
-    two-line item made of outlet boilerplate).
+    two-line item made of outlet boilerplate). ``min_hits``: LSH keys two texts must share to be
+    compared (counted per index, so per shard in the Beam transform). The lead is 160 shingles
+    into 64 bins: a shorter lead (60) made an outlet's lead-in boilerplate a large share of it,
+    and with 2 rows per band its articles met each other in the lead bands by the hundred.
     """
 
     shingle: int = 3
     bins: int = 128
-    bands: int = 32
+    bands: int = 40
     rows: int = 3
-    lead: int = 60
-    lead_bands: int = 24
+    lead: int = 160
+    lead_bands: int = 32
     lead_rows: int = 2
     threshold: float = 0.4
     min_jaccard: float = 0.05
+    min_hits: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.shingle <= len(_SHINGLE_MULT):
@@ -169,6 +178,8 @@ class NearDupConfig:
             raise ValueError("lead must be >= 1 shingle when lead_bands > 0")
         if not 0.0 < self.threshold <= 1.0 or not 0.0 <= self.min_jaccard <= 1.0:
             raise ValueError("threshold must be in (0, 1] and min_jaccard in [0, 1]")
+        if self.min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
 
     @property
     def keys_per_text(self) -> int:
@@ -414,14 +425,25 @@ class _Grow:
         self.size = len(kept)
 
 
+def _directory(run: np.ndarray) -> np.ndarray:
+    """Where each bucket of a sorted run starts (one more entry for the end), buckets being the
+    top bits of the key, as many bits as give ~4 entries a bucket: ~1 byte per entry."""
+    bits = max(1, (len(run) // 4).bit_length())
+    counts = np.bincount((run >> _U64(64 - bits)).astype(np.intp), minlength=1 << bits)
+    dtype = np.int32 if len(run) < 1 << 31 else np.int64
+    return np.concatenate(([0], np.cumsum(counts))).astype(dtype)
+
+
 @dataclass
 class NearDupIndex:
     """Residents within the horizon, and the decision for each new batch.
 
-    Entries are (key, resident, method) triples kept sorted by key: band keys (method NEAR,
-    verified on the signatures) and exact keys (EXACT_URL, EXACT_CONTENT, verified by equality).
-    A Beam shard holds only the entries whose key maps to it, plus those residents' signatures.
-    A text never matches a resident more than ``horizon_ms`` older than itself (None: no limit).
+    Entries are (key, resident, method) triples: band keys (method NEAR, verified on the
+    signatures once a pair shares ``config.min_hits`` of them) and exact keys (EXACT_URL,
+    EXACT_CONTENT, verified by equality). A Beam shard holds only the entries whose key maps to
+    it, plus those residents' signatures. A text never matches a resident more than
+    ``horizon_ms`` older than itself (None: no limit). ``verified`` counts the pairs whose
+    signatures were compared (the cost that must not grow with the index).
     """
 
     config: NearDupConfig = field(default_factory=NearDupConfig)
@@ -434,8 +456,16 @@ class NearDupIndex:
         self._sigs = _Grow(np.dtype(np.uint8), self.config.bins)
         self._alive = _Grow(np.dtype(bool))
         # Entries packed as key << 32 | ref (key: low 32 bits of the index key; ref: resident
-        # slot * 4 + method), sorted: one array to search and one insert per batch.
-        self._entries = np.zeros(0, _U64)
+        # slot * 4 + method), in sorted runs, largest (oldest) first. One sorted array would
+        # take a copy of every entry per batch (an insert), hundreds of MB a batch at a million
+        # residents; runs merge only with runs of similar size, so an entry is copied a few
+        # times in its life and a batch searches a handful of runs.
+        self._runs: list[np.ndarray] = []
+        # Per run, where each bucket of keys (their top bits) starts: a look-up reads its
+        # bucket (~4 entries) instead of binary-searching a run of millions (a cache miss a
+        # level, ~1 us a key at a million residents).
+        self._dirs: list[np.ndarray] = []
+        self.verified = 0
 
     def __len__(self) -> int:
         return int(self._alive.view().sum())
@@ -445,7 +475,7 @@ class NearDupIndex:
         """Bytes of resident data (arrays at their used size, dead residents not yet compacted
         included): what a snapshot of this index holds."""
         per_resident = self._ids.data.dtype.itemsize + 8 + 4 + self.config.bins + 1
-        return self._alive.size * per_resident + len(self._entries) * (4 + 4)
+        return self._alive.size * per_resident + sum(map(len, self._runs)) * (4 + 4)
 
     def add(self, ids: Sequence[str], times: np.ndarray, fps: Fingerprints,
             entry_keys: np.ndarray, entry_owner: np.ndarray, entry_methods: np.ndarray
@@ -472,11 +502,26 @@ class NearDupIndex:
         refs = (base + np.asarray(entry_owner, _U64)) * _U64(4) + np.asarray(entry_methods, _U64)
         # Sorted once: the search, the pairs within the batch and the merge all use it.
         batch = np.sort((np.asarray(entry_keys, dtype=_U64) << _U64(32)) | refs)
-        found, at = self._pairs_with_residents(batch)
-        verdict = self._verify(np.concatenate((found, self._pairs_within(batch))), base, n)
-        # New refs are larger than every resident's, so the entries stay sorted as numbers.
-        self._entries = np.insert(self._entries, at, batch)
+        found = [self._pairs_with_run(run, starts, batch)
+                 for run, starts in zip(self._runs, self._dirs, strict=True)]
+        verdict = self._verify(np.concatenate((*found, self._pairs_within(batch))), base, n)
+        self._push(batch)
         return verdict
+
+    def _push(self, run: np.ndarray) -> None:
+        """Keep ``run`` (sorted) as the newest run; merge while the one before it is less than
+        4 times its size, so sizes fall geometrically and there are ~log4(entries / batch)."""
+        if not len(run):
+            return
+        runs, dirs = self._runs, self._dirs
+        runs.append(run)
+        dirs.append(np.zeros(0, np.int64))
+        while len(runs) > 1 and len(runs[-2]) < 4 * len(runs[-1]):
+            newer = runs.pop()
+            dirs.pop()
+            # A stable sort of two sorted runs is one linear merge (timsort finds the runs).
+            runs[-1] = np.sort(np.concatenate((runs[-1], newer)), kind="stable")
+        dirs[-1] = _directory(runs[-1])
 
     @staticmethod
     def _pairs(refs_a: np.ndarray, refs_b: np.ndarray) -> np.ndarray:
@@ -485,25 +530,19 @@ class NearDupIndex:
         a, b = refs_a.astype(np.int64), refs_b.astype(np.int64)
         return np.stack((a >> 2, b >> 2, np.maximum(a & 3, b & 3)), axis=1)
 
-    def _pairs_with_residents(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs of the batch's entries with residents sharing their key, and where each batch
-        entry goes in the resident entries (after those with its key)."""
-        resident = self._entries
-        key_lo = batch & _KEY
-        at = np.searchsorted(resident, key_lo, side="left")
-        if not len(resident):
-            return np.zeros((0, 3), np.int64), at
-        # Most keys find nothing: the upper bound is only searched for the few that do.
-        hit = np.flatnonzero(resident[np.minimum(at, len(resident) - 1)] & _KEY == key_lo)
-        lo = at[hit]
-        hi = np.searchsorted(resident, key_lo[hit] | _REF, side="right")
-        at[hit] = hi
-        counts = hi - lo
-        total = int(counts.sum())
-        if not total:
-            return np.zeros((0, 3), np.int64), at
-        return (self._pairs(np.repeat(batch[hit] & _REF, counts),
-                            resident[_spans(lo, counts)] & _REF), at)
+    def _pairs_with_run(self, run: np.ndarray, starts: np.ndarray, batch: np.ndarray
+                        ) -> np.ndarray:
+        """Pairs of the batch's entries with the residents in ``run`` sharing their key: every
+        entry of the key's bucket is read and those with the same key kept."""
+        bucket = (batch >> _U64(64 - (len(starts) - 1).bit_length() + 1)).astype(np.intp)
+        lo = starts[bucket]
+        counts = starts[bucket + 1] - lo
+        at = _spans(lo, counts)
+        owner = np.repeat(batch, counts)
+        same = (run[at] ^ owner) < _U64(1 << 32)  # equal keys (the high halves)
+        if not same.any():
+            return np.zeros((0, 3), np.int64)
+        return self._pairs(owner[same] & _REF, run[at[same]] & _REF)
 
     def _pairs_within(self, batch: np.ndarray) -> np.ndarray:
         keys, refs = batch >> _U64(32), batch & _REF
@@ -536,11 +575,15 @@ class NearDupIndex:
         if self.horizon_ms is not None:
             earlier &= times[a] - times[b] <= self.horizon_ms
         pairs = pairs[earlier]
-        # One row per (text, resident), keeping its strongest method.
+        # One row per (text, resident), keeping its strongest method; a pair met only in bands
+        # counts once per band it shares and needs ``min_hits`` of them.
         pairs = pairs[np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))]
-        first = np.ones(len(pairs), bool)
-        first[1:] = (pairs[1:, 0] != pairs[:-1, 0]) | (pairs[1:, 1] != pairs[:-1, 1])
-        pairs = pairs[first]
+        first = np.ones(len(pairs) + 1, bool)
+        first[1:-1] = (pairs[1:, 0] != pairs[:-1, 0]) | (pairs[1:, 1] != pairs[:-1, 1])
+        starts = np.flatnonzero(first)
+        pairs = pairs[starts[:-1]]
+        pairs = pairs[(pairs[:, 2] < NEAR) | (np.diff(starts) >= self.config.min_hits)]
+        self.verified += int((pairs[:, 2] == NEAR).sum())
         a, b, method = pairs[:, 0], pairs[:, 1], pairs[:, 2]
         sigs, sizes = self._sigs.view(), self._sizes.view()
         jaccard, contain = estimate(sigs[a], sigs[b], sizes[a], sizes[b])
@@ -580,10 +623,15 @@ class NearDupIndex:
     def _compact(self) -> None:
         alive = self._alive.view().copy()
         remap = (np.cumsum(alive) - 1).astype(_U64)
-        entries = self._entries[alive[(self._entries & _REF) >> _U64(2)]]
-        # Slots keep their order, so the entries stay sorted.
-        self._entries = ((entries & _KEY) | (remap[(entries & _REF) >> _U64(2)] << _U64(2))
-                         | (entries & _U64(3)))
+        kept = []
+        for run in self._runs:
+            run = run[alive[(run & _REF) >> _U64(2)]]
+            # Slots keep their order, so each run stays sorted.
+            kept.append((run & _KEY) | (remap[(run & _REF) >> _U64(2)] << _U64(2))
+                        | (run & _U64(3)))
+        self._runs, self._dirs = [], []
+        for run in kept:
+            self._push(run)
         for grow in (self._ids, self._times, self._sizes, self._sigs, self._alive):
             grow.keep(alive)
 
@@ -592,7 +640,8 @@ class NearDupIndex:
 
         ``restore`` of a full snapshot and the ones taken since rebuilds an equal index.
         """
-        entries = self._entries[(self._entries & _REF) >= _U64(4 * start)]
+        entries = np.concatenate(
+            [np.zeros(0, _U64), *(run[(run & _REF) >= _U64(4 * start)] for run in self._runs)])
         return (self._ids.view()[start:], self._times.view()[start:],
                 self._sizes.view()[start:], self._sigs.view()[start:],
                 self._alive.view()[start:], (entries >> _U64(32)).astype(np.uint32),
@@ -606,7 +655,7 @@ class NearDupIndex:
     @classmethod
     def restore(cls, config: NearDupConfig, horizon_ms: int | None, snapshots) -> NearDupIndex:
         index = cls(config, horizon_ms)
-        entries = [index._entries]
+        entries = [np.zeros(0, _U64)]
         for ids, times, sizes, sigs, alive, snap_keys, snap_refs in snapshots:
             base = index._alive.size
             for grow, rows in ((index._ids, ids), (index._times, times),
@@ -615,7 +664,7 @@ class NearDupIndex:
                 grow.extend(rows)
             entries.append((np.asarray(snap_keys, _U64) << _U64(32))
                            | (np.asarray(snap_refs, _U64) + _U64(4 * base)))
-        index._entries = np.sort(np.concatenate(entries))
+        index._push(np.sort(np.concatenate(entries)))
         return index
 
     def oldest(self) -> int | None:
