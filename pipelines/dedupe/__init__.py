@@ -82,7 +82,7 @@ class Dedupe(beam.PTransform):
     ``horizon``: how far back (event time) an earlier record can be the original; residents
     older than that are forgotten. ``shards``: keys the LSH index is spread over, i.e. the
     parallelism of the decide step. Each shard an event touches keeps its 173-byte row (id, time,
-    signature), so state per event in the horizon is ~640 B with 1 shard, ~810 B with 2, ~1.2 KB
+    signature), so state per event in the horizon is ~765 B with 1 shard, ~940 B with 2, ~1.3 KB
     with 4 (``benchmarks/bench_dedup.py``). ``batch_size``: most events sketched as one batch
     (a bundle is cut into batches of at most this many).
     ``config``: sketch and threshold settings of :class:`wirewatch.core.neardup.NearDupConfig`.
