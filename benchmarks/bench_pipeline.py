@@ -18,6 +18,11 @@ and as one JSON-lines archive (``jsonl``, read with ``--input_jsonl``), then tim
   milliseconds per article and would hide everything else);
 - **wirewatch**: the whole ingest pipeline (read feeds, normalise, dedupe, tag, write Avro).
 
+``--codecs`` instead times the Avro block codecs (``--avro_codec``) on the article events the
+whole pipeline writes for the JSON-lines input: bytes per article, and writing and reading
+articles/s with fastavro (what Beam's ``WriteToAvro`` and the rolled-file writer both call),
+each beside ``null`` (no compression), medians of ``--repeats``.
+
 Each Beam row runs once per ``--modes`` entry: ``1`` is the runner's default (one process),
 ``2`` is ``--direct_num_workers=2 --direct_running_mode=multi_processing``; "of baseline" compares
 with the read -> avro row of the same mode. Rates are articles (feed items) per wall-clock second
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 import tempfile
@@ -39,15 +45,18 @@ from unittest import mock
 from xml.sax.saxutils import escape
 
 import apache_beam as beam
+import fastavro
 from apache_beam.options.pipeline_options import PipelineOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import Article, generate
 from benchmarks.timing import median_seconds
+from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.pipelines import ingest
+from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema
 
 _LINE_SCHEMA = {"type": "record", "name": "Line", "fields": [{"name": "line", "type": "string"}]}
 
@@ -128,6 +137,38 @@ class _Pass(beam.DoFn):
         yield event
 
 
+def codec_table(archive: Path, out: Path, repeats: int) -> None:
+    """Size and speed of each Avro codec on the article events of one whole-pipeline run."""
+    run_wirewatch(f"--input_jsonl={archive}", out)
+    events = []
+    for path in sorted((out / "article_events").glob("*.avro")):
+        with open(path, "rb") as f:
+            events.extend(fastavro.reader(f))
+    schema = parsed_schema(ARTICLE_EVENT)
+    rows = {}
+    for codec in CODECS:
+        buffer = io.BytesIO()
+
+        def write(codec: str = codec, buffer: io.BytesIO = buffer) -> None:
+            buffer.seek(0)
+            buffer.truncate()
+            fastavro.writer(buffer, schema, events, codec=codec)
+
+        wrote = median_seconds(write, repeats, warm_up=True)
+        data = buffer.getvalue()
+        read = median_seconds(lambda data=data: sum(1 for _ in fastavro.reader(io.BytesIO(data))),
+                              repeats, warm_up=True)
+        rows[codec] = (len(data), wrote, read)
+    n, (null_size, null_write, null_read) = len(events), rows["null"]
+    print(f"\n{n} article events from the whole pipeline (JSON-lines input), fastavro in one "
+          f"process, median of {repeats}; default --avro_codec: {DEFAULT_CODEC}")
+    print(f"{'codec':10s} {'B/article':>9s} {'x null':>6s} {'write art/s':>11s} {'x null':>6s} "
+          f"{'read art/s':>10s} {'x null':>6s}")
+    for codec, (size, wrote, read) in rows.items():
+        print(f"{codec:10s} {size / n:9.0f} {size / null_size:6.2f} {n / wrote:11.0f} "
+              f"{null_write / wrote:6.2f} {n / read:10.0f} {null_read / read:6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=2000)
@@ -137,8 +178,14 @@ def main() -> None:
                         help="processes: 1 (default runner) and/or 2 (multi_processing)")
     parser.add_argument("--inputs", nargs="+", choices=("feeds", "jsonl"),
                         default=["feeds", "jsonl"], help="which inputs to time (default both)")
+    parser.add_argument("--codecs", action="store_true",
+                        help="only the Avro codec table (size and speed of each --avro_codec)")
     args = parser.parse_args()
     articles = generate(args.stories, seed=args.seed)
+    if args.codecs:
+        with tempfile.TemporaryDirectory() as tmp:
+            codec_table(write_jsonl(articles, Path(tmp)), Path(tmp) / "out", args.repeats)
+        return
     n = len(articles)
     tables: dict[str, dict[str, dict[int, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.connectors.files import DEFAULT_CODEC, WriteAvroFiles
 from wirewatch.schemas.records import DEAD_LETTER
 
 __all__ = ["DEAD_LETTERS", "WriteDeadLetters"]
@@ -22,9 +22,9 @@ class WriteDeadLetters(beam.PTransform):
     out is :class:`WriteAvroFiles`' (the paths, and for unbounded input the offsets written)."""
 
     def __init__(self, output: str, *, triggering_frequency: int | None = None,
-                 sink: int = 0) -> None:
+                 sink: int = 0, codec: str = DEFAULT_CODEC) -> None:
         super().__init__()
-        self._write = WriteAvroFiles(output, DEAD_LETTER, sink=sink,
+        self._write = WriteAvroFiles(output, DEAD_LETTER, sink=sink, codec=codec,
                                      triggering_frequency=triggering_frequency)
 
     def expand(self, letters: beam.PCollection):

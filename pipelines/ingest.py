@@ -81,13 +81,15 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     files, topics = [], []
     if opts.output:
         period = opts.file_period_s
+        codec = opts.avro_codec
         files = [events | "WriteEvents" >> WriteAvroFiles(
-                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0),
+                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0,
+                     codec=codec),
                  letters | "WriteDeadLetters" >> WriteDeadLetters(
-                     opts.output, triggering_frequency=period, sink=0)]
+                     opts.output, triggering_frequency=period, sink=0, codec=codec)]
         if feeds is not None:
             feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(
-                opts.output, FEED_HEALTH, triggering_frequency=period)
+                opts.output, FEED_HEALTH, triggering_frequency=period, codec=codec)
     if opts.output_topic:
         sink = 1 if files else 0
         topics = [events | "WriteEventsToKafka" >> WriteToKafka(

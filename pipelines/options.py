@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, PipelineOptions
 
 from wirewatch import __version__
+from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.kafka.admin import KafkaConfig
 from wirewatch.connectors.kafka.source import MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
@@ -112,6 +113,10 @@ class WirewatchOptions(PipelineOptions):
             help="Unbounded runs (Kafka without --bounded, feeds with --streaming) write a new "
                  "Avro file of whatever arrived this often (seconds, > 0); bounded runs write "
                  "once at the end.")
+        group.add_argument(
+            "--avro_codec", choices=CODECS, default=DEFAULT_CODEC,
+            help="Compression of the Avro files' blocks (default %(default)s; size and speed "
+                 "of each: benchmarks/bench_pipeline.py --codecs).")
         group.add_argument(
             "--output_topic",
             help="Kafka topic for article events (Avro; keys and framing: "
