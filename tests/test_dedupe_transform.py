@@ -356,8 +356,8 @@ class _Stamp(beam.DoFn):
 def test_dedupe_records_cross_shuffles_as_opaque_deterministic_bytes():
     """Rows, but under a Python coder: a Java GroupByKey (Flink's job server) only moves them."""
     coder = beam.coders.registry.get_coder(Verdicts)
-    verdicts = Verdicts("b1", 1795094400999, (0, 3), ("", "e9"), (0, 17), (0.0, 0.93), (0, 2),
-                        (False, True))
+    verdicts = Verdicts("b1", 1795094400999, [0, 3], ["", "e9"], [0, 17], [0.0, 0.93], [0, 2],
+                        [False, True])  # sequences come back as lists
     assert coder.is_deterministic()
     assert coder.decode(coder.encode(verdicts)) == verdicts
     assert type(coder.decode(coder.encode(verdicts))) is Verdicts

@@ -56,7 +56,7 @@ _TICK_MS = 1000
 #: Late probes are never dropped (a record arriving days late is still decided and written).
 _FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
 
-for _record in (Probes, Verdicts):
+for _record in (Probes, Sketched, Verdicts):
     beam.coders.registry.register_coder(_record, RecordCoder)
 
 

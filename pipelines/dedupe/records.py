@@ -6,10 +6,11 @@ a runner moves and stores a few large elements a second instead of thousands of 
 raw bytes: fast to encode, and the same bytes on every runner.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Beam reads the NamedTuples' field types at run
+# time to build their row schemas, and string annotations would make every field a pickled "any".
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -43,7 +44,7 @@ class Probes(NamedTuple):
     def event_times(self) -> np.ndarray:
         return np.frombuffer(self.times, np.int64)
 
-    def select(self, mask: np.ndarray) -> Probes:
+    def select(self, mask: np.ndarray) -> "Probes":
         """The probes where ``mask`` is true, with their keys."""
         counts = np.frombuffer(self.key_counts, np.uint32)
         per_key = np.repeat(mask, counts)
@@ -136,24 +137,24 @@ class Sketched(NamedTuple):
     shard an article touched), and the batch's dead letters. ``until`` as in :class:`Probes`."""
 
     until: int
-    events: tuple[dict, ...]
+    events: tuple[Any, ...]  # article event dicts: a schema has no type for them, so pickled
     probes: int
-    letters: tuple[dict, ...] = ()
+    letters: tuple[Any, ...] = ()
 
 
 class RecordCoder(beam.coders.Coder):
-    """Beam's schema (row) encoding of a NamedTuple above, deterministic and compact, under a
-    Python coder of its own. Registered as ``RowCoder`` itself, the records crossed a Flink
-    job server's Java GroupByKey as rows it decodes with its own Java RowCoder, and Beam 2.62's
-    read Python 2.77's rows wrongly ("varint overflow"); as an opaque Python coder the Java side
-    only moves the bytes."""
+    """Beam's schema (row) encoding of a NamedTuple above under a Python coder of its own.
+    Registered as ``RowCoder`` itself, a record crossed a Flink job server's Java GroupByKey as
+    a row the Java side decodes, and the Flink job servers served here (Beam 2.62, 2.70)
+    misread Python 2.77's rows ("varint overflow", EOF, heap exhaustion); as an opaque Python
+    coder the Java side only moves the bytes."""
 
     def __init__(self, record_type: type) -> None:
         self._record_type = record_type
         self._row = beam.coders.RowCoder.from_type_hint(record_type, None)
 
     @classmethod
-    def from_type_hint(cls, typehint: type, registry: object) -> RecordCoder:
+    def from_type_hint(cls, typehint: type, registry: object) -> "RecordCoder":
         return cls(typehint)
 
     def encode(self, value: tuple) -> bytes:
@@ -163,7 +164,7 @@ class RecordCoder(beam.coders.Coder):
         return self._row.decode(encoded)
 
     def is_deterministic(self) -> bool:
-        return True
+        return self._row.is_deterministic()
 
     def to_type_hint(self) -> type:
         return self._record_type
