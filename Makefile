@@ -1,6 +1,6 @@
 # Two commands for a fresh machine: `make demo` and `make test`.
-# Everything they need (virtualenv, Kafka, Prism, the Flink job server) is installed here,
-# into .venv and $(WIREWATCH_CACHE), never by hand.
+# Everything they need (virtualenv, Kafka, a schema registry, Prism, the Flink job server) is
+# installed here, into .venv and $(WIREWATCH_CACHE), never by hand.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +11,8 @@ export WIREWATCH_CACHE ?= $(HOME)/.cache/wirewatch
 
 help:
 	@echo "make demo   - set up .venv and run the batch pipeline on the bundled samples into out/"
-	@echo "make test   - set up everything (venv, Kafka, Prism, Flink job server) and run all tests"
+	@echo "make test   - set up everything (venv, Kafka, schema registry, Prism, Flink job server)"
+	@echo "             and run all tests"
 	@echo "make lint   - ruff check"
 	@echo "make clean  - remove .venv and out/"
 
@@ -38,11 +39,14 @@ lint: venv-dev
 
 # Services and binaries the tests use; each script is idempotent and caches under WIREWATCH_CACHE.
 provision: venv-dev
-provision: provision-kafka provision-prism provision-flink
+provision: provision-kafka provision-registry provision-prism provision-flink
 
-.PHONY: provision-kafka provision-prism provision-flink
+.PHONY: provision-kafka provision-registry provision-prism provision-flink
 provision-kafka:
 	deploy/local/kafka.sh provision
+
+provision-registry:
+	deploy/local/registry.sh provision
 
 provision-prism:
 	deploy/local/prism.sh

@@ -51,7 +51,7 @@ from wirewatch.core.monitoring import (
     total,
 )
 from wirewatch.pipelines.options import WirewatchOptions, kafka_config
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, decode
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER
 
 __all__ = ["MonitorError", "Watch", "Watcher", "main", "render"]
 
@@ -120,7 +120,7 @@ def decode_message(value: bytes | None, headers: Sequence[tuple[str, bytes]], na
     """The ``name`` record in a Kafka message as ``WriteToKafka`` frames it (either framing)."""
     if value is None:
         raise ValueError("message has no value")
-    return decode(Framing.unframe(value, headers, name), name)
+    return Framing.read(value, headers, name)
 
 
 def _utc(ms: int) -> str:

@@ -129,7 +129,9 @@ class WirewatchOptions(PipelineOptions):
             "--schema_registry_url",
             help="Confluent Schema Registry: frame Avro values in Confluent's wire format "
                  "(magic byte + schema id, subject <topic>-value). Without it, headers carry "
-                 "the schema name and fingerprint.")
+                 "the schema name and fingerprint. With --input_format avro, the writer "
+                 "schema of Confluent-framed input is fetched from it by id and read by "
+                 "resolution, so a compatible newer schema is read.")
         # --bootstrap_servers is Beam's own option (KafkaStreamsRunnerOptions); we read it there.
         group = parser.add_argument_group("wirewatch Kafka connection")
         group.add_argument(

@@ -157,9 +157,17 @@ def encode(record: Mapping[str, Any], name: str) -> bytes:
     return buf.getvalue()
 
 
-def decode(data: bytes, name: str) -> dict:
-    """Inverse of :func:`encode`, with timestamps back as epoch milliseconds."""
-    return from_avro(fastavro.schemaless_reader(io.BytesIO(data), parsed_schema(name), None))
+def decode(data: bytes, name: str, writer: dict | None = None) -> dict:
+    """Inverse of :func:`encode`, with timestamps back as epoch milliseconds.
+
+    ``writer`` is the (parsed) schema the bytes were written with when that is not ``name``'s
+    own, say a newer version of it: Avro's schema resolution then reads them in ``name``'s
+    shape (fields the writer lacks take their defaults, fields only the writer has are
+    skipped), and raises ``fastavro``'s ``SchemaResolutionError`` when it cannot.
+    """
+    reader = parsed_schema(name)
+    return from_avro(fastavro.schemaless_reader(io.BytesIO(data), writer or reader,
+                                                reader if writer else None))
 
 
 def from_avro(record: Any) -> Any:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.kafka_broker import kafka_broker
+from tests.schema_registry import schema_registry
 from wirewatch.pipelines.runners import flink_job_server, prism_binary
 
 __all__ = ["REPO", "SAMPLES", "kafka_broker", "provisioned_flink", "provisioned_prism",
-           "shared_data"]
+           "schema_registry", "shared_data"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

@@ -8,15 +8,12 @@ broker for the whole session. If the broker cannot start, the test fails with th
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -93,20 +90,3 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list:
         return records
     finally:
         consumer.close()
-
-
-class SchemaRegistryStub(BaseHTTPRequestHandler):
-    """Answers a schema registration with id 42 and remembers (path, schema name)."""
-
-    seen: ClassVar[list] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.seen.append((self.path, json.loads(body["schema"])["name"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        self.end_headers()
-        self.wfile.write(b'{"id": 42}')
-
-    def log_message(self, *args):
-        pass

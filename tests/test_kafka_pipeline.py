@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from http.server import HTTPServer
 
 import apache_beam as beam
 import pytest
@@ -22,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.kafka_broker import KafkaBroker, SchemaRegistryStub, read_topic
+from tests.kafka_broker import KafkaBroker, read_topic
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.kafka import (
     READ_TO,
@@ -331,12 +332,12 @@ def test_unreachable_broker_fails_fast_and_names_the_servers():
 
 
 def _read_ids(config: KafkaConfig, topic: str, start_from: str | int,
-              input_format: str = "json") -> set[str]:
+              input_format: str = "json", registry_url: str | None = None) -> set[str]:
     out = f"{topic}.from-{start_from}"
     create_topic(config, out)
     with beam.Pipeline() as p:
         articles = p | ReadFromKafka(config, [topic], bounded=True, start_from=start_from,
-                                     input_format=input_format)
+                                     input_format=input_format, registry_url=registry_url)
         (articles.events | Normalise()).events | WriteToKafka(config, out)
     return {e["event_id"] for e in _events(read_topic(config.bootstrap_servers, out))}
 
@@ -356,20 +357,18 @@ def test_start_positions_earliest_latest_and_a_time(kafka_broker):
     assert _read_ids(config, topic, "latest") == set()
 
 
-def test_confluent_framed_output_reads_back_as_avro_input(kafka_broker):
+def test_confluent_framed_output_reads_back_as_avro_input(kafka_broker, schema_registry):
     config = KafkaConfig(kafka_broker.bootstrap)
     topic, out, _ = _topics(config, "registry")
     _produce(config, topic, (_article(n) for n in range(50)))
-    registry = HTTPServer(("127.0.0.1", 0), SchemaRegistryStub)
-    threading.Thread(target=registry.serve_forever, daemon=True).start()
-    try:
-        with beam.Pipeline() as p:
-            articles = p | ReadFromKafka(config, [topic], bounded=True, start_from="earliest")
-            (articles.events | Normalise()).events | WriteToKafka(
-                config, out, registry_url=f"http://127.0.0.1:{registry.server_port}")
-    finally:
-        registry.shutdown()
+    with beam.Pipeline() as p:
+        articles = p | ReadFromKafka(config, [topic], bounded=True, start_from="earliest")
+        (articles.events | Normalise()).events | WriteToKafka(
+            config, out, registry_url=schema_registry.url)
+    with urllib.request.urlopen(f"{schema_registry.url}/subjects/{out}-value/versions/1") as r:
+        schema_id = json.load(r)["id"]  # registered by the write
     records = read_topic(kafka_broker.bootstrap, out)
-    assert records and all(r.value[:5] == b"\x00\x00\x00\x00\x2a" and not r.headers
+    assert records and all(r.value[:5] == struct.pack(">bI", 0, schema_id) and not r.headers
                            for r in records)
-    assert _read_ids(config, out, "earliest", input_format="avro") == _expected_ids(range(50))
+    assert _read_ids(config, out, "earliest", input_format="avro",
+                     registry_url=schema_registry.url) == _expected_ids(range(50))

@@ -1,14 +1,12 @@
-"""Kafka message formats: what each good and bad message becomes (no broker needed)."""
+"""Kafka message formats: what each good and bad message becomes (no broker needed; the
+Confluent framing against a real Schema Registry is in ``test_schema_registry.py``)."""
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import HTTPServer
 
 import pytest
 
-from tests.kafka_broker import SchemaRegistryStub
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.connectors.kafka.serde import (
     FINGERPRINT_HEADER,
@@ -154,21 +152,6 @@ def test_avro_with_a_foreign_fingerprint_or_no_framing_is_a_dead_letter():
     with pytest.raises(BadMessage) as caught:  # a Kafka header may have a null value
         article_from_avro(value, [(FINGERPRINT_HEADER, None)], WHERE, FETCHED)
     assert caught.value.error_type == "AttributeError"
-
-
-def test_confluent_framing_registers_the_schema_and_prefixes_magic_and_id():
-    SchemaRegistryStub.seen.clear()
-    server = HTTPServer(("127.0.0.1", 0), SchemaRegistryStub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        framing = Framing.for_topic(ARTICLE_EVENT, "events",
-                                    f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-    assert SchemaRegistryStub.seen == [("/subjects/events-value/versions", "ArticleEvent")]
-    value = framing.frame(_event())
-    assert value[:5] == b"\x00\x00\x00\x00\x2a" and framing.headers == []
-    assert article_from_avro(value, [], WHERE, FETCHED).title == "T"
 
 
 def test_unreachable_registry_is_a_clear_error():

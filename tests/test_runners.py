@@ -38,7 +38,8 @@ def _provision_fakes(cache: Path) -> None:
     (cache / "flink").mkdir()
     (cache / "flink" / "job-server.jar").write_bytes(b"PK")
     (cache / "flink" / "job-server.properties").write_text(
-        "requested=2.77.0/2.2\nkind=assembled\nbeam_version=2.62.0\nflink_version=1.19\n")
+        "requested=2.77.0/2.2 fallback=2.70.0/1.19/2.65.0\nkind=assembled\nbeam_version=2.70.0\n"
+        "flink_version=1.19\njob_service_version=2.65.0\n")
 
 
 def test_cached_prism_is_given_to_streaming_and_prism_runs(cache):

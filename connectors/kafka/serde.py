@@ -12,11 +12,20 @@ rest of the pipeline is the same for every source (the same outlet and guid give
 Output framing (``WriteToKafka``), value = schemaless Avro binary of the record, and:
 
 - with a Schema Registry URL: Confluent's wire format, ``0x00`` + 4-byte big-endian schema id
-  + Avro, the schema registered under the subject ``<topic>-value``;
+  + Avro, the schema registered under the subject ``<topic>-value`` (the registry refuses a
+  schema that breaks the subject's compatibility rule: :class:`SchemaRegistryError`);
 - without one: headers ``wirewatch.schema`` (``article_event`` or ``dead_letter``) and
   ``wirewatch.schema.fingerprint`` (16 hex digits: the CRC-64-AVRO fingerprint of the schema's
   Parsing Canonical Form, as in Avro's single-object encoding), so a consumer can tell which
   schema wrote the bytes without a registry.
+
+Reading a Confluent-framed value with a registry, the writer schema is fetched by its id (once
+per id: an id's schema never changes) and resolved against wirewatch's own, so a writer that
+added a field with a default, or dropped one that has a default here, is read. A fingerprint
+names a schema but cannot fetch it, so header-framed values must have wirewatch's own schema;
+without a registry, Confluent-framed values are read as if written with wirewatch's schema.
+A registry that cannot be reached fails the read (the runner retries it); an id it does not
+know, or a writer schema that cannot be resolved, makes the message a dead letter.
 
 Every way a message can be wrong raises :class:`BadMessage` with a short ``error_type``; an
 unexpected exception while decoding one (``RecursionError``, ``MemoryError``, ...) too, its
@@ -33,7 +42,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from fastavro.schema import fingerprint, to_parsing_canonical_form
+from fastavro.read import SchemaResolutionError
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from wirewatch.connectors import article_json
 from wirewatch.connectors.article_json import article_to_json, failure
@@ -96,24 +106,24 @@ def article_from_json(value: bytes | None, source: dict, fetched_ms: int) -> Raw
 
 
 def article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]], source: dict,
-                      fetched_ms: int) -> RawArticle:
+                      fetched_ms: int, registry: SchemaRegistry | None = None) -> RawArticle:
     """The ``RawArticle`` in an article event written by ``WriteToKafka`` (either framing).
-    Raises only :class:`BadMessage`."""
+
+    Raises :class:`BadMessage`, or :class:`SchemaRegistryError` when ``registry`` (needed to
+    read Confluent-framed values written with another schema) cannot be reached.
+    """
     try:
-        return _article_from_avro(value, headers, source, fetched_ms)
-    except BadMessage:
+        return _article_from_avro(value, headers, source, fetched_ms, registry)
+    except (BadMessage, SchemaRegistryError):
         raise
     except Exception as e:  # whatever the bytes or headers make go wrong is a bad message
         raise BadMessage(type(e).__name__, failure(e)) from None
 
 
 def _article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]],
-                       source: dict, fetched_ms: int) -> RawArticle:
-    payload = Framing.unframe(_check_size(value), headers, ARTICLE_EVENT)
-    try:
-        event = decode(payload, ARTICLE_EVENT)
-    except Exception as e:  # fastavro raises several types on truncated or foreign bytes
-        raise BadMessage("invalid_avro", f"not an Avro article event: {e!r}") from None
+                       source: dict, fetched_ms: int,
+                       registry: SchemaRegistry | None) -> RawArticle:
+    event = Framing.read(_check_size(value), headers, ARTICLE_EVENT, registry)
     language = event["language"]["code"]
     return RawArticle(
         source={**source, "outlet": event["source"]["outlet"],
@@ -132,26 +142,70 @@ def _article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]]
 
 
 class SchemaRegistry:
-    """The two calls wirewatch needs from a Confluent-compatible Schema Registry."""
+    """The calls wirewatch needs from a Confluent-compatible Schema Registry: register a
+    schema, fetch one by id."""
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self._timeout_s = timeout_s
+        self._by_id: dict[int, dict] = {}
 
-    def register(self, subject: str, name: str) -> int:
-        """Register schema ``name`` under ``subject`` (idempotent); return its id."""
-        schema = json.dumps(json.loads(schema_path(name).read_text(encoding="utf-8")))
-        body = json.dumps({"schema": schema}).encode()
+    def register(self, subject: str, schema: Mapping[str, Any]) -> int:
+        """Register ``schema`` (Avro, as JSON) under ``subject``; return its id. Registering
+        a schema the subject has is a no-op that returns the same id."""
+        what = f"{schema.get('name')} under {subject}"
+        body = json.dumps({"schema": json.dumps(schema)}).encode()
+        try:
+            answer = self._call(f"/subjects/{subject}/versions", body)
+        except urllib.error.HTTPError as e:
+            rule = (" (the subject's compatibility rule forbids this change of the schema)"
+                    if e.code == 409 else "")
+            raise SchemaRegistryError(
+                f"Schema Registry {self.url} refused {what}: {_reason(e)}{rule}") from None
+        try:
+            return int(answer["id"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise SchemaRegistryError(f"Schema Registry {self.url} registered {what} but "
+                                      f"answered no id: {e!r}") from None
+
+    def writer_schema(self, schema_id: int) -> dict:
+        """The parsed schema with id ``schema_id``; :class:`BadMessage` (``unknown_schema``)
+        if the registry has none."""
+        if schema_id not in self._by_id:
+            try:
+                answer = self._call(f"/schemas/ids/{schema_id}")
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    raise BadMessage("unknown_schema", f"schema id {schema_id} is not in the "
+                                                       f"Schema Registry {self.url}") from None
+                raise SchemaRegistryError(f"Schema Registry {self.url} did not give schema id "
+                                          f"{schema_id}: {_reason(e)}") from None
+            self._by_id[schema_id] = parse_schema(json.loads(answer["schema"]))
+        return self._by_id[schema_id]
+
+    def _call(self, path: str, body: bytes | None = None) -> dict:
+        """GET ``path`` (POST ``body`` to it); the registry's refusals raise ``HTTPError`` for
+        the caller to name, anything else that goes wrong :class:`SchemaRegistryError`."""
         request = urllib.request.Request(
-            f"{self.url}/subjects/{subject}/versions", data=body, method="POST",
+            f"{self.url}{path}", data=body, method="GET" if body is None else "POST",
             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
-                return int(json.load(response)["id"])
-        except (urllib.error.URLError, OSError, KeyError, ValueError) as e:
+                return json.load(response)
+        except urllib.error.HTTPError:
+            raise
+        except (urllib.error.URLError, OSError, ValueError) as e:
             raise SchemaRegistryError(
-                f"Schema Registry {self.url} did not register {name} under {subject}: {e}"
-            ) from None
+                f"Schema Registry {self.url} could not be asked for {path}: {e}") from None
+
+
+def _reason(error: urllib.error.HTTPError) -> str:
+    """HTTP status and the registry's own message (Confluent's error body: ``message``)."""
+    try:
+        message = json.loads(error.read())["message"]
+    except (ValueError, KeyError, TypeError, OSError):
+        message = error.reason
+    return f"HTTP {error.code}: {message}"
 
 
 class Framing:
@@ -171,23 +225,39 @@ class Framing:
         """Confluent framing with the id registered for ``<topic>-value``, else headers."""
         if not registry_url:
             return cls(name)
-        return cls(name, SchemaRegistry(registry_url).register(f"{topic}-value", name))
+        schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+        return cls(name, SchemaRegistry(registry_url).register(f"{topic}-value", schema))
 
     def frame(self, record: Mapping[str, Any]) -> bytes:
         return self._prefix + encode(record, self.name)
 
     @staticmethod
-    def unframe(value: bytes, headers: Sequence[tuple[str, bytes]], name: str) -> bytes:
-        """The Avro bytes of a value framed either way; checks the header fingerprint."""
+    def read(value: bytes, headers: Sequence[tuple[str, bytes]], name: str,
+             registry: SchemaRegistry | None = None) -> dict:
+        """The record in a value framed either way, in schema ``name``'s shape (see the module
+        docstring for what each framing allows)."""
         found = dict(headers or ())
+        writer = schema_id = None
         if FINGERPRINT_HEADER in found:
             got = found[FINGERPRINT_HEADER].decode(errors="replace")
             if got != schema_fingerprint(name):
                 raise BadMessage("unknown_schema",
                                  f"schema fingerprint {got} is not wirewatch's {name} "
                                  f"({schema_fingerprint(name)})")
-            return value
-        if len(value) > 5 and value[0] == _CONFLUENT_MAGIC:
-            return value[5:]
-        raise BadMessage("unknown_schema", "neither a wirewatch schema header nor Confluent "
-                                           "framing (magic byte 0 + schema id)")
+            payload = value
+        elif len(value) > 5 and value[0] == _CONFLUENT_MAGIC:
+            (schema_id,) = struct.unpack(">I", value[1:5])
+            if registry is not None:
+                writer = registry.writer_schema(schema_id)
+            payload = value[5:]
+        else:
+            raise BadMessage("unknown_schema", "neither a wirewatch schema header nor Confluent "
+                                               "framing (magic byte 0 + schema id)")
+        try:
+            return decode(payload, name, writer)
+        except SchemaResolutionError as e:
+            raise BadMessage("incompatible_schema",
+                             f"schema id {schema_id} cannot be read as wirewatch's {name}: "
+                             f"{e}") from None
+        except Exception as e:  # fastavro raises several types on truncated or foreign bytes
+            raise BadMessage("invalid_avro", f"not an Avro {name}: {e!r}") from None

@@ -45,8 +45,10 @@ How it reads (after ``apache_beam/transforms/periodicsequence.py``):
   for that long, and ends discovery once no new partition appeared for that long. While the
   broker is down, or a partition waits for commits, nothing counts as idle.
 
-Messages are decoded by ``serde`` (JSON articles or Avro article events); every bad message
-becomes a dead letter (stage ``read``) with topic, partition and offset in its ``source``.
+Messages are decoded by ``serde`` (JSON articles or Avro article events; with
+``registry_url``, Confluent-framed events written with another version of the schema are read
+by resolving it, fetched by id, against wirewatch's); every bad message becomes a dead letter
+(stage ``read``) with topic, partition and offset in its ``source``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ from wirewatch.connectors.kafka.errors import BadMessage
 from wirewatch.connectors.kafka.restriction import UNBOUNDED, Ranges, RangesTracker, size
 from wirewatch.connectors.kafka.serde import (
     INPUT_FORMATS,
+    SchemaRegistry,
     article_from_avro,
     article_from_json,
 )
@@ -214,7 +217,8 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
     def __init__(self, config: KafkaConfig, group_id: str | None, input_format: str,
                  bounded: bool, max_out_of_orderness_s: float, idle_after_s: float,
                  discovery_interval_s: float, stop_after_idle_s: float | None,
-                 max_records_per_call: int, max_in_flight: int | None = None) -> None:
+                 max_records_per_call: int, max_in_flight: int | None = None,
+                 registry_url: str | None = None) -> None:
         self._config = config
         self._group_id = group_id
         self._input_format = input_format
@@ -226,6 +230,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._max_records = max_records_per_call
         # Bounded reads commit at the end anyway: nothing to wait for before that.
         self._max_in_flight = max_in_flight if group_id and not bounded else None
+        self._registry_url = registry_url
 
     # -- restrictions
     def initial_restriction(self, topic: _Topic) -> Ranges:
@@ -254,6 +259,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._read = counter(ARTICLES_READ, source="kafka")
         self._bad = counter("dead_letters_read")
         self._paused = counter(KAFKA_READ_PAUSED)
+        self._registry = SchemaRegistry(self._registry_url) if self._registry_url else None
 
     def teardown(self) -> None:
         self._calls.close()
@@ -299,7 +305,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                 article = article_from_json(record.value, where, record.timestamp)
             else:
                 article = article_from_avro(record.value, record.headers, where,
-                                            record.timestamp)
+                                            record.timestamp, self._registry)
         except BadMessage as e:
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(
@@ -524,6 +530,9 @@ class ReadFromKafka(beam.PTransform):
     ``max_in_flight`` (unbounded, with a ``group_id``; None: no bound): records per partition
     that may be read and not yet committed by the group before the partition pauses.
 
+    ``registry_url`` (Avro input): the Schema Registry to fetch the writer schemas of
+    Confluent-framed messages from (``serde``); an unreachable registry fails the bundle.
+
     The brokers are contacted when the transform is applied: unreachable brokers or a missing
     topic fail there, naming the servers, within seconds.
     """
@@ -543,6 +552,7 @@ class ReadFromKafka(beam.PTransform):
         stop_after_idle_s: float | None = None,
         max_records_per_call: int = 5000,
         max_in_flight: int | None = MAX_IN_FLIGHT,
+        registry_url: str | None = None,
     ) -> None:
         super().__init__()
         if not topics:
@@ -566,7 +576,7 @@ class ReadFromKafka(beam.PTransform):
         fn = _ReadPartitionsFn if bounded else _ReadPartitionsUnboundedFn
         self._fn = fn(config, group_id, input_format, bounded, max_out_of_orderness_s,
                       idle_after_s, discovery_interval_s, stop_after_idle_s,
-                      max_records_per_call, max_in_flight)
+                      max_records_per_call, max_in_flight, registry_url)
 
     def expand(self, root: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         launch = partitions_at_launch(self._config, self._topics, self._group_id,

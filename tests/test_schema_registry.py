@@ -1,0 +1,149 @@
+"""Confluent framing against a real Schema Registry (``schema_registry`` fixture): schemas
+registered on write, read back by id, evolved compatibly and read by resolution, and changes the
+subject's compatibility rule forbids refused with a clear error."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import struct
+import urllib.request
+import uuid
+
+import fastavro
+import pytest
+
+from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
+from wirewatch.connectors.kafka.serde import (
+    Framing,
+    SchemaRegistry,
+    article_from_avro,
+    article_from_json,
+)
+from wirewatch.core.article import build_event
+from wirewatch.schemas.records import ARTICLE_EVENT, schema_path, source
+
+WHERE = source("kafka", "articles", topic="articles", partition=0, offset=7, guid="key-1")
+FETCHED = 1_795_000_000_000
+
+
+def _event() -> dict:
+    raw = article_from_json(json.dumps({
+        "url": "https://e.org/a/1", "outlet": "O", "guid": "g1", "title": "T",
+        "content": "Body", "language": "sv"}).encode(), WHERE, FETCHED)
+    return build_event(raw)
+
+
+def _article_event_schema() -> dict:
+    return json.loads(schema_path(ARTICLE_EVENT).read_text(encoding="utf-8"))
+
+
+def _topic() -> str:
+    """A topic (and so a subject, ``<topic>-value``) of the test's own in the session's registry."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def _ask(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _confluent(schema_id: int, schema: dict, record: dict) -> bytes:
+    """``record`` as a writer with ``schema`` registered under ``schema_id`` frames it."""
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+    return struct.pack(">bI", 0, schema_id) + out.getvalue()
+
+
+def test_writing_registers_the_schema_under_topic_value_once(schema_registry):
+    topic = _topic()
+    framing = Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
+    again = Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
+    assert again.schema_id == framing.schema_id
+    latest = _ask(f"{schema_registry.url}/subjects/{topic}-value/versions/latest")
+    assert (latest["id"], latest["version"]) == (framing.schema_id, 1)
+    assert json.loads(latest["schema"]) == _article_event_schema()
+    value = framing.frame(_event())
+    assert value[:5] == struct.pack(">bI", 0, framing.schema_id) and framing.headers == []
+
+
+def test_reading_fetches_the_writer_schema_by_id(schema_registry):
+    framing = Framing.for_topic(ARTICLE_EVENT, _topic(), schema_registry.url)
+    event = _event()
+    registry = SchemaRegistry(schema_registry.url)
+    raw = article_from_avro(framing.frame(event), [], WHERE, FETCHED, registry)
+    assert build_event(raw)["event_id"] == event["event_id"]
+    assert (raw.title, raw.content, raw.source["guid"]) == ("T", "Body", "g1")
+    stored = _ask(f"{schema_registry.url}/schemas/ids/{framing.schema_id}")
+    assert json.loads(stored["schema"]) == _article_event_schema()
+
+
+def test_an_id_the_registry_does_not_know_is_a_dead_letter(schema_registry):
+    value = _confluent(987_654, _article_event_schema(), _event())
+    with pytest.raises(BadMessage) as caught:
+        article_from_avro(value, [], WHERE, FETCHED, SchemaRegistry(schema_registry.url))
+    assert caught.value.error_type == "unknown_schema"
+    assert "schema id 987654 is not in the Schema Registry" in caught.value.reason
+
+
+def test_a_compatible_newer_schema_is_read_by_resolution(schema_registry):
+    """A newer writer adds a field with a default: a BACKWARD subject takes it under a new id,
+    and today's reader reads its messages, skipping the field."""
+    topic = _topic()
+    framing = Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
+    _ask(f"{schema_registry.url}/config/{topic}-value", "PUT", {"compatibility": "BACKWARD"})
+    newer = _article_event_schema()
+    newer["fields"].append({"name": "reading_minutes", "type": "int", "default": 0})
+    registry = SchemaRegistry(schema_registry.url)
+    newer_id = registry.register(f"{topic}-value", newer)
+    assert newer_id != framing.schema_id
+    event = _event()
+    value = _confluent(newer_id, newer, {**event, "reading_minutes": 4})
+    raw = article_from_avro(value, [], WHERE, FETCHED, registry)
+    assert build_event(raw)["event_id"] == event["event_id"]
+    assert (raw.title, raw.content) == ("T", "Body")
+    # Without the registry the newer writer's bytes cannot be told apart from ours: the reader
+    # then assumes its own schema, which reads only what both schemas share.
+    assert article_from_avro(framing.frame(event), [], WHERE, FETCHED).title == "T"
+
+
+def test_an_incompatible_change_is_refused_with_a_clear_error(schema_registry):
+    topic = _topic()
+    Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
+    _ask(f"{schema_registry.url}/config/{topic}-value", "PUT", {"compatibility": "BACKWARD"})
+    breaking = _article_event_schema()
+    breaking["fields"].append({"name": "reading_minutes", "type": "int"})  # no default
+    with pytest.raises(SchemaRegistryError) as caught:
+        SchemaRegistry(schema_registry.url).register(f"{topic}-value", breaking)
+    message = str(caught.value)
+    assert f"refused ArticleEvent under {topic}-value: HTTP 409" in message
+    assert "compatibility rule forbids this change" in message
+    versions = _ask(f"{schema_registry.url}/subjects/{topic}-value/versions")
+    assert versions == [1]
+
+
+def test_a_writer_schema_that_cannot_be_resolved_is_a_dead_letter(schema_registry):
+    """A subject without a compatibility rule takes any schema; a reader that cannot resolve
+    the writer's (here: ``title`` became an int) dead-letters the message."""
+    topic = _topic()
+    changed = copy.deepcopy(_article_event_schema())
+    title = next(f for f in changed["fields"] if f["name"] == "title")
+    title["type"] = "int"
+    registry = SchemaRegistry(schema_registry.url)
+    changed_id = registry.register(f"{topic}-value", changed)
+    value = _confluent(changed_id, changed, {**_event(), "title": 5})
+    with pytest.raises(BadMessage) as caught:
+        article_from_avro(value, [], WHERE, FETCHED, registry)
+    assert caught.value.error_type == "incompatible_schema"
+    assert f"schema id {changed_id} cannot be read as wirewatch's article_event" in (
+        caught.value.reason)
+
+
+def test_an_unreachable_registry_fails_the_read_instead_of_dead_lettering():
+    value = _confluent(1, _article_event_schema(), _event())
+    with pytest.raises(SchemaRegistryError, match=r"127\.0\.0\.1:9"):
+        article_from_avro(value, [], WHERE, FETCHED, SchemaRegistry("http://127.0.0.1:9"))
