@@ -8,7 +8,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
-from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.connectors.files import WriteAvroFiles, run_name
 from wirewatch.connectors.jsonl import ReadJsonLines
 from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.kafka.commit import CommitWritten
@@ -81,13 +81,14 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     files, topics = [], []
     if opts.output:
         period = opts.file_period_s
+        run = run_name() if opts.append else None  # keep the earlier runs' files
         files = [events | "WriteEvents" >> WriteAvroFiles(
-                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0),
+                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0, run=run),
                  letters | "WriteDeadLetters" >> WriteDeadLetters(
-                     opts.output, triggering_frequency=period, sink=0)]
+                     opts.output, triggering_frequency=period, sink=0, run=run)]
         if feeds is not None:
             feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(
-                opts.output, FEED_HEALTH, triggering_frequency=period)
+                opts.output, FEED_HEALTH, triggering_frequency=period, run=run)
     if opts.output_topic:
         sink = 1 if files else 0
         topics = [events | "WriteEventsToKafka" >> WriteToKafka(
