@@ -338,17 +338,17 @@ class _HangUps(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._installed = False
         self._mode = "pass"  # "hold" while a job runs, "drop" after an expected end
         self._held: list[logging.LogRecord | threading.ExceptHookArgs] = []
         self._lock = threading.Lock()
 
     def job_started(self) -> None:
-        if not self._installed:  # once per process, in front of whatever hook is there
+        # In front of whatever hook is there now (pytest puts its own in place for each test);
+        # addFilter adds this filter once however often it is called.
+        if threading.excepthook != self._excepthook:
             self._next_hook = threading.excepthook
             threading.excepthook = self._excepthook
-            logging.getLogger(self._LOGGER).addFilter(self)
-            self._installed = True
+        logging.getLogger(self._LOGGER).addFilter(self)
         with self._lock:
             self._mode, self._held = "hold", []
 
