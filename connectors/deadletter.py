@@ -22,9 +22,9 @@ class WriteDeadLetters(beam.PTransform):
     out is :class:`WriteAvroFiles`' (the paths, and for unbounded input the offsets written)."""
 
     def __init__(self, output: str, *, triggering_frequency: int | None = None,
-                 sink: int = 0, codec: str = DEFAULT_CODEC) -> None:
+                 sink: int = 0, run: str | None = None, codec: str = DEFAULT_CODEC) -> None:
         super().__init__()
-        self._write = WriteAvroFiles(output, DEAD_LETTER, sink=sink, codec=codec,
+        self._write = WriteAvroFiles(output, DEAD_LETTER, sink=sink, run=run, codec=codec,
                                      triggering_frequency=triggering_frequency)
 
     def expand(self, letters: beam.PCollection):

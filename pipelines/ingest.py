@@ -8,7 +8,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS, WriteDeadLetters
-from wirewatch.connectors.files import WriteAvroFiles
+from wirewatch.connectors.files import WriteAvroFiles, run_name
 from wirewatch.connectors.jsonl import ReadJsonLines
 from wirewatch.connectors.kafka import READ_TO, CommitOffsets, ReadFromKafka, WriteToKafka
 from wirewatch.connectors.kafka.commit import CommitWritten
@@ -81,15 +81,15 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     files, topics = [], []
     if opts.output:
         period = opts.file_period_s
-        codec = opts.avro_codec
+        run = run_name() if opts.append else None  # keep the earlier runs' files
+        written = {"triggering_frequency": period, "run": run, "codec": opts.avro_codec}
         files = [events | "WriteEvents" >> WriteAvroFiles(
-                     opts.output, ARTICLE_EVENT, triggering_frequency=period, sink=0,
-                     codec=codec),
+                     opts.output, ARTICLE_EVENT, sink=0, **written),
                  letters | "WriteDeadLetters" >> WriteDeadLetters(
-                     opts.output, triggering_frequency=period, sink=0, codec=codec)]
+                     opts.output, sink=0, **written)]
         if feeds is not None:
             feeds[HEALTH] | "WriteFeedHealth" >> WriteAvroFiles(
-                opts.output, FEED_HEALTH, triggering_frequency=period, codec=codec)
+                opts.output, FEED_HEALTH, **written)
     if opts.output_topic:
         sink = 1 if files else 0
         topics = [events | "WriteEventsToKafka" >> WriteToKafka(

@@ -109,6 +109,17 @@ class WirewatchOptions(PipelineOptions):
                  "letters in <output>/dead_letters/, one health record per feed poll in "
                  "<output>/feed_healths/. Created if missing.")
         group.add_argument(
+            "--append", action="store_true",
+            help="Write into an --output folder that holds an earlier run's files and keep them "
+                 "(a restarted streaming job, same --group_id). Without --append or "
+                 "--overwrite a non-empty local --output folder is refused, so that two runs' "
+                 "records never mix unnoticed.")
+        group.add_argument(
+            "--overwrite", action="store_true",
+            help="Remove what an earlier run wrote to --output (article_events/, dead_letters/, "
+                 "feed_healths/) before this run starts; a folder holding anything else is "
+                 "refused, never emptied.")
+        group.add_argument(
             "--file_period_s", type=int, default=60,
             help="Unbounded runs (Kafka without --bounded, feeds with --streaming) write a new "
                  "Avro file of whatever arrived this often (seconds, > 0); bounded runs write "

@@ -234,8 +234,21 @@ def run_until_stopped(pipeline: beam.Pipeline, *, cancel_timeout_s: float = 30.0
     With ``--no_wait_until_finish`` it returns once the job is submitted.
 
     On a signal the job is cancelled and waited for (at most ``cancel_timeout_s``), so sinks
-    stop at a bundle boundary; Beam stops the runner's job server at exit.
+    stop at a bundle boundary; Beam stops the runner's job server at exit. The in-process
+    worker's reports of the runner hanging up on it are held back and dropped if the job ends
+    DONE or was stopped (:class:`_HangUps`).
     """
+    _HANG_UPS.job_started()
+    outcome = None
+    try:
+        outcome = _run(pipeline, cancel_timeout_s)
+        return outcome
+    finally:
+        _HANG_UPS.job_ended(expected=outcome is not None and (
+            outcome.stopped_by is not None or outcome.state == PipelineState.DONE))
+
+
+def _run(pipeline: beam.Pipeline, cancel_timeout_s: float) -> RunOutcome:
     result = pipeline.run()
     if pipeline.options.view_as(StandardOptions).no_wait_until_finish:
         return RunOutcome(result, result.state, None)  # e.g. a Flex Template launch
@@ -295,3 +308,82 @@ class _WithoutCancelledBundles:
 def _quiet_excepthook(args: threading.ExceptHookArgs) -> None:
     log.debug("thread %s ended with %s during shutdown", args.thread and args.thread.name,
               args.exc_type.__name__)
+
+
+def _hung_up(error: BaseException | None) -> bool:
+    """``error`` is gRPC's CANCELLED "Multiplexer hanging up": the runner closed one of the
+    streams of a worker in this process."""
+    import grpc
+
+    code, details = getattr(error, "code", None), getattr(error, "details", None)
+    return (isinstance(error, grpc.RpcError) and callable(code) and callable(details)
+            and code() == grpc.StatusCode.CANCELLED
+            and "Multiplexer hanging up" in (details() or ""))
+
+
+class _HangUps(logging.Filter):
+    """The LOOPBACK worker's reports of the runner hanging up on it, held back while a job runs.
+
+    When a Flink job ends, the job server closes the control and data streams of the SDK worker
+    in this process under the threads reading them: Beam logs ``ERROR ... data_plane: Failed to
+    read inputs in the data plane`` with the traceback, and both threads die of it (two more
+    tracebacks, through ``threading.excepthook``). That is how a successful job ends, not an
+    error. Only reports whose exception is gRPC's CANCELLED "Multiplexer hanging up" are held;
+    when the job ends DONE or was stopped they are dropped, and so are those that come after
+    (the threads die a little later); when it ends otherwise they are let through, in order,
+    as evidence. A stopped job's worker is quieted wholesale by ``_raise_stop``.
+    """
+
+    _LOGGER = "apache_beam.runners.worker.data_plane"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._mode = "pass"  # "hold" while a job runs, "drop" after an expected end
+        self._held: list[logging.LogRecord | threading.ExceptHookArgs] = []
+        self._lock = threading.Lock()
+
+    def job_started(self) -> None:
+        # In front of whatever hook is there now (pytest puts its own in place for each test);
+        # addFilter adds this filter once however often it is called.
+        if threading.excepthook != self._excepthook:
+            self._next_hook = threading.excepthook
+            threading.excepthook = self._excepthook
+        logging.getLogger(self._LOGGER).addFilter(self)
+        with self._lock:
+            self._mode, self._held = "hold", []
+
+    def job_ended(self, *, expected: bool) -> None:
+        with self._lock:
+            self._mode = "drop" if expected else "pass"
+            held, self._held = self._held, []
+        if expected:
+            if held:
+                log.debug("dropped %d reports of the runner hanging up at the job's end",
+                          len(held))
+            return
+        for report in held:
+            if isinstance(report, logging.LogRecord):
+                logging.getLogger(self._LOGGER).handle(report)
+            else:
+                self._next_hook(report)
+
+    def _keep(self, error: BaseException | None, report) -> bool:
+        """Whether ``report`` goes out now (False: held back or dropped)."""
+        if not _hung_up(error):
+            return True
+        with self._lock:
+            if self._mode == "pass":
+                return True
+            if self._mode == "hold":
+                self._held.append(report)
+        return False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._keep(record.exc_info[1] if record.exc_info else None, record)
+
+    def _excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if self._keep(args.exc_value, args):
+            self._next_hook(args)
+
+
+_HANG_UPS = _HangUps()

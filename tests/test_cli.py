@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import SAMPLES
-from wirewatch.pipelines.cli import main
+from wirewatch.pipelines.cli import main, summarise
 
 
 def _wirewatch(*args: str) -> subprocess.CompletedProcess:
@@ -52,6 +53,8 @@ def test_unknown_command_is_a_usage_error():
       "--file_period_s", "0"], "--file_period_s must be > 0 seconds, not 0"),
     (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--max_in_flight", "0"],
      "--max_in_flight must be >= 1 record, not 0"),
+    (["--feeds", str(SAMPLES / "feeds.yaml"), "--output", "OUT", "--append", "--overwrite"],
+     "give one of them"),
 ])
 def test_missing_inputs_are_clear_errors(args, message, tmp_path, capsys):
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
@@ -65,6 +68,59 @@ def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
     assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"),
                  "--output", str(blocker / "out")]) == 2
     assert "cannot create --output folder" in capsys.readouterr().err
+
+
+def _run_samples(out: Path, *extra: str) -> int:
+    return main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(out), *extra])
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _records(folder: Path) -> int:
+    return summarise([str(folder)])["records"]
+
+
+def test_a_second_run_into_the_same_folder_is_refused_and_says_what_to_do(tmp_path, capsys):
+    assert _run_samples(tmp_path) == 0
+    before = {p: p.read_bytes() for p in _files(tmp_path)}
+    capsys.readouterr()
+    assert _run_samples(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert f"--output folder {tmp_path} is not empty" in err
+    assert "article_events, dead_letters, feed_healths" in err
+    assert "--overwrite" in err and "--append" in err
+    assert {p: p.read_bytes() for p in _files(tmp_path)} == before  # nothing touched
+
+
+def test_overwrite_removes_what_earlier_runs_wrote(tmp_path):
+    assert _run_samples(tmp_path) == 0
+    # what a streaming run leaves beside a batch run's files: batch runs never replace it
+    stale = tmp_path / "article_events" / "article_events-20260101T000000Z-000000-000-abcd.avro"
+    stale.write_bytes(next((tmp_path / "article_events").glob("*.avro")).read_bytes())
+    assert _records(tmp_path) == 44
+    assert _run_samples(tmp_path, "--overwrite") == 0
+    assert not stale.exists()
+    assert _records(tmp_path) == 22
+
+
+def test_overwrite_never_removes_files_wirewatch_did_not_write(tmp_path, capsys):
+    (tmp_path / "article_events").mkdir()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert _run_samples(tmp_path, "--overwrite") == 2
+    assert "also holds notes.txt: choose another folder" in capsys.readouterr().err
+    assert notes.read_text() == "mine" and (tmp_path / "article_events").is_dir()
+
+
+def test_append_keeps_the_earlier_run(tmp_path):
+    assert _run_samples(tmp_path) == 0
+    first = _files(tmp_path)
+    assert _run_samples(tmp_path, "--append") == 0
+    # the batch files of the appended run carry a run name, so they replace none of the first's
+    assert set(first) < set(_files(tmp_path))
+    assert _records(tmp_path) == 44
 
 
 def test_inspect_json_summary(tmp_path, capsys):

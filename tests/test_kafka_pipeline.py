@@ -224,6 +224,23 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_good_ones_through(kafka
     assert committed == ends
 
 
+def test_a_run_that_creates_its_output_topics_logs_no_error(kafka_broker, capfd):
+    # A user reads ERROR as failure: the producer's "Topic ... not found in cluster metadata"
+    # while the broker auto-created the topics was one. The CLI logs to stderr (its handler
+    # replaces pytest's), so stderr is what is checked, as a user would see it.
+    config = KafkaConfig(kafka_broker.bootstrap)
+    topic = f"quiet-{time.monotonic_ns()}"
+    create_topic(config, topic)
+    _produce(config, topic, [*(_article(n) for n in range(20)), POISON["invalid_json"]])
+    out = f"{topic}.events"  # neither it nor its dead-letter topic exists yet
+    assert main(["run", "--bootstrap_servers", kafka_broker.bootstrap, "--input_topic", topic,
+                 "--output_topic", out, "--bounded", "--group_id", f"{topic}.group"]) == 0
+    printed = capfd.readouterr()
+    assert " ERROR " not in printed.err and "Traceback" not in printed.err + printed.out
+    assert len(read_topic(kafka_broker.bootstrap, out)) == 20
+    assert len(read_topic(kafka_broker.bootstrap, f"{out}.dead_letters")) == 1
+
+
 def _in_thread(target, **kwargs) -> tuple[threading.Thread, list]:
     """Runs ``target`` in a thread; the list gets its exception, or else its result."""
     outcome: list = []

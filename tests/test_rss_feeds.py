@@ -171,6 +171,41 @@ def test_relative_links_resolve_against_the_final_url(server, poller):
     assert out.health["final_url"] == server.url("/site/feed")
 
 
+def test_authors_are_names_whatever_the_address_looks_like(server, poller):
+    # feedparser cut the first one to "ple (Petra Schäfer" (it knows TLDs of 2-4 letters only)
+    body = ('<?xml version="1.0" encoding="iso-8859-1"?>'
+            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t'
+            "</title>"
+            "<item><title>A</title><link>https://a.example/1</link>"
+            "<author>redaktion@abendpost.example (Petra Schäfer)</author></item>"
+            "<item><title>B</title><link>https://a.example/2</link>"
+            "<author>Max Muster &lt;max@muster.online&gt;</author></item>"
+            "<item><title>C</title><link>https://a.example/3</link>"
+            "<author>desk@wire.news</author></item>"
+            "<item><title>D</title><link>https://a.example/4</link>"
+            "<dc:creator>Anna Berg</dc:creator><dc:creator>Jonas Lind</dc:creator></item>"
+            "</channel></rss>").encode("iso-8859-1")
+    out = poll(server, poller, "/authors-rss", Route(body=body))
+    assert [a.authors for a in out.articles] == [
+        ["Petra Schäfer"], ["Max Muster"], [], ["Anna Berg", "Jonas Lind"]]
+
+
+def test_atom_authors_are_their_name_elements(server, poller):
+    # feedparser also gives the second <author> the first one's address, cut: no harm here
+    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>t</title><id>f</id><updated>2026-03-02T10:00:00Z</updated>"
+            "<entry><title>A</title><id>a</id><link href=\"https://a.example/1\"/>"
+            "<updated>2026-03-02T10:00:00Z</updated>"
+            "<author><name>Claire Dubois</name><email>claire@courrier.example</email></author>"
+            "<author><name>Marc Lefèvre</name></author></entry>"
+            "<entry><title>B</title><id>b</id><link href=\"https://a.example/2\"/>"
+            "<updated>2026-03-02T10:00:00Z</updated>"
+            "<author><email>only@courrier.online</email></author></entry>"
+            "</feed>").encode()
+    out = poll(server, poller, "/authors-atom", Route(body=body))
+    assert [a.authors for a in out.articles] == [["Claire Dubois", "Marc Lefèvre"], []]
+
+
 def test_second_poll_emits_only_new_items_and_unchanged_emits_nothing(server, poller):
     feed = FeedSpec(server.add("/grow", Route(body=rss("G", [("a", "A")]), etag='"1"')), "G")
     first = poller.poll(feed)

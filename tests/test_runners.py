@@ -8,9 +8,13 @@ and that Ctrl-C and SIGTERM stop it cleanly (exit 0, Prism gone, no traceback).
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import pytest
 from apache_beam.options.pipeline_options import (
     FlinkRunnerOptions,
@@ -20,7 +24,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from tests.live_job import LiveJob
-from wirewatch.pipelines.runners import with_provisioned_runners
+from wirewatch.pipelines.runners import _HANG_UPS, with_provisioned_runners
 
 # --- with_provisioned_runners, against a cache laid out by hand -------------------------------
 
@@ -149,3 +153,66 @@ def test_after_a_stop_only_the_report_of_a_bundle_cut_short_is_dropped_from_stde
     for text in (cut_short, real, "wirewatch run: stopped\n"):
         stderr.write(text)
     assert stream.getvalue() == real + "wirewatch run: stopped\n"
+
+
+# --- the in-process worker's reports of the runner hanging up at a job's end --------------------
+
+
+def _hang_up() -> grpc.RpcError:
+    """A real gRPC CANCELLED "Multiplexer hanging up", as Beam's job server ends the streams of
+    the worker in this process when a job is over."""
+
+    def hang_up(request: bytes, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.CANCELLED, "Multiplexer hanging up")
+
+    server = grpc.server(ThreadPoolExecutor(1))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "test.Runner", {"Data": grpc.unary_stream_rpc_method_handler(hang_up)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, \
+                pytest.raises(grpc.RpcError) as raised:
+            next(channel.unary_stream("/test.Runner/Data")(b""))
+    finally:
+        server.stop(None)
+    return raised.value
+
+
+def _worker_reads_until(error: BaseException) -> None:
+    """What Beam's data-plane reader does when its stream ends in ``error``: log it, die of it."""
+    data_plane = logging.getLogger("apache_beam.runners.worker.data_plane")
+
+    def read() -> None:
+        try:
+            raise error
+        except grpc.RpcError:
+            data_plane.exception("Failed to read inputs in the data plane.")
+            raise
+
+    reader = threading.Thread(target=read, name="read_grpc_client_inputs")
+    reader.start()
+    reader.join()
+
+
+def test_hang_ups_are_dropped_when_the_job_ends_done_and_shown_when_it_fails(monkeypatch,
+                                                                             caplog):
+    error = _hang_up()
+    assert error.code() == grpc.StatusCode.CANCELLED  # the real thing, not a stand-in
+    other = logging.getLogger("apache_beam.runners.worker.data_plane")
+    for done in (True, False):
+        died: list[threading.ExceptHookArgs] = []
+        monkeypatch.setattr(threading, "excepthook", died.append)  # the hook before ours
+        caplog.clear()
+        _HANG_UPS.job_started()
+        _worker_reads_until(error)
+        other.error("not a hang-up")  # anything else goes out at once
+        assert [r.getMessage() for r in caplog.records] == ["not a hang-up"] and died == []
+        _HANG_UPS.job_ended(expected=done)
+        _worker_reads_until(error)  # the threads die a little after the job's end
+        shown = [r.getMessage() for r in caplog.records[1:]]
+        if done:
+            assert shown == [] and died == []
+        else:  # a failed job: its reports are evidence, in order
+            assert shown == ["Failed to read inputs in the data plane."] * 2
+            assert [d.exc_value for d in died] == [error, error]

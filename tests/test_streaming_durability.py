@@ -119,8 +119,9 @@ class Supervisor:
 
 
 def _job_args(bootstrap: str, topic: str, group: str, out: Path) -> list[str]:
+    # --append: every restart writes on into the files of the incarnations before it
     return ["run", "--streaming", f"--bootstrap_servers={bootstrap}", f"--input_topic={topic}",
-            f"--group_id={group}", f"--output={out}", *JOB_OPTIONS]
+            f"--group_id={group}", f"--output={out}", "--append", *JOB_OPTIONS]
 
 
 def _wait(seconds: float, supervisor: Supervisor,

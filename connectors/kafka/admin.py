@@ -11,18 +11,26 @@ the job's other options: prefer files or environment-backed secrets on shared ru
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic
-from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from wirewatch.connectors.kafka.errors import BrokerUnreachable, UnknownTopic
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "KafkaConfig",
@@ -31,6 +39,7 @@ __all__ = [
     "commit",
     "consumer",
     "create_topic",
+    "ensure_topics",
     "partitions",
 ]
 
@@ -140,6 +149,27 @@ def create_topic(config: KafkaConfig, topic: str, num_partitions: int = 1,
     """Create ``topic`` (for tests, the demo and ``wirewatch replay``); no error if it exists."""
     with _admin(config) as client, suppress(TopicAlreadyExistsError):
         client.create_topics([NewTopic(topic, num_partitions, replication_factor)])
+
+
+def ensure_topics(config: KafkaConfig, topics: Iterable[str]) -> None:
+    """Create those of ``topics`` the cluster does not have, with the broker's default
+    partitions and replication (as its auto-creation would), and wait until they have leaders.
+
+    For producers: one that sends to a missing topic logs ``ERROR ... not found in cluster
+    metadata`` while the broker auto-creates it, and a user reads ERROR as failure. Another
+    process creating the same topic meanwhile is fine. A client not allowed to create topics
+    gets a warning, and the producer finds out whether the topic is there.
+    """
+    with _admin(config) as client:
+        missing = sorted(set(topics) - set(client.list_topics()))
+        for topic in missing:
+            try:
+                client.create_topics({topic: {}}, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                continue
+            except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as e:
+                log.warning("cannot create Kafka topic %s (%s): left to the broker", topic,
+                            type(e).__name__)
 
 
 def add_partitions(config: KafkaConfig, topic: str, total: int) -> None:

@@ -76,6 +76,7 @@ class _WriteFn(beam.DoFn):
     def setup(self) -> None:
         self._framing = Framing.for_topic(self._name, self._topic, self._registry_url)
         self._key = _KEYS[self._name]
+        admin.ensure_topics(self._config, [self._topic])  # before the producer asks for it
         self._producer = producer(self._config)
         self._written = counter(f"kafka_{self._name}s_written")
 

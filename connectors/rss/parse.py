@@ -13,6 +13,7 @@ import feedparser
 
 from wirewatch.connectors.rss.feedlist import FeedSpec
 from wirewatch.connectors.rss.schedule import publisher_interval_s
+from wirewatch.core.authors import author_names
 from wirewatch.schemas.records import RawArticle, dead_letter, source
 
 __all__ = ["ParsedFeed", "entity_expansion_bytes", "parse_feed"]
@@ -83,6 +84,22 @@ def _link(entry: feedparser.FeedParserDict) -> str:
     return entry.get("link", "")
 
 
+def _authors(entry: feedparser.FeedParserDict) -> list[str]:
+    """The entry's author names, read by ``core.authors`` from the author strings.
+
+    feedparser's per-author ``name`` is cut wrong for an RSS ``<author>`` whose address has a
+    top-level domain longer than 4 letters, so the last author is read from ``entry.author``:
+    the raw text of an RSS ``<author>``/``dc:creator``, or ``name (email)`` rebuilt from an Atom
+    ``<author>``'s elements. Earlier authors (Atom's ``<name>``, further ``dc:creator``s) come
+    from feedparser's ``name``, which for those is the element's text. RSS 2.0 allows one
+    ``<author>`` per item; where a feed has several with addresses, only the last one's raw
+    text survives feedparser, so the earlier ones are read from feedparser's cut.
+    """
+    details = entry.get("authors") or [{}]
+    return author_names([*(d.get("name") for d in details[:-1]),
+                         dict.get(entry, "author") or details[-1].get("name")])
+
+
 def _media_urls(entry: feedparser.FeedParserDict) -> list[str]:
     urls = [link.get("href") for link in entry.get("links", ()) if link.get("rel") == "enclosure"]
     urls += [m.get("url") for m in entry.get("media_content", ())]
@@ -133,7 +150,7 @@ def parse_feed(data: bytes, feed: FeedSpec, fetched_ms: int, *,
             title=entry.get("title", ""),
             summary=entry.get("summary", ""),
             content=content[0].get("value", "") if content else "",
-            authors=[a["name"] for a in entry.get("authors", ()) if a.get("name")],
+            authors=_authors(entry),
             published_ms=published,
             updated_ms=updated,
             fetched_ms=fetched_ms,
