@@ -32,12 +32,14 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import (
     FlinkRunnerOptions,
     PipelineOptions,
+    PortableOptions,
     PrismRunnerOptions,
     StandardOptions,
 )
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
 __all__ = [
+    "JOB_SERVER_TIMEOUT_S",
     "ExternalFlink",
     "RunOutcome",
     "cache_dir",
@@ -182,8 +184,20 @@ def _runner_name(options: PipelineOptions) -> str | None:
     return type(runner).__name__
 
 
+#: Beam's default ``--job_server_timeout`` (seconds), and what a run gets instead.
+_BEAM_JOB_SERVER_TIMEOUT_S = 300
+JOB_SERVER_TIMEOUT_S = 10 * 365 * 24 * 3600
+
+
 def with_provisioned_runners(options: PipelineOptions) -> PipelineOptions:
     """``options`` with the cached Prism / Flink job server filled in (changed in place).
+
+    ``--job_server_timeout`` is raised from Beam's 300 s to ``JOB_SERVER_TIMEOUT_S`` unless the
+    user set it: Beam 2.77's portable runner opens the job's state and message streams with
+    that timeout, so every job on Prism or a job server ended after 5 minutes (the streams
+    expired, the launcher took the job for ended and stopped its runner) whatever its help
+    says. The price: a job server that accepts a connection and then never answers is waited
+    for, not given up after 5 minutes.
 
     Options the user set win. A streaming DirectRunner run becomes a PrismRunner run; with no
     Prism cached Beam downloads it, and where it cannot, the run fails with Beam's error. Batch
@@ -194,6 +208,9 @@ def with_provisioned_runners(options: PipelineOptions) -> PipelineOptions:
     runner = _runner_name(options)
     standard = options.view_as(StandardOptions)
     prism = options.view_as(PrismRunnerOptions)
+    portable = options.view_as(PortableOptions)
+    if portable.job_server_timeout == _BEAM_JOB_SERVER_TIMEOUT_S:
+        portable.job_server_timeout = JOB_SERVER_TIMEOUT_S
     if runner == "PrismRunner" or (runner in _DIRECT_RUNNERS and standard.streaming):
         standard.runner = "PrismRunner"
         if not prism.prism_location and prism_binary():

@@ -19,12 +19,13 @@ import pytest
 from apache_beam.options.pipeline_options import (
     FlinkRunnerOptions,
     PipelineOptions,
+    PortableOptions,
     PrismRunnerOptions,
     StandardOptions,
 )
 
 from tests.live_job import LiveJob
-from wirewatch.pipelines.runners import _HANG_UPS, with_provisioned_runners
+from wirewatch.pipelines.runners import _HANG_UPS, JOB_SERVER_TIMEOUT_S, with_provisioned_runners
 
 # --- with_provisioned_runners, against a cache laid out by hand -------------------------------
 
@@ -86,6 +87,16 @@ def test_what_the_user_gives_wins(cache):
     options = with_provisioned_runners(
         PipelineOptions(["--streaming", "--prism_location=/opt/prism"]))
     assert options.view_as(PrismRunnerOptions).prism_location == "/opt/prism"
+
+
+def test_jobs_outlive_beams_job_server_timeout_unless_the_user_sets_one(cache):
+    # Beam's 300 s default also bounds the job's state and message streams: a streaming job
+    # on Prism ended after 5 minutes (bench_streaming.py, 1,000 articles/s).
+    for argv in ([], ["--streaming"], ["--runner=FlinkRunner"]):
+        options = with_provisioned_runners(PipelineOptions(argv))
+        assert options.view_as(PortableOptions).job_server_timeout == JOB_SERVER_TIMEOUT_S
+    options = with_provisioned_runners(PipelineOptions(["--streaming", "--job_server_timeout=60"]))
+    assert options.view_as(PortableOptions).job_server_timeout == 60
 
 
 def test_nothing_cached_changes_nothing_for_batch_and_flink(cache):
