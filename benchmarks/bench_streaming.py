@@ -33,7 +33,9 @@ At the end:
   the producer sent the article to the modification time of the first file holding it. A file
   is written under a hidden ``.inprogress`` name, closed and renamed into place at once, so its
   mtime is when it became complete, to the millisecond, without polling delays;
-- lost (acknowledged, never written), duplicates (records beyond the first of an article);
+- not written (acknowledged, not in a file by the end) beside what the group committed: a
+  committed article not written would be lost; the rest a restart reads again; duplicates
+  (records beyond the first of an article);
 - whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged a traceback;
 - RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
   runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
@@ -220,8 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         print("latency produce -> file: " + (
             f"p50 {p50 / 1000:.1f} s, p99 {p99 / 1000:.1f} s, max {latency_ms.max() / 1000:.1f} s"
             if len(latency_ms) else "n/a (nothing written)"))
-        print(f"written {counter.written()} distinct, lost {int((acked & ~written).sum())}, "
-              f"duplicates {counter.duplicates()}, dead letters {len(counter.dead_letters)}")
+        group = offsets.read()
+        committed = sum(group[0].values()) if group else None
+        print(f"written {counter.written()} distinct, not written {int((acked & ~written).sum())} "
+              f"(group committed {committed if committed is not None else '?'} of "
+              f"{int(acked.sum())}: a restart with the group reads the rest again), duplicates "
+              f"{counter.duplicates()}, dead letters {len(counter.dead_letters)}")
         print(f"RSS growth (job + Prism) over the last {window_s:.0f} s of the produce: "
               f"{_growth(rows.rss, produced_s - window_s, produced_s)}")
         reason = ("ended by itself" if ended_by_itself else
