@@ -8,7 +8,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.made_records import article_event
-from wirewatch.connectors.files import _WriteRolledFileFn, output_prefix
+from wirewatch.connectors.files import DEFAULT_CODEC, _WriteRolledFileFn, output_prefix
 from wirewatch.connectors.kafka.admin import KafkaConfig, create_topic
 from wirewatch.connectors.kafka.commit import CommitWritten
 from wirewatch.connectors.offsets import OFFSETS_WRITTEN, READ, Ledger, Offsets, offsets_of, runs
@@ -88,7 +88,7 @@ def test_a_rolled_file_reports_its_offsets_only_after_it_has_its_final_name(tmp_
     for i, record in enumerate(records):
         record["source"] = source("kafka", "Probe", topic="in", partition=0, offset=100 + i)
     fn = _WriteRolledFileFn(output_prefix(str(tmp_path), ARTICLE_EVENT),
-                            parsed_schema(ARTICLE_EVENT), sink=0)
+                            parsed_schema(ARTICLE_EVENT), sink=0, codec=DEFAULT_CODEC)
 
     class Pane:
         index = 0
