@@ -309,8 +309,11 @@ def test_runs_behind_a_splittable_source_on_the_direct_runner():
 
     policy = SchedulePolicy(min_interval_s=0.5, max_interval_s=0.5, jitter=0)
     with FeedServer() as server:
-        feeds = [FeedSpec(server.add(f"/{name}", Route(body=rss(name, [(guid, "Port strike")]))),
-                         name, interval_s=0.5) for name, guid in (("A", "a1"), ("B", "b1"))]
+        # Both items in one feed, read in one poll: from two feeds, the second feed's first
+        # poll could come late on a loaded machine, and a record behind the watermark goes
+        # out without its verdict (README, Known limitations): seen once in ~15 loaded runs.
+        items = [("a1", "Port strike"), ("b1", "Port strike")]
+        feeds = [FeedSpec(server.add("/A", Route(body=rss("A", items))), "A", interval_s=0.5)]
         with TestPipeline() as p:
             read = p | WatchFeeds(feeds, policy=policy, stop_after_s=1.0, idle_sleep_s=0.05)
             assert read.events.is_bounded is False
