@@ -27,6 +27,10 @@ START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
+SERVICE=kafka
+STOP_TIMEOUT=30  # seconds a stopped kafka may take before SIGKILL
+# shellcheck source=service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 
 provision() {
     [[ -f "$LIBS/.complete" ]] && return 0
@@ -115,10 +119,6 @@ replica.fetch.max.bytes=8388608
 EOF
 }
 
-is_running() {  # is_running <dir>
-    [[ -f "$1/kafka.pid" ]] && kill -0 "$(cat "$1/kafka.pid")" 2>/dev/null
-}
-
 start() {
     local port=0 dir=""
     while (($#)); do
@@ -171,32 +171,6 @@ start() {
     done
     stop --data "$dir"
     die "broker did not answer on 127.0.0.1:$port within ${START_TIMEOUT}s; see $log"
-}
-
-stop() {
-    local dir=""
-    while (($#)); do
-        case "$1" in
-            --data) dir="$2"; shift 2 ;;
-            *) die "stop: unknown argument $1" ;;
-        esac
-    done
-    [[ -n "$dir" ]] || die "stop: --data DIR is required"
-    is_running "$dir" || { rm -f "$dir/kafka.pid"; return 0; }
-    local pid
-    pid="$(cat "$dir/kafka.pid")"
-    kill "$pid"
-    for _ in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/kafka.pid"; return 0; }
-        sleep 0.2
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$dir/kafka.pid"
-}
-
-status() {
-    [[ "${1:-}" == "--data" && -n "${2:-}" ]] || die "status: --data DIR is required"
-    is_running "$2"
 }
 
 case "${1:-}" in

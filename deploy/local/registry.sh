@@ -32,6 +32,10 @@ MVN=(mvn -q -B)
 [[ -n "${MAVEN_REPO_LOCAL:-}" ]] && MVN+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
 
 die() { echo "registry.sh: $*" >&2; exit 1; }
+SERVICE=registry
+STOP_TIMEOUT=20  # seconds a stopped registry may take before SIGKILL
+# shellcheck source=service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 
 provision() {
     if [[ -s "$DEST/registry-runner.jar" && -f "$PROPS" ]] && grep -qx "$WANTED" "$PROPS"; then
@@ -129,10 +133,6 @@ EOF
     echo "registry.sh: built $DEST ($(du -sh "$DEST" | cut -f1)) in $(( $(date +%s) - start )) s" >&2
 }
 
-is_running() {  # is_running <dir>
-    [[ -f "$1/registry.pid" ]] && kill -0 "$(cat "$1/registry.pid")" 2>/dev/null
-}
-
 answers() {  # answers <url>: the Confluent API lists its subjects
     python3 - "$1" <<'EOF'
 import sys, urllib.request
@@ -182,32 +182,6 @@ start() {
     done
     stop --data "$dir"
     die "registry did not answer within ${START_TIMEOUT}s; see $log"
-}
-
-stop() {
-    local dir=""
-    while (($#)); do
-        case "$1" in
-            --data) dir="$2"; shift 2 ;;
-            *) die "stop: unknown argument $1" ;;
-        esac
-    done
-    [[ -n "$dir" ]] || die "stop: --data DIR is required"
-    is_running "$dir" || { rm -f "$dir/registry.pid"; return 0; }
-    local pid
-    pid="$(cat "$dir/registry.pid")"
-    kill "$pid"
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/registry.pid"; return 0; }
-        sleep 0.2
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$dir/registry.pid"
-}
-
-status() {
-    [[ "${1:-}" == "--data" && -n "${2:-}" ]] || die "status: --data DIR is required"
-    is_running "$2"
 }
 
 case "${1:-}" in
