@@ -120,19 +120,9 @@ EOF
 }
 
 start() {
-    local port=0 dir=""
-    while (($#)); do
-        case "$1" in
-            --port) port="$2"; shift 2 ;;
-            --data) dir="$2"; shift 2 ;;
-            *) die "start: unknown argument $1" ;;
-        esac
-    done
-    [[ -n "$dir" ]] || die "start: --data DIR is required"
+    start_args "$@"
+    local port="$PORT" dir="$DATA"
     provision
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    is_running "$dir" && die "a broker already runs with $dir (pid $(cat "$dir/kafka.pid"))"
     local cport
     if [[ -f "$dir/server.properties" ]]; then
         # A restart reuses the ports the data was created with (clients keep their address).

@@ -145,19 +145,9 @@ EOF
 }
 
 start() {
-    local port=0 dir=""
-    while (($#)); do
-        case "$1" in
-            --port) port="$2"; shift 2 ;;
-            --data) dir="$2"; shift 2 ;;
-            *) die "start: unknown argument $1" ;;
-        esac
-    done
-    [[ -n "$dir" ]] || die "start: --data DIR is required"
+    start_args "$@"
+    local port="$PORT" dir="$DATA"
     provision
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    is_running "$dir" && die "a registry already runs with $dir (pid $(cat "$dir/registry.pid"))"
     local log="$dir/registry.log"
     : >"$log"
     # Port 0 makes Quarkus bind a free port itself (no race with another process taking it);

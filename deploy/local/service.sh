@@ -31,3 +31,19 @@ status() {  # status --data <dir>: exit 0 if running
     [[ "${1:-}" == "--data" && -n "${2:-}" ]] || die "status: --data DIR is required"
     is_running "$2"
 }
+
+start_args() {  # start_args "$@": PORT and DATA (absolute, created) from --port/--data
+    PORT=0 DATA=""
+    while (($#)); do
+        case "$1" in
+            --port) PORT="$2"; shift 2 ;;
+            --data) DATA="$2"; shift 2 ;;
+            *) die "start: unknown argument $1" ;;
+        esac
+    done
+    [[ -n "$DATA" ]] || die "start: --data DIR is required"
+    mkdir -p "$DATA"
+    DATA="$(cd "$DATA" && pwd)"
+    is_running "$DATA" && die "a $SERVICE already runs with $DATA (pid $(cat "$DATA/$SERVICE.pid"))"
+    return 0
+}
