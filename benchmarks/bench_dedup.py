@@ -311,75 +311,30 @@ class _OwnScale:
         return self.index.nbytes
 
 
-class _DatasketchScale:
-    """MinHashLSH as tuned on the corpus (threshold 0.3 + Jaccard check), with expiry."""
+class _LshScale:
+    """A MinHash LSH library as tuned on the corpus (threshold 0.3 + Jaccard check), with
+    expiry by event time; subclasses say how the library sketches, keys and inserts."""
 
     def __init__(self) -> None:
-        from datasketch import MinHashLSH
-
-        self.lsh = MinHashLSH(threshold=0.3, num_perm=128)
-        self.sketches: dict[str, object] = {}
-        self.times: dict[str, int] = {}
+        self.sketches: dict[object, object] = {}
+        self.times: dict[object, int] = {}
         self.checked = 0
 
     def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
-        from datasketch import MinHash
-
         horizon = int(times[0]) - HORIZON_MS
         # ids are in time order: the oldest residents are the first keys of the dicts.
-        for old in [i for i, t in itertools.takewhile(lambda it: it[1] < horizon,
+        for old in [k for k, t in itertools.takewhile(lambda kt: kt[1] < horizon,
                                                       self.times.items())]:
             self.lsh.remove(old)
             del self.sketches[old], self.times[old]
         out = []
         for i, t, text in zip(ids, times.tolist(), texts, strict=True):
-            m = MinHash(num_perm=128)
-            m.update_batch(_shingles(text, 3))
+            key, m = self._key(i), self._sketch(_shingles(text, 3))
             found = self.lsh.query(m)
             self.checked += len(found)
-            found = [c for c in found if m.jaccard(self.sketches[c]) >= 0.3]
-            out.append(min(found) if found else None)  # ids sort in time order
-            self.lsh.insert(i, m)
-            self.sketches[i], self.times[i] = m, t
-        return out
-
-    def candidates(self) -> int:
-        return self.checked
-
-    def state_bytes(self) -> int:
-        return 0  # not measured: Python objects; see peak RSS
-
-
-class _RensaScale:
-    """RMinHashLSH as tuned on the corpus (0.3, 32 bands + Jaccard check), with expiry."""
-
-    def __init__(self) -> None:
-        from rensa import RMinHashLSH
-
-        self.lsh = RMinHashLSH(threshold=0.3, num_perm=128, num_bands=32)
-        self.sketches: dict[int, object] = {}
-        self.times: dict[int, int] = {}
-        self.checked = 0
-
-    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
-        from rensa import RMinHash
-
-        horizon = int(times[0]) - HORIZON_MS
-        for old in [i for i, t in itertools.takewhile(lambda it: it[1] < horizon,
-                                                      self.times.items())]:
-            self.lsh.remove(old)
-            del self.sketches[old]
-            del self.times[old]
-        out = []
-        for i, t, text in zip(ids, times.tolist(), texts, strict=True):
-            key = int(i[1:])
-            m = RMinHash(num_perm=128, seed=42)
-            m.update([sh.decode() for sh in _shingles(text, 3)])
-            found = self.lsh.query(m)
-            self.checked += len(found)
-            found = [j for j in found if j in self.sketches
-                     and m.jaccard(self.sketches[j]) >= 0.3]
-            out.append(f"s{min(found):09d}" if found else None)
+            found = [k for k in found if k in self.sketches
+                     and m.jaccard(self.sketches[k]) >= 0.3]
+            out.append(self._id(min(found)) if found else None)  # keys sort in time order
             self.lsh.insert(key, m)
             self.sketches[key], self.times[key] = m, t
         return out
@@ -388,7 +343,49 @@ class _RensaScale:
         return self.checked
 
     def state_bytes(self) -> int:
-        return 0
+        return 0  # not measured: the library's own objects; see peak RSS
+
+
+class _DatasketchScale(_LshScale):
+    def __init__(self) -> None:
+        from datasketch import MinHashLSH
+
+        super().__init__()
+        self.lsh = MinHashLSH(threshold=0.3, num_perm=128)
+
+    def _sketch(self, shingles: list[bytes]) -> object:
+        from datasketch import MinHash
+
+        m = MinHash(num_perm=128)
+        m.update_batch(shingles)
+        return m
+
+    def _key(self, event_id: str) -> str:
+        return event_id
+
+    def _id(self, key: str) -> str:
+        return key
+
+
+class _RensaScale(_LshScale):
+    def __init__(self) -> None:
+        from rensa import RMinHashLSH
+
+        super().__init__()
+        self.lsh = RMinHashLSH(threshold=0.3, num_perm=128, num_bands=32)
+
+    def _sketch(self, shingles: list[bytes]) -> object:
+        from rensa import RMinHash
+
+        m = RMinHash(num_perm=128, seed=42)
+        m.update([sh.decode() for sh in shingles])
+        return m
+
+    def _key(self, event_id: str) -> int:
+        return int(event_id[1:])  # rensa keys are integers
+
+    def _id(self, key: int) -> str:
+        return f"s{key:09d}"
 
 
 SCALE_CONTENDERS = {"wirewatch core": _OwnScale, "datasketch tuned": _DatasketchScale,
