@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,32 +17,21 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "local" / "kafka.sh"
+from tests.local_service import LocalService
 
 
-class KafkaBroker:
+class KafkaBroker(LocalService):
     """One broker: ``start()``, ``stop()``, ``kill()``; ``bootstrap`` is ``host:port``."""
 
+    script, what = "kafka.sh", "Kafka broker"
+
     def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
+        super().__init__(directory)
         self.bootstrap = ""
 
     def start(self) -> str:
-        started = subprocess.run(
-            [str(SCRIPT), "start", "--data", str(self.directory)],
-            capture_output=True, text=True, timeout=180, check=False,
-        )
-        if started.returncode != 0:
-            pytest.fail(
-                f"Kafka broker could not start (deploy/local/kafka.sh start, exit "
-                f"{started.returncode}):\n{started.stderr[-3000:]}", pytrace=False,
-            )
-        self.bootstrap = started.stdout.strip().splitlines()[-1].removeprefix("bootstrap=")
+        self.bootstrap = super().start()
         return self.bootstrap
-
-    def stop(self) -> None:
-        subprocess.run([str(SCRIPT), "stop", "--data", str(self.directory)],
-                       capture_output=True, timeout=60, check=False)
 
     def kill(self) -> None:
         """SIGKILL the broker: no flush, no controlled shutdown."""

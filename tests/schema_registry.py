@@ -8,35 +8,26 @@ own. If the registry cannot start, the test fails with the script's reason.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "local" / "registry.sh"
+from tests.local_service import LocalService
 
 
-class RegistryServer:
+class RegistryServer(LocalService):
     """One registry: ``start()``, ``stop()``; ``url`` ends in ``/apis/ccompat/v6``."""
 
+    script, what, start_timeout_s = "registry.sh", "Schema Registry", 300.0
+
     def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
+        super().__init__(directory)
         self.url = ""
 
     def start(self) -> str:
-        started = subprocess.run([str(SCRIPT), "start", "--data", str(self.directory)],
-                                 capture_output=True, text=True, timeout=300, check=False)
-        if started.returncode != 0:
-            pytest.fail(
-                f"Schema Registry could not start (deploy/local/registry.sh start, exit "
-                f"{started.returncode}):\n{started.stderr[-3000:]}", pytrace=False)
-        self.url = started.stdout.strip().splitlines()[-1].removeprefix("url=")
+        self.url = super().start()
         return self.url
-
-    def stop(self) -> None:
-        subprocess.run([str(SCRIPT), "stop", "--data", str(self.directory)],
-                       capture_output=True, timeout=60, check=False)
 
 
 @pytest.fixture(scope="session")
