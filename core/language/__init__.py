@@ -37,6 +37,7 @@ Nothing is downloaded at run time: every model ships inside an installed wheel.
 from __future__ import annotations
 
 import functools
+import html
 import importlib.resources
 import re
 import threading
@@ -69,9 +70,10 @@ UND = "und"
 MIN_CONFIDENCE = 0.20
 # Fewer letters than this carry no language signal (tickers, numbers, one word).
 MIN_LETTERS = 4
-# The African languages are let in only for text with this many letters: a ticker or a name
-# alone ("AAPL") looks like some language of a list of forty.
+# The African languages are let in only for text with this many letters and words: a ticker,
+# a name or a run of one letter alone ("AAPL", "xxxxxx") looks like one of a list of forty.
 MIN_LETTERS_AFRICAN = 12
+MIN_WORDS_AFRICAN = 3
 # Title + lead is what identifies the language; more text only costs time.
 MAX_CHARS = 300
 
@@ -127,6 +129,10 @@ _SCRIPT_RES = {name: re.compile(f"[{ranges}]") for name, ranges in _SCRIPT_RANGE
 _NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\u2000-\u206f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _URL = re.compile(r"https?://\S+|www\.\S+")
+# HTML tags, comments and whole script/style elements
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.DOTALL | re.IGNORECASE)
+# Markup can outweigh text many times over; this many times the need is read to find the text.
+_MARKUP_WINDOW = 20
 
 # Languages a non-unique script can mean; fastText's answers are filtered to these.
 _SCRIPT_CANDIDATES = {
@@ -172,7 +178,8 @@ _GROUP_OF_ANSWER = {"hbs": "south-slavic", "ast": "ibero-romance", "an": "ibero-
 AFRICAN = ("ha", "ig", "om", "rn", "sn", "so", "xh", "yo", "zu", "sw", "rw", "ny", "st", "tn",
            "ts", "lg", "ln", "wo", "ee", "ss", "nso", "tw", "bm", "ki", "luo", "mg", "bem", "fon",
            "kab", "umb", "kmb", "lua", "kam", "tum", "mos", "sg", "ff", "kg")
-# fastText less sure than this (or answering an African language) lets the African languages in.
+# fastText less sure than this (or ranking an African language in its top three) lets the
+# African languages in.
 AFRICAN_BELOW = 0.5
 # A group member ranked second or third with this probability still brings its group in.
 GROUP_PULL = 0.15
@@ -245,12 +252,17 @@ def detection_text(title: str | None, lead: str | None = None, max_chars: int = 
     """Title and lead joined into the one line the detectors read, cut at a word boundary."""
     # twice the need before cleaning: a lead can be a whole body, links and spaces shrink it
     text = " ".join(part for part in (title, lead) if part)[: 2 * max_chars]
+    if "<" in text or "&" in text:  # markup left in a feed's text: its words are not the text's
+        text = " ".join(part for part in (title, lead) if part)[: _MARKUP_WINDOW * max_chars]
+        text = html.unescape(_TAG.sub(" ", text))[: 2 * max_chars]
     if "http" in text or "www." in text:
         text = _URL.sub(" ", text)
     text = " ".join(text.split())  # one line: fastText reads up to a newline
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
         text = text[: cut if cut > max_chars // 2 else max_chars]
+    if not text.isascii():  # a lone surrogate (broken UTF-16 upstream) is not text: "?"
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 
@@ -291,8 +303,13 @@ def _han_variant(text: str) -> str:
     return "zh-Hant" if hant > hans else "zh"
 
 
+def _letters(text: str) -> int:
+    """Letters in the start of ``text`` (enough to tell "no language signal" from text)."""
+    return len(_LETTER.findall(text[:64]))
+
+
 def _too_short(text: str) -> bool:
-    return len(_LETTER.findall(text[:64])) < MIN_LETTERS
+    return _letters(text) < MIN_LETTERS
 
 
 def _hinted(hints: Sequence[str | None] | None, count: int) -> list[str | None]:
@@ -447,11 +464,12 @@ class CascadeDetector:
     ) -> list[LanguageGuess]:
         hinted = _hinted(hints, len(texts))
         out: list[LanguageGuess | None] = [None] * len(texts)
-        # texts the judge decides, per candidate set: (index, text, fastText's ranking)
-        judged: dict[tuple[str, ...], list[tuple[int, str, list[tuple[str, float]]]]] = {}
+        # what the judge decides, all at once: (index, text, candidates, fastText's ranking)
+        judged: list[tuple[int, str, tuple[str, ...], list[tuple[str, float]]]] = []
         for i, text in enumerate(texts):
             text = detection_text(text)
-            if _too_short(text):
+            letters = _letters(text)
+            if letters < MIN_LETTERS:
                 out[i] = LanguageGuess(UND, 0.0, "too-short")
                 continue
             script = _dominant_script(text)
@@ -459,7 +477,7 @@ class CascadeDetector:
                 out[i] = LanguageGuess(_han_variant(text), 1.0, "cascade:script")
                 continue
             if script == "Ethiopic":  # one script, two main languages (Amharic, Tigrinya)
-                judged.setdefault(GROUPS["ethiopic"], []).append((i, text, []))
+                judged.append((i, text, GROUPS["ethiopic"], []))
                 continue
             if script in _SCRIPT_LANGUAGE:
                 out[i] = LanguageGuess(_SCRIPT_LANGUAGE[script], 1.0, "cascade:script")
@@ -468,30 +486,29 @@ class CascadeDetector:
             allowed = _SCRIPT_CANDIDATES.get(script)
             if allowed is not None:
                 ranked = [(c, p) for c, p in ranked if c in allowed] or ranked
-            candidates = self._candidates(text, ranked, script)
+            candidates = self._candidates(letters, text.count(" ") + 1, ranked, script)
             if candidates is None:
                 out[i] = self._with_hint(ranked[0][0], ranked[0][1], "cascade:fasttext",
                                          ranked, (), hinted[i])
             else:
-                judged.setdefault(candidates, []).append((i, text, ranked))
-        for candidates, items in judged.items():
-            answers = self._judge.best([text for _, text, _ in items], candidates)
-            for (i, _, ranked), (label, share) in zip(items, answers, strict=True):
-                members = {c.split("-", 1)[0] for c in candidates}
-                code = label.split("-", 1)[0]
-                out[i] = self._with_hint(code, share, "cascade:ngrams", ranked, members,
-                                         hinted[i])
+                judged.append((i, text, candidates, ranked))
+        judged.sort(key=lambda j: j[2])  # a group's texts side by side: few labels a chunk
+        answers = self._judge.best([j[1] for j in judged], [j[2] for j in judged])
+        for (i, _, candidates, ranked), (label, share) in zip(judged, answers, strict=True):
+            out[i] = self._with_hint(label.split("-", 1)[0], share, "cascade:ngrams", ranked,
+                                     _answers(candidates), hinted[i])
         return out  # type: ignore[return-value]  # every slot is filled above
 
     def _candidates(
-        self, text: str, ranked: list[tuple[str, float]], script: str
+        self, letters: int, words: int, ranked: list[tuple[str, float]], script: str
     ) -> tuple[str, ...] | None:
         """The labels the judge chooses among, or None when fastText's answer stands.
 
         A group comes from fastText's answer, or from a member ranked close behind it
         (Afrikaans often comes out as German first; the answer then stays a candidate). Latin
-        text that fastText is unsure of, or calls African, goes to the African languages with
-        fastText's top answers beside them.
+        text that fastText is unsure of, or ranks an African language in its top three for
+        (Swahili can come out as German first), goes to the African languages with fastText's
+        top answers beside them.
         """
         top, p = ranked[0]
         found: list[str] = []
@@ -501,8 +518,9 @@ class CascadeDetector:
                 found += group
                 if top in self._judge:
                     found.append(top)
-        if (script == "Latin" and (top in AFRICAN or p < AFRICAN_BELOW)
-                and len(_LETTER.findall(text[:64])) >= MIN_LETTERS_AFRICAN):
+        unsure = p < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
+        if (script == "Latin" and unsure
+                and letters >= MIN_LETTERS_AFRICAN and words >= MIN_WORDS_AFRICAN):
             found += AFRICAN
             found += (c for c, _ in ranked[:3] if c in self._judge)
         return tuple(dict.fromkeys(found)) or None  # first place kept: deterministic order
@@ -528,6 +546,12 @@ class CascadeDetector:
         if code in _GROUP_OF_ANSWER:  # a group's name is not an answer
             return LanguageGuess(UND, round(p, 4), method)
         return _finish(code, p, method)
+
+
+@functools.lru_cache(maxsize=1024)
+def _answers(labels: tuple[str, ...]) -> frozenset[str]:
+    """The codes the judge's labels answer (``sr-Cyrl`` is ``sr``)."""
+    return frozenset(label.split("-", 1)[0] for label in labels)
 
 
 _CYRILLIC_GROUP = frozenset(c.split("-", 1)[0] for c in GROUPS["cyrillic"])

@@ -1,7 +1,7 @@
 """Naive Bayes over hashed character n-grams: the judge inside a group of related languages.
 
     model = NgramModel.load()                              # core/data/language/ngrams.npz
-    model.best(["Vlada je usvojila novi zakon"], ("bs", "hr", "sr", "sl"))
+    model.best(["Vlada je usvojila novi zakon"], [("bs", "hr", "sr", "sl")])
     # -> [("hr", 0.71)]  (the label and its share of the group's likelihood)
 
 fastText's small model names the language family well but confuses its close members (bs/hr/sr,
@@ -32,6 +32,8 @@ _BASE = np.uint64(1_000_003)
 # Per-text share of the group's likelihood comes from the mean log-likelihood per n-gram;
 # raw sums over hundreds of n-grams would make every answer look certain.
 _CONFIDENCE_SCALE = 8.0
+# Texts scored at once: bounds the (text, label, n-gram) index arrays to some tens of MB.
+_CHUNK = 256
 
 
 def normalised(text: str) -> str:
@@ -95,25 +97,38 @@ class NgramModel:
     def __contains__(self, label: str) -> bool:
         return label in self._rows
 
-    def scores(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Log-likelihood (in weight units) of each text under each label, shape
-        (texts, labels), and the number of n-grams of each text."""
-        buckets, owners = hashed_ngrams(texts, self.bits)
-        rows = self.weights[[self._rows[label] for label in labels]]
-        out = np.zeros((len(texts), len(labels)), dtype=np.int64)
-        for column, row in enumerate(rows):
-            out[:, column] = np.bincount(owners, weights=row[buckets], minlength=len(texts))
-        return out, np.bincount(owners, minlength=len(texts))
-
     def best(
-        self, texts: Sequence[str], labels: Sequence[str]
+        self, texts: Sequence[str], candidates: Sequence[Sequence[str]]
     ) -> list[tuple[str, float]]:
-        """The most likely of ``labels`` for each text and its share of their likelihood."""
-        if not texts:
-            return []
-        scores, counts = self.scores(texts, labels)
-        per_ngram = scores * (self.scale / np.maximum(counts, 1))[:, None]
-        winners = np.argmax(scores, axis=1)  # ties: the first label, so deterministic
-        shares = np.exp(_CONFIDENCE_SCALE * (per_ngram - per_ngram.max(axis=1, keepdims=True)))
-        shares /= shares.sum(axis=1, keepdims=True)
-        return [(labels[w], float(shares[i, w])) for i, w in enumerate(winners)]
+        """For each text, the most likely of its candidate labels and its share of their
+        likelihood (ties: the label listed first in the model, so deterministic)."""
+        out: list[tuple[str, float]] = []
+        for start in range(0, len(texts), _CHUNK):
+            out += self._best(texts[start:start + _CHUNK], candidates[start:start + _CHUNK])
+        return out
+
+    def _best(
+        self, texts: Sequence[str], candidates: Sequence[Sequence[str]]
+    ) -> list[tuple[str, float]]:
+        buckets, owners = hashed_ngrams(texts, self.bits)
+        counts = np.bincount(owners, minlength=len(texts))
+        # only the labels some text of this chunk may be: callers pass texts of one group
+        # side by side, so this is a handful of labels, not all of them
+        rows = sorted({self._rows[label] for c in candidates for label in c})
+        column = {row: j for j, row in enumerate(rows)}
+        order = np.argsort(owners, kind="stable")  # five sorted runs (one per order): cheap
+        firsts = np.minimum(np.cumsum(counts) - counts, max(len(order) - 1, 0))
+        # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
+        gathered = np.take(self.weights[rows], buckets[order], axis=1).astype(np.float32)
+        totals = (np.add.reduceat(gathered, firsts, axis=1).T if len(order)
+                  else np.zeros((len(texts), len(rows))))
+        totals[counts == 0] = 0.0
+        allowed = np.zeros(totals.shape, dtype=bool)
+        allowed[np.repeat(np.arange(len(texts)), [len(c) for c in candidates]),
+                [column[self._rows[label]] for c in candidates for label in c]] = True
+        per_ngram = totals * (self.scale / np.maximum(counts, 1))[:, None]
+        scores = np.where(allowed, per_ngram, -np.inf)
+        winners = np.argmax(scores, axis=1)
+        best = scores[np.arange(len(texts)), winners][:, None]
+        shares = 1.0 / np.exp(_CONFIDENCE_SCALE * (scores - best)).sum(axis=1)
+        return [(self.labels[rows[w]], float(p)) for w, p in zip(winners, shares, strict=True)]
