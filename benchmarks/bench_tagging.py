@@ -119,7 +119,8 @@ def _cut(text: str, limit: int = SHORT_CHARS) -> str:
     return text[: cut if cut > 0 else limit]
 
 
-def language_test_set(sib: Path) -> dict[str, tuple[str, list[str], list[str]]]:
+def language_test_set(sib: Path, sample: int | None = None
+                      ) -> dict[str, tuple[str, list[str], list[str]]]:
     """Row name -> (expected code, short texts, leads) from SIB-200's dev and test splits only
     (the n-gram judge trains on train). Short: a sentence cut to <= 60 characters; lead: the
     sentence and the next one of the same splits, as title + lead."""
@@ -130,7 +131,7 @@ def language_test_set(sib: Path) -> dict[str, tuple[str, list[str], list[str]]]:
         if row == "sr (Latn)":
             texts = [latin_serbian(t) for t in texts]
         leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
-        out[row] = (code, [_cut(t) for t in texts], leads)
+        out[row] = (code, [_cut(t) for t in texts][:sample], leads[:sample])
     return out
 
 
@@ -145,9 +146,10 @@ def own_headlines() -> dict[str, tuple[str, list[str], list[str]]]:
     return dict(sorted(rows.items()))
 
 
-def language_table(backends: list[str], repeat: int, sib: Path) -> None:
+def language_table(backends: list[str], repeat: int, sib: Path, sample: int | None) -> None:
+    first = "" if sample is None else f", first {sample} a language"
     corpora = {
-        f"SIB-200 dev+test ({sib})": language_test_set(sib),
+        f"SIB-200 dev+test ({sib}{first})": language_test_set(sib, sample),
         f"own headlines ({OWN_HEADLINES.name}, written by the team)": own_headlines(),
     }
     for title, data in corpora.items():
@@ -280,6 +282,8 @@ def main() -> None:
     parser.add_argument("--sib", type=Path, default=SIB / "annotated",
                         help="SIB-200's data/annotated folder for the language table (default: "
                         "the 21 languages in ../shared/data; a clone of SIB-200 has them all)")
+    parser.add_argument("--sample", type=int, help="only the first N texts of each language "
+                        "(in Flores id order; lingua and langdetect take minutes on all 93)")
     args = parser.parse_args()
     if not SIB.is_dir():
         raise SystemExit(f"SIB-200 data not found at {SIB}: set WIREWATCH_SHARED_DATA")
@@ -287,7 +291,7 @@ def main() -> None:
     if args.language or both:
         backends = ["cascade", "fasttext"] + ([] if args.fast else ["lingua", "langdetect"])
         assert set(backends) <= set(BACKENDS)
-        language_table(backends, args.repeat, args.sib)
+        language_table(backends, args.repeat, args.sib, args.sample)
     if args.topics or both:
         topic_tables(args.repeat)
 
