@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,17 +98,27 @@ class NgramModel:
         return label in self._rows
 
     def best(
-        self, texts: Sequence[str], candidates: Sequence[Sequence[str]]
+        self,
+        texts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        priors: Sequence[Mapping[str, float] | None] | None = None,
     ) -> list[tuple[str, float]]:
         """For each text, the most likely of its candidate labels and its share of their
-        likelihood (ties: the label listed first in the model, so deterministic)."""
+        likelihood (ties: the label listed first in the model, so deterministic). ``priors``
+        (per text, or None) are log-probabilities of candidates from another model, added to
+        their log-likelihoods."""
+        priors = priors if priors is not None else [None] * len(texts)
         out: list[tuple[str, float]] = []
         for start in range(0, len(texts), _CHUNK):
-            out += self._best(texts[start:start + _CHUNK], candidates[start:start + _CHUNK])
+            end = start + _CHUNK
+            out += self._best(texts[start:end], candidates[start:end], priors[start:end])
         return out
 
     def _best(
-        self, texts: Sequence[str], candidates: Sequence[Sequence[str]]
+        self,
+        texts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        priors: Sequence[Mapping[str, float] | None],
     ) -> list[tuple[str, float]]:
         buckets, owners = hashed_ngrams(texts, self.bits)
         counts = np.bincount(owners, minlength=len(texts))
@@ -126,7 +136,11 @@ class NgramModel:
         allowed = np.zeros(totals.shape, dtype=bool)
         allowed[np.repeat(np.arange(len(texts)), [len(c) for c in candidates]),
                 [column[self._rows[label]] for c in candidates for label in c]] = True
-        per_ngram = totals * (self.scale / np.maximum(counts, 1))[:, None]
+        totals *= self.scale  # in nats from here on
+        for i, prior in enumerate(priors):
+            for label, logp in (prior or {}).items():
+                totals[i, column[self._rows[label]]] += logp
+        per_ngram = totals / np.maximum(counts, 1)[:, None]
         scores = np.where(allowed, per_ngram, -np.inf)
         winners = np.argmax(scores, axis=1)
         best = scores[np.arange(len(texts)), winners][:, None]
