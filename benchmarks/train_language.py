@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--sib", type=Path, required=True,
                         help="SIB-200's data/annotated folder (one folder per language)")
     parser.add_argument("--bits", type=int, default=16, help="log2 of the hashed feature space")
-    parser.add_argument("--alpha", type=float, default=0.05, help="additive smoothing")
+    parser.add_argument("--alpha", type=float, default=0.2, help="additive smoothing")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     save(train(args.sib, args.bits, args.alpha), args.out)
