@@ -1,9 +1,11 @@
 """The hot path (read | normalise | dedupe | tag | write) gives the verdicts it gave before it was
 batched, and turns each bad line of a mixed batch into exactly one dead letter.
 
-``tests/data/pipeline_verdicts_before.json`` holds each article's verdicts (dedup, language,
-topics) and the dead letters from main before the batching change, on the bundled sample feeds
-and on the bench corpus (``benchmarks/corpus.py``, 2,000 stories, seed 7, as JSON lines).
+``tests/data/pipeline_verdicts_before.json`` holds each article's dedup verdict and notes and the
+dead letters from main before the batching change, on the bundled sample feeds and on the bench
+corpus (``benchmarks/corpus.py``, 2,000 stories, seed 7, as JSON lines). Language and topics
+are compared with what the language detector and topic tagger give for the same texts called
+directly, so that a new detector or tagger changes them without changing this reference.
 Regenerate it only on purpose, from the code whose verdicts are the reference::
 
     .venv/bin/python -m tests.test_hot_path
@@ -20,6 +22,8 @@ import pytest
 from benchmarks.bench_pipeline import write_jsonl
 from benchmarks.corpus import generate
 from tests.conftest import REPO, SAMPLES
+from wirewatch.core.language import DEFAULT_BACKEND, detection_text, make_detector
+from wirewatch.core.topics import KeywordTopicTagger, topic_text
 from wirewatch.pipelines.cli import main
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
@@ -39,14 +43,13 @@ def _run(tmp: Path, *inputs: str) -> tuple[list[dict], list[dict]]:
 
 
 def verdicts(events: list[dict], letters: list[dict]) -> dict:
-    """Per event_id: duplicate_of, method, similarity, language, topic codes, notes; and the
-    dead letters as (stage, error_type, event_id), sorted."""
+    """Per event_id: duplicate_of, method, similarity, notes; and the dead letters as (stage,
+    error_type, event_id), sorted."""
     return {
         "events": {e["event_id"]: [
             e["dedup"]["duplicate_of"], e["dedup"]["method"],
             None if e["dedup"]["similarity"] is None else round(e["dedup"]["similarity"], 6),
-            e["language"]["code"], e["language"]["method"],
-            [t["code"] for t in e["topics"]], e["topics_tagger"], e["notes"]]
+            e["notes"]]
             for e in sorted(events, key=lambda e: e["event_id"])},
         "dead_letters": sorted([d["stage"], d["error_type"], d["event_id"] or ""]
                                for d in letters),
@@ -60,16 +63,40 @@ def _inputs(name: str, tmp: Path) -> list[str]:
     return [f"--input_jsonl={write_jsonl(generate(STORIES, seed=SEED), tmp)}"]
 
 
-@pytest.mark.parametrize("name", ["samples", "bench_corpus"])
-def test_same_verdicts_as_before(name, tmp_path):
+@pytest.fixture(scope="module", params=["samples", "bench_corpus"])
+def run(request, tmp_path_factory) -> tuple[str, list[dict], list[dict]]:
+    """(corpus name, article events, dead letters) of a whole-pipeline run."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    return request.param, *_run(tmp, *_inputs(request.param, tmp))
+
+
+def test_same_verdicts_as_before(run):
+    name, events, letters = run
     before = json.loads(BEFORE.read_text(encoding="utf-8"))[name]
-    now = json.loads(json.dumps(verdicts(*_run(tmp_path, *_inputs(name, tmp_path)))))
+    now = json.loads(json.dumps(verdicts(events, letters)))
     assert now["dead_letters"] == before["dead_letters"]
     assert now["events"].keys() == before["events"].keys()
     changed = {k: (before["events"][k], v) for k, v in now["events"].items()
                if v != before["events"][k]}
     assert not changed, f"{len(changed)} verdicts changed, e.g. {list(changed.items())[:3]}"
     assert sum(1 for v in now["events"].values() if v[0]) > (10 if name == "bench_corpus" else 1)
+
+
+def test_language_and_topics_are_the_taggers_own(run):
+    """Tagged in batches in the pipeline, each event gets what the detector and the tagger give
+    its text called directly."""
+    _, events, _ = run
+    detector, tagger = make_detector(DEFAULT_BACKEND), KeywordTopicTagger()
+    guesses = detector.detect_batch(
+        [detection_text(e["title"], e["summary"] or e["body"]) for e in events],
+        [e["language_hint"] for e in events])
+    topics = tagger.tag_batch([topic_text(e["title"], e["summary"], e["body"]) for e in events],
+                              [g.code for g in guesses])
+    for event, guess, found in zip(events, guesses, topics, strict=True):
+        assert (event["language"]["code"], event["language"]["method"]) == (guess.code,
+                                                                             guess.method)
+        assert [t["code"] for t in event["topics"]] == [t.code for t in found]
+        assert event["topics_tagger"] == (tagger.name if tagger.supports(guess.code) else None)
 
 
 def _article(n: int, **extra) -> dict:
