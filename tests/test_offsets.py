@@ -8,11 +8,12 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.made_records import article_event
-from wirewatch.connectors.files import DEFAULT_CODEC, _WriteRolledFileFn, output_prefix
+from tests.test_files import roll, write_parts
+from wirewatch.connectors.files import DEFAULT_CODEC, output_prefix
 from wirewatch.connectors.kafka.admin import KafkaConfig, create_topic
 from wirewatch.connectors.kafka.commit import CommitWritten
 from wirewatch.connectors.offsets import OFFSETS_WRITTEN, READ, Ledger, Offsets, offsets_of, runs
-from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema, read_records, source
+from wirewatch.schemas.records import ARTICLE_EVENT, read_records, source
 
 
 def read(*offsets: int) -> Offsets:
@@ -87,14 +88,9 @@ def test_a_rolled_file_reports_its_offsets_only_after_it_has_its_final_name(tmp_
     records = [article_event(f"k{i}") for i in range(3)]
     for i, record in enumerate(records):
         record["source"] = source("kafka", "Probe", topic="in", partition=0, offset=100 + i)
-    fn = _WriteRolledFileFn(output_prefix(str(tmp_path), ARTICLE_EVENT),
-                            parsed_schema(ARTICLE_EVENT), sink=0, codec=DEFAULT_CODEC)
-
-    class Pane:
-        index = 0
-
-    out = list(fn.process((0, iter(records)), pane=Pane()))
-    path, reported = out[0], out[1]
+    prefix = output_prefix(str(tmp_path), ARTICLE_EVENT)
+    parts = write_parts(prefix, ARTICLE_EVENT, [records[:2], records[2:]], DEFAULT_CODEC)
+    path, reported = roll(prefix, ARTICLE_EVENT, parts, DEFAULT_CODEC)
     assert reported.tag == OFFSETS_WRITTEN
     assert reported.value == Offsets("in", 0, 0, (100, 103))
     # By the time the offsets are out, the file is complete under its final name.
