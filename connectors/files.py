@@ -129,7 +129,8 @@ class _Avro(NamedTuple):
 
 class _WritePartFn(beam.DoFn):
     """Records in; at the end of each bundle, its records in one hidden part file and a
-    :class:`Part` out (in the global window, at the earliest timestamp of the records)."""
+    :class:`Part` out (in the global window, at the earliest timestamp of the records), and on
+    ``OFFSETS_WRITTEN`` their Kafka offsets as ``staged`` (out of memory, not yet durable)."""
 
     def __init__(self, prefix: str, avro: _Avro, sink: int) -> None:
         self._prefix = prefix
@@ -155,6 +156,9 @@ class _WritePartFn(beam.DoFn):
         part = Part(path, written_s, tuple(offsets_of(self._records, self._sink)))
         self._records = []
         yield WindowedValue(part, self._earliest, (window.GlobalWindow(),))
+        for offsets in part.offsets:
+            yield beam.pvalue.TaggedOutput(OFFSETS_WRITTEN, WindowedValue(
+                offsets._replace(staged=True), self._earliest, (window.GlobalWindow(),)))
 
 
 class _RollFileFn(beam.DoFn):
@@ -208,9 +212,9 @@ class WriteAvroFiles(beam.PTransform):
     see :func:`run_name`), once at the end. Unbounded input needs
     ``triggering_frequency`` (seconds): a new file per shard every period that has records,
     named by the time its first records were written (see the module docstring for why not
-    windows of event time, and how parts become files); out, a ``DoOutputsTuple``: the paths
-    (main) and ``OFFSETS_WRITTEN``, the Kafka offsets each complete file holds, reported as
-    sink number ``sink``. ``num_shards``: files
+    windows of event time, and how parts become files); out, a dict: ``"paths"`` and
+    ``OFFSETS_WRITTEN``, the Kafka offsets each complete file holds, reported as sink number
+    ``sink`` (and, ``staged``, those each part file holds). ``num_shards``: files
     per period (0: the runner decides for bounded input, one file for unbounded input).
     ``codec``: the Avro block codec, one of ``CODECS``.
     """
@@ -236,7 +240,7 @@ class WriteAvroFiles(beam.PTransform):
         self._num_shards = num_shards
         self._sink = sink
 
-    def expand(self, records: beam.PCollection) -> beam.PCollection | beam.pvalue.DoOutputsTuple:
+    def expand(self, records: beam.PCollection) -> beam.PCollection | dict:
         if records.is_bounded:
             return records | "WriteToAvro" >> beam.io.WriteToAvro(
                 self._bounded_prefix, schema=self._schema, codec=self._codec,
@@ -245,15 +249,19 @@ class WriteAvroFiles(beam.PTransform):
             raise ValueError("unbounded input needs triggering_frequency (seconds per file)")
         shards = max(1, self._num_shards)
         files = (self._prefix, _Avro(self._schema, self._codec, self._sync_marker), self._sink)
-        return (records
-                | "WriteParts" >> beam.ParDo(_WritePartFn(*files)).with_output_types(Part)
-                | "EveryPeriod" >> beam.WindowInto(
-                    window.GlobalWindows(),
-                    trigger=trigger.Repeatedly(
-                        trigger.AfterProcessingTime(self._triggering_frequency)),
-                    accumulation_mode=trigger.AccumulationMode.DISCARDING)
-                | "Shard" >> beam.Map(lambda part: (random.randrange(shards), part))
-                .with_output_types(tuple[int, Part])
-                | "GroupIntoFiles" >> beam.GroupByKey()
-                | "RollFiles" >> beam.ParDo(_RollFileFn(*files))
-                .with_outputs(OFFSETS_WRITTEN, main="paths"))
+        parts = records | "WriteParts" >> beam.ParDo(_WritePartFn(*files)).with_outputs(
+            OFFSETS_WRITTEN, main="parts")
+        rolled = (parts.parts
+                  | "EveryPeriod" >> beam.WindowInto(
+                      window.GlobalWindows(),
+                      trigger=trigger.Repeatedly(
+                          trigger.AfterProcessingTime(self._triggering_frequency)),
+                      accumulation_mode=trigger.AccumulationMode.DISCARDING)
+                  | "Shard" >> beam.Map(lambda part: (random.randrange(shards), part))
+                  .with_output_types(tuple[int, Part])
+                  | "GroupIntoFiles" >> beam.GroupByKey()
+                  | "RollFiles" >> beam.ParDo(_RollFileFn(*files))
+                  .with_outputs(OFFSETS_WRITTEN, main="paths"))
+        return {"paths": rolled.paths,
+                OFFSETS_WRITTEN: (parts[OFFSETS_WRITTEN], rolled[OFFSETS_WRITTEN])
+                | "StagedAndWritten" >> beam.Flatten()}

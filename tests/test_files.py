@@ -67,7 +67,11 @@ def write_parts(prefix: str, name: str, bundles: list[list[dict]], codec: str) -
         fn.start_bundle()
         for record in bundle:
             fn.process(record, Timestamp(seconds=1))
-        parts += [out.value for out in fn.finish_bundle()]
+        out = list(fn.finish_bundle())
+        parts.append(out[0].value)
+        # Each part's offsets go out as staged (out of memory), not yet written.
+        assert [o.value.value for o in out[1:]] == [o._replace(staged=True)
+                                                   for o in out[0].value.offsets]
     return parts
 
 
