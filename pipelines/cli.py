@@ -84,6 +84,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--file_period_s must be > 0 seconds, not {args.file_period_s}")
     if args.max_in_flight < 1:
         raise UsageError(f"--max_in_flight must be >= 1 record, not {args.max_in_flight}")
+    if args.max_backlog < 1:
+        raise UsageError(f"--max_backlog must be >= 1 record, not {args.max_backlog}")
     if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
         raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:

@@ -54,6 +54,7 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
             input_format=opts.input_format,
             max_out_of_orderness_s=opts.max_out_of_orderness_s,
             idle_after_s=opts.idle_after_s, max_in_flight=opts.max_in_flight,
+            max_backlog=opts.max_backlog,
             discovery_interval_s=opts.partition_discovery_interval_s,
             stop_after_idle_s=opts.stop_after_idle_s, registry_url=opts.schema_registry_url)
         reads.append(kafka)

@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, Pipe
 from wirewatch import __version__
 from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.kafka.admin import KafkaConfig
-from wirewatch.connectors.kafka.source import MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
+from wirewatch.connectors.kafka.source import MAX_BACKLOG, MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
@@ -81,6 +81,14 @@ class WirewatchOptions(PipelineOptions):
                  "restart after a crash writes again; must exceed the input rate times "
                  "(--file_period_s + --max_out_of_orderness_s) or it caps throughput "
                  f"(default {MAX_IN_FLIGHT}).")
+        group.add_argument(
+            "--max_backlog", type=int, default=MAX_BACKLOG,
+            help="Backpressure on memory, with --max_in_flight: a partition is not read while "
+                 "this many of its records are past its watermark (nothing holds them back but "
+                 "the pipeline's own speed) and not yet in a part file or acknowledged by the "
+                 "output topic; a step slower than the input then slows the read instead of "
+                 "queueing. Too low a value caps throughput at about this many records per "
+                 f"partition per second of processing delay (default {MAX_BACKLOG}).")
         group.add_argument(
             "--idle_after_s", type=float, default=10.0,
             help="A partition caught up this long moves its watermark with wall time.")
