@@ -431,8 +431,7 @@ def _directory(run: np.ndarray) -> np.ndarray:
     """Where each bucket of a sorted run starts (one more entry for the end), buckets being the
     top bits of the key, as many bits as give ~4 entries a bucket: ~1 byte per entry."""
     bits = max(1, (len(run) // 4).bit_length())
-    # A view, not a copy: the shifted keys fit in int64 (hundreds of MB at a million).
-    counts = np.bincount((run >> _U64(64 - bits)).view(np.int64), minlength=1 << bits)
+    counts = np.bincount((run >> _U64(64 - bits)).astype(np.intp), minlength=1 << bits)
     dtype = np.int32 if len(run) < 1 << 31 else np.int64
     return np.concatenate(([0], np.cumsum(counts))).astype(dtype)
 
@@ -529,10 +528,8 @@ class NearDupIndex:
         while len(runs) > 1 and len(runs[-2]) < 4 * len(runs[-1]):
             newer = runs.pop()
             dirs.pop()
-            # A stable sort of two sorted runs is one linear merge (timsort finds the runs);
-            # in place, as np.sort would copy the concatenation once more.
-            runs[-1] = np.concatenate((runs[-1], newer))
-            runs[-1].sort(kind="stable")
+            # A stable sort of two sorted runs is one linear merge (timsort finds the runs).
+            runs[-1] = np.sort(np.concatenate((runs[-1], newer)), kind="stable")
         dirs[-1] = _directory(runs[-1])
 
     @staticmethod
