@@ -128,9 +128,9 @@ _SHINGLE_MULT = _constants(0x5EED_0002, 16)
 _BAND_MULT = _constants(0x5EED_0003, 64)
 _BAND_SALT = _constants(0x5EED_0004, 256)
 _DENSIFY = _U64(0x9E3779B97F4A7C15)
-# Halves of a packed index entry (see NearDupIndex).
 _BLOCK = 4096  # slots per block of NearDupIndex's expiry minima
-_NEVER = np.iinfo(np.int64).max
+_NEVER = np.iinfo(np.int64).max  # a block minimum with no live resident
+# Halves of a packed index entry (see NearDupIndex).
 _KEY = _U64(0xFFFFFFFF_00000000)
 _REF = _U64(0xFFFFFFFF)
 
