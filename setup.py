@@ -65,6 +65,7 @@ setup(
         "numpy>=1.26",
         "xxhash>=3.4,<5",
         "PyYAML>=6",
+        "anyascii>=0.3.2,<0.4",  # transliteration of names for story keys (ISC licence)
         "rich>=13",
         "prometheus-client>=0.17,<1",
     ],
