@@ -50,7 +50,8 @@ def _run_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="wirewatch run",
-        description="Run the ingest pipeline: read feeds | normalise | dedupe | tag | write Avro.",
+        description="Run the ingest pipeline: read feeds | normalise | dedupe | tag | link | "
+                    "write Avro.",
         epilog=_RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     WirewatchOptions._add_argparse_args(parser)
     # Beam defines --bootstrap_servers (KafkaStreamsRunnerOptions); listed here for --help
@@ -86,6 +87,10 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--max_in_flight must be >= 1 record, not {args.max_in_flight}")
     if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
         raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
+    if (not args.story_horizon_hours > 0 or not 0 < args.story_threshold <= 1
+            or args.story_max_size < 1):
+        raise UsageError("--story_horizon_hours must be > 0, --story_threshold in (0, 1] and "
+                         "--story_max_size >= 1")
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output and "://" not in args.output:  # local folder: create it now, check access
