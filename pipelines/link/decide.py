@@ -144,9 +144,9 @@ class DecideAll(beam.DoFn):
     event_id) order in chunks of ``chunk``, stories past the horizon forgotten between chunks.
     The same verdicts as the stream, whose watermark for bounded input only moves at its end."""
 
-    def __init__(self, settings: LinkerSettings, chunk: int = DECIDE_CHUNK) -> None:
+    def __init__(self, settings: LinkerSettings, chunk: int | None = None) -> None:
         self._settings = settings
-        self._chunk = chunk
+        self._chunk = chunk or DECIDE_CHUNK
 
     def process(self, element: tuple[str, Iterable[Profiles]]) -> Iterator[WindowedValue]:
         rows = _rows(element[1])
