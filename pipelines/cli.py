@@ -182,6 +182,8 @@ def run_summary(counters: dict[str, int],
         EVENTS_WITHOUT_PUBLISHED_TIME,
         FEED_POLL_FAILURES,
         FEED_POLLS,
+        STORIES_JOINED,
+        STORIES_OPENED,
         parse_name,
     )
 
@@ -206,6 +208,8 @@ def run_summary(counters: dict[str, int],
              line("by language", EVENTS_BY_LANGUAGE.family),
              line("by topic", EVENTS_BY_TOPIC.family),
              line("duplicates by method", DUPLICATES_BY_METHOD.family),
+             _stories_line(families.get(STORIES_OPENED.family),
+                           families.get(STORIES_JOINED.family)),
              line("dead letters by stage/error_type", DEAD_LETTERS_BY_REASON.family),
              line("feed polls", FEED_POLLS.family),
              line("feed poll failures", FEED_POLL_FAILURES.family)]
@@ -217,6 +221,17 @@ def run_summary(counters: dict[str, int],
                      f"mean {human_ms(total / count)}, max {human_ms(high)} over {count} events"
                      + (f" ({undated} without a published time)" if undated else ""))
     return [text for text in lines if text]
+
+
+def _stories_line(opened: Counter | None, joined: Counter | None) -> str | None:
+    """``  stories: 16 opened (capped 1); joined by duplicate 4, names 2``, or None."""
+    if not opened and not joined:
+        return None
+    opened, joined = opened or Counter(), joined or Counter()
+    capped = f" (capped {opened['capped']})" if opened["capped"] else ""
+    ways = ", ".join(f"{k} {n}" for k, n in sorted(joined.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"  stories: {sum(opened.values())} opened{capped}"
+            + (f"; joined by {ways}" if ways else ""))
 
 
 def run(argv: Sequence[str]) -> int:

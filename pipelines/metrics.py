@@ -19,6 +19,8 @@ from typing import Protocol
 
 from apache_beam.metrics.metric import Metrics
 
+from wirewatch.schemas.records import OPENING
+
 __all__ = [
     "ARTICLES_READ",
     "COUNTER",
@@ -45,7 +47,6 @@ __all__ = [
     "NAMESPACE",
     "OFFSETS_COMMITTED",
     "OFFSETS_IN_FLIGHT",
-    "OPENING",
     "STORIES_JOINED",
     "STORIES_OPENED",
     "Metric",
@@ -156,9 +157,6 @@ LINK_BATCHES_INCOMPLETE = Metric(
 LINK_VERDICTS_LATE = Metric(
     "link_verdicts_late", COUNTER,
     "Story verdicts that came behind the watermark, after their batch went out.")
-
-#: ``story.linked_by`` values of an article that opened a story rather than joined one.
-OPENING = ("first", "capped")
 
 #: Every named family, by family name.
 METRICS: Mapping[str, Metric] = {m.family: m for m in (

@@ -28,6 +28,7 @@ __all__ = [
     "DEAD_LETTER",
     "FEED_HEALTH",
     "LINKED_BY",
+    "OPENING",
     "PAYLOAD_LIMIT",
     "RawArticle",
     "dead_letter",
@@ -133,6 +134,9 @@ def _symbols(name: str) -> tuple[str, ...]:
 
 #: How an article came into its story: the symbols of ``StoryLinkedBy``.
 LINKED_BY = _symbols("StoryLinkedBy")
+#: The ``linked_by`` of an article that opened a story (its first, or a capped story's
+#: successor) rather than joined one.
+OPENING = ("first", "capped")
 
 
 def story(story_id: str, linked_by: str, similarity: float) -> dict:

@@ -1,8 +1,9 @@
 """Local streaming on Prism over the RSS connector: ``wirewatch run --streaming --feeds`` on the
 bundled samples, in a child process. Every sample item was published before the job started
 (far behind the watermark when read), and each still comes out while the job runs, with the
-same id, duplicate verdict, language, topics and story as the batch run; the broken feed comes out as
-a dead letter; Ctrl-C (SIGINT to the terminal's whole process group) stops the job cleanly.
+same id, duplicate verdict, language, topics and story id as the batch run; the broken feed
+comes out as a dead letter; Ctrl-C (SIGINT to the terminal's whole process group) stops the job
+cleanly.
 """
 
 from __future__ import annotations
