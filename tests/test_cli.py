@@ -136,6 +136,26 @@ def test_inspect_json_summary(tmp_path, capsys):
     assert summary["by_topic"]["medtop:17000000 weather"] == 3
     assert summary["dead_letters_by_reason"] == {"invalid_link": 2, "empty_item": 1,
                                                  "not_a_feed": 1}
+    # 22 articles: 4 copies and 2 reports in other languages joined earlier stories
+    assert summary["stories"] == 16 and len(summary["biggest_stories"]) == 10
+    rotterdam = summary["biggest_stories"][0]
+    assert rotterdam == {
+        "story_id": "13a3d07fbf89d279aa1948c515c8fb30", "size": 3,
+        "languages": {"en": 2, "fr": 1},
+        "outlets": {"Harbour Daily": 1, "Le Courrier du Matin": 1, "Nordic Wire": 1},
+        "first_time_ms": 1_794_983_400_000, "last_time_ms": rotterdam["last_time_ms"],
+        "headline": "Dock workers in Rotterdam walk out over automation plans"}
+    assert rotterdam["last_time_ms"] > rotterdam["first_time_ms"]
+    assert [s["size"] for s in summary["biggest_stories"]] == [3, 3, 2, 2] + [1] * 6
+    assert main(["inspect", str(tmp_path), "--stories", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "22 article events, 4 duplicates, 16 stories, 4 dead letters" in text
+    assert "biggest stories (2 of 16;" in text
+    assert "2026-11-18 06:30 .. " in text and "  en 2, fr 1  |  " in text
+    assert "Storm Ingrid cuts power to 200,000 homes in northern Germany" in text
+    assert "Central bank holds rates" not in text  # the third biggest: not asked for
+    assert main(["inspect", str(tmp_path), "--stories", "-1"]) == 2
+    assert "--stories must be >= 0" in capsys.readouterr().err
 
 
 def test_inspect_text_summary_and_missing_path(tmp_path, capsys):
