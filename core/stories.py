@@ -390,9 +390,10 @@ class StoryLinker:
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             story.counts = counts = dict(ranked[:STORY_KEYS])
             self._unpost(story.story_id, (k for k, _ in ranked[STORY_KEYS:]))
-        # Keys no other article has (yet) weigh as unseen: they cannot link, they only dilute.
+        # Full weights here, although the article's unseen keys weigh less: a story whose other
+        # keys nobody else had must not look like a strong match for one shared name.
         df = self._df
-        story.mass = sum(self._weight(k, df.get(k, 0.0) - c) * c
+        story.mass = sum(self._weight(k, df.get(k, 1.0)) * c
                          for k, c in counts.items()) / story.size
         for key in counts:
             posting = self._postings.setdefault(key, OrderedDict())
