@@ -79,27 +79,44 @@ IDF_HALF_LIFE = 1 << 15
 # Weight factors of keys that also occur by chance: numbers, skeletons of 2 letters.
 NUMBER_WEIGHT = 0.5
 SHORT_WEIGHT = 0.6
+# Weight factor of a key no other article has had: in a language whose nouns are all capitalised
+# (German) or a script without case, most of those are words, not names.
+UNSEEN_WEIGHT = 0.25
 # Time decay: similarity x 1 / (1 + gap / DECAY_MS), gap from the story's last article.
 DECAY_MS = 48 * 3600 * 1000
 # A segment is headline-cased (or all caps) when this share of its words starts upper case.
 HEADLINE_SHARE = 0.7
 
-# A number with thousands separators (1,200 / 1.200 / 1 200) is one word.
-_WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\w+")
+# A number with thousands separators (1,200 / 1.200 / 1 200) or a decimal (7,8 / 7.8) is one
+# word; so is a run of one script among Han, Katakana and Hiragana (Japanese and Chinese put
+# no spaces between words, Katakana mostly spells foreign names).
+_WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}(?!\d)"
+                   r"|[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\u3040-\u309f]+"
+                   r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
-_NUMBER_SEPARATORS = re.compile(r"[.,'’\u00a0\u202f ]")
+_THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = sorted(
     ("ien", "ije", "ija", "iya", "iyah", "ia", "ie", "ya", "ah", "eh", "en", "es", "an", "ns",
-     "ian", "ians", "isch", "ische", "ischen", "ese", "isk", "iska", "iske", "ska", "ske",
-     "ais", "aise", "ienne", "iens", "ens", "er", "ern", "ers",
+     "je", "ian", "ians", "isch", "ische", "ischen", "ese", "isk", "iska", "iske", "ska", "ske",
+     "ais", "aise", "ienne", "iens", "ens", "ov", "om", "ow", "em", "ym", "ego", "ogo",
      "a", "e", "i", "o", "s", "y", "u"),
     key=len, reverse=True)
-_SKELETON_DROP = frozenset("aeiouyhwv")
-_SKELETON_MAP = str.maketrans({"c": "k", "q": "k", "z": "s", "x": "s"})
-# Scripts written without spaces: one key per pair of characters.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
-                       r"\u1000-\u109f\u1780-\u17ff]")
+_VOWELS = frozenset("aeiouyh")
+# Scripts that write long vowels with consonant letters (waw, yod): w, v and y are vowels there.
+_SEMITIC_VOWELS = frozenset("aeiouyhwv")
+_DIGRAPHS = (("sch", "s"), ("sz", "s"), ("cz", "k"), ("ch", "k"), ("ck", "k"), ("ph", "f"),
+             ("dj", "j"))
+# Sounds that scripts and languages write differently: one letter each (b/p: Arabic has no p;
+# f/v/w: Arabic has no v, German writes w).
+_SKELETON_MAP = str.maketrans({"c": "k", "q": "k", "z": "s", "x": "s", "p": "b", "v": "f",
+                               "w": "f"})
+# Arabic prefixes written onto the word: the article and the conjunctions/prepositions before it.
+_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_SEMITIC = re.compile(r"[\u0590-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+# Han (and Thai, Lao, Khmer, Myanmar) runs have no spaces: one key per pair of characters.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
+                  r"\u1000-\u109f\u1780-\u17ff]")
 
 
 class StoryProfile(NamedTuple):
@@ -143,28 +160,40 @@ def story_text(title: str, summary: str, body: str) -> str:
     return text[:MAX_CHARS]
 
 
-def _skeleton(word: str) -> str:
+def _skeleton(word: str, semitic: bool = False) -> str:
     """Consonant skeleton of a transliterated, lower-case word (see the module docstring)."""
-    for ending in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            word = word[: -len(ending)]
-            break
-    word = word.translate(_SKELETON_MAP)
-    out = [word[0]]
-    for ch in word[1:]:
-        if ch not in _SKELETON_DROP and ch != out[-1]:
-            out.append(ch)
+    for _ in range(2):
+        for ending in _ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                word = word[: -len(ending)]
+                break
+    for digraph, letter in _DIGRAPHS:
+        word = word.replace(digraph, letter)
+    vowels = _SEMITIC_VOWELS if semitic else _VOWELS
+    out = []
+    for ch in word:
+        if ch not in vowels:
+            ch = ch.translate(_SKELETON_MAP)
+            if not out or ch != out[-1]:
+                out.append(ch)
     return "".join(out)
 
 
 def _name_key(word: str) -> str | None:
     """The key of a name as written (any script), or None if nothing of it is left."""
-    if word[:2] == "ال" and len(word) > 3:  # the Arabic article: al-Hasakah is Hasakah
-        word = word[2:]
+    semitic = _SEMITIC.match(word) is not None
+    if semitic:
+        for prefix in _ARABIC_PREFIXES:
+            if word.startswith(prefix) and len(word) > len(prefix) + 2:
+                word = word[len(prefix):]
+                break
+        else:
+            if word[0] == "و" and len(word) > 4:
+                word = word[1:]
     ascii_word = "".join(ch for ch in anyascii(word).lower() if "a" <= ch <= "z")
     if len(ascii_word) < 2:
         return None
-    skeleton = _skeleton(ascii_word)
+    skeleton = _skeleton(ascii_word, semitic)
     return skeleton if len(skeleton) >= 2 else ascii_word
 
 
@@ -203,16 +232,18 @@ def _keys(title: str, rest: str) -> tuple[str, ...]:
     for words, loud in zip(segments, shouting, strict=True):
         for word, initial in words:
             if word[0].isdigit():
-                digits = _NUMBER_SEPARATORS.sub("", word)
-                if digits.isdigit():
-                    keys["#" + digits.lstrip("0")[:12] or "#0"] = None
+                number = _THOUSANDS.sub("", word).replace(",", ".")
+                if number.replace(".", "", 1).isdigit():
+                    keys["#" + (number.lstrip("0") or "0")[:12]] = None
+                continue
+            if "\u3040" <= word[0] <= "\u309f":  # Hiragana: grammar, not names
                 continue
             lower = word.lower()
             # An acronym is a name even where it spells a function word (IS, US, AND).
             acronym = not loud and 2 <= len(word) <= 6 and word.isupper()
             if len(word) < 2 or (lower in function_words and not acronym):
                 continue
-            if _UNSPACED.match(word):
+            if _HAN.match(word):
                 for pair in itertools.pairwise(word):
                     keys["".join(pair)] = None
                 continue
@@ -295,8 +326,10 @@ class StoryLinker:
     def __len__(self) -> int:
         return len(self._stories)
 
-    def _weight(self, key: str) -> float:
-        idf = math.log((self._articles + 1.0) / (self._df.get(key, 0.0) + 1.0)) + 1.0
+    def _weight(self, key: str, df: float) -> float:
+        idf = math.log((self._articles + 1.0) / (df + 1.0)) + 1.0
+        if df <= 0.0:
+            idf *= UNSEEN_WEIGHT
         if key[0] == "#":
             return idf * NUMBER_WEIGHT
         if len(key) <= 2:
@@ -316,7 +349,8 @@ class StoryLinker:
 
     def _score(self, profile: StoryProfile) -> tuple[_Story | None, float]:
         """The best live story for a profile and its similarity (0.0 if none)."""
-        weights = {k: self._weight(k) for k in profile.keys}
+        df = self._df
+        weights = {k: self._weight(k, df.get(k, 0.0)) for k in profile.keys}
         mass = sum(weights.values())
         if mass <= 0.0:
             return None, 0.0
@@ -356,7 +390,11 @@ class StoryLinker:
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             story.counts = counts = dict(ranked[:STORY_KEYS])
             self._unpost(story.story_id, (k for k, _ in ranked[STORY_KEYS:]))
-        story.mass = sum(self._weight(k) * c for k, c in counts.items()) / story.size
+        # Full weights here, although the article's unseen keys weigh less: a story whose other
+        # keys nobody else had must not look like a strong match for one shared name.
+        df = self._df
+        story.mass = sum(self._weight(k, df.get(k, 1.0)) * c
+                         for k, c in counts.items()) / story.size
         for key in counts:
             posting = self._postings.setdefault(key, OrderedDict())
             posting[story.story_id] = None
