@@ -5,6 +5,7 @@ tests (a fictional mine accident in Kiruna, reported in Swedish and Dutch)."""
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import tempfile
 from datetime import timedelta
@@ -21,11 +22,12 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 
 from wirewatch.core.article import build_event
+from wirewatch.core.stories import StoryLinker, story_profile
 from wirewatch.pipelines.link import INCOMPLETE_NOTE, Link
 from wirewatch.pipelines.link import decide as link_decide
 from wirewatch.pipelines.link.decide import LATE_NOTE
 from wirewatch.pipelines.link.join import join
-from wirewatch.pipelines.link.records import Held, StoryVerdicts
+from wirewatch.pipelines.link.records import Held, Profiles, StoryVerdicts
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
 
 HOUR_MS = 3600 * 1000
@@ -209,6 +211,27 @@ def _at(hours: float) -> float:
     return (T0 + hours * HOUR_MS) / 1000
 
 
+def test_a_linker_rebuilt_from_its_snapshot_and_log_is_the_linker_that_decided():
+    """What a restarted decider does: the snapshot plus the panes fed since give the same
+    linker, so the stories go on the same."""
+    sv, nl = event("Norrlandsposten", 1, SWEDISH, 0), event("De Avondkrant", 2, DUTCH, 2)
+    copy = event("Wire Copy", 3, SWEDISH, 1, duplicate_of=sv)
+    derby = event("Norrlandsposten", 4, DERBY, 20)
+    part = Profiles("b1", 0, (0, 1, 2, 3), ("", "", sv["event_id"], ""),
+                    tuple(story_profile(e) for e in (sv, nl, copy, derby)))
+    rows = link_decide._rows([part])
+    live = StoryLinker()
+    snapshot = pickle.dumps(live)
+    log = [link_decide._decide(live, rows[:2], None)[0],
+           link_decide._decide(live, rows[2:], None)[0]]
+    rebuilt = pickle.loads(snapshot)
+    for pane in log:
+        link_decide._apply(rebuilt, pane)
+    assert pickle.dumps(rebuilt) == pickle.dumps(live)
+    later = story_profile(event("Aftonkusten", 5, SWEDISH, 30))
+    assert rebuilt.link(later) == live.link(later)
+
+
 def _check(stream: TestStream, expected: list) -> None:
     p = TestPipeline(options=_streaming())
     rows = (p | stream | Link()).events | "Rows" >> beam.Map(_row)
@@ -216,7 +239,9 @@ def _check(stream: TestStream, expected: list) -> None:
     p.run().wait_until_finish()
 
 
-def test_stream_links_in_event_time_order_not_arrival_order():
+@pytest.mark.parametrize("snapshot_every", [1, 60])
+def test_stream_links_in_event_time_order_not_arrival_order(monkeypatch, snapshot_every):
+    monkeypatch.setattr(link_decide, "SNAPSHOT_EVERY", snapshot_every)
     sv, nl = event("Norrlandsposten", 1, SWEDISH, 0), event("De Avondkrant", 2, DUTCH, 2)
     stream = (TestStream()
               .advance_watermark_to(_at(-1))

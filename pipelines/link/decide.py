@@ -8,7 +8,8 @@ the rate of stories in it), not by the age of the stream.
 
 - **Stream** (:class:`DecideInOrder`): a GroupByKey in windows of one tick (1 s) of element
   time holds the profiles until the watermark has passed the tick, then hands them over as one
-  pane, decided in event-time order; the linker lives in state between panes. A profile whose
+  pane, decided in event-time order; the linker lives in state between panes (a snapshot and
+  the panes fed to it since, see :class:`DecideInOrder`). A profile whose
   event time is behind what was already decided (it was read late) is decided too, against
   the stories as they are then, and noted (:data:`LATE_NOTE`). No user timers, for the reason
   Dedupe has none (``pipelines/dedupe/decide.py``: on Prism they lost batches under load).
@@ -29,17 +30,20 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
-from wirewatch.core.stories import StoryLinker
+from wirewatch.core.stories import StoryLinker, StoryProfile
 from wirewatch.pipelines.link.records import Profiles, StoryVerdicts
 
-__all__ = ["DECIDE_CHUNK", "DEFAULTS", "LATE_NOTE", "DecideAll", "DecideInOrder",
-           "LinkerSettings"]
+__all__ = ["DECIDE_CHUNK", "DEFAULTS", "LATE_NOTE", "SNAPSHOT_EVERY", "DecideAll",
+           "DecideInOrder", "LinkerSettings"]
 
 #: The linker's own defaults (horizon_ms, threshold, max_size), for options and their --help.
 DEFAULTS = {name: p.default for name, p in inspect.signature(StoryLinker).parameters.items()}
 
 #: Profiles decided between two expiry rounds on bounded input.
 DECIDE_CHUNK = 4096
+#: A stream's decider writes its whole linker to state once in this many panes (ticks with
+#: articles), and only the panes' profiles in between.
+SNAPSHOT_EVERY = 60
 #: Note on an article decided after later articles were (it arrived behind the watermark).
 LATE_NOTE = "story: arrived late; later articles were linked without it"
 
@@ -66,31 +70,49 @@ def _rows(parts: Iterable[Profiles]) -> list[_Row]:
     return rows
 
 
-def _decide(linker: StoryLinker, rows: Sequence[_Row], late_before: int | None
-            ) -> list[StoryVerdicts]:
-    """Link ``rows`` (in decision order) with ``linker``, one verdict record per batch. A row
-    earlier than ``late_before`` (the decider had already gone past it) is noted late."""
-    by_batch: dict[str, tuple[Profiles, list]] = {}
+#: What the linker is fed for one pane, in decision order: when to expire before it, and
+#: (profile, duplicate_of or "") per article. Replaying these rebuilds the linker exactly.
+_Pane = tuple[int, tuple[tuple[StoryProfile, str], ...]]
+
+
+def _apply(linker: StoryLinker, pane: _Pane) -> list[tuple[str, str, float, str, str]]:
+    """Feed ``pane`` to ``linker``: (story_id, linked_by, similarity, note, failure) per
+    article. Deterministic, so that a replay of the same panes rebuilds the same linker."""
+    expire_at, items = pane
+    # Stories older than the horizon of the pane's earliest article can take no one.
+    linker.expire(expire_at)
     first: dict[str, tuple] = {}  # event_id -> its verdict, for a second delivery of it
-    for time_ms, event_id, part, i in rows:
-        failure = ""
-        if event_id in first:  # the same article delivered twice (Kafka's at-least-once)
-            story_id, linked_by, similarity, note = first[event_id]
-        else:
+    out = []
+    for profile, duplicate_of in items:
+        if profile.event_id not in first:  # else: delivered twice (Kafka's at-least-once)
             try:
-                verdict = linker.link(part.profiles[i], part.duplicate_of[i] or None)
-                story_id, linked_by, similarity, note = (
-                    verdict.story_id, verdict.linked_by, verdict.similarity, verdict.note or "")
+                v = linker.link(profile, duplicate_of or None)
+                first[profile.event_id] = (v.story_id, v.linked_by, v.similarity, v.note or "",
+                                           "")
             except Exception as e:  # a bug or an input nobody foresaw: its own story
-                story_id, linked_by, similarity, note = event_id, "first", 1.0, ""
-                failure = f"linking failed: {e!r}"
-            first[event_id] = (story_id, linked_by, similarity, note)
+                first[profile.event_id] = (profile.event_id, "first", 1.0, "",
+                                           f"linking failed: {e!r}")
+        out.append(first[profile.event_id])
+    return out
+
+
+def _decide(linker: StoryLinker, rows: Sequence[_Row], late_before: int | None
+            ) -> tuple[_Pane, list[StoryVerdicts]]:
+    """Link ``rows`` (in decision order) with ``linker``: what was fed to it, and one verdict
+    record per batch. A row earlier than ``late_before`` (the decider had already gone past
+    it) is noted late."""
+    pane = (rows[0][0], tuple((part.profiles[i], part.duplicate_of[i] or "")
+                              for _, _, part, i in rows))
+    by_batch: dict[str, tuple[Profiles, list]] = {}
+    for (time_ms, _, part, i), (story_id, linked_by, similarity, note, failure) in zip(
+            rows, _apply(linker, pane), strict=True):
         if late_before is not None and time_ms < late_before:
             note = f"{note}; {LATE_NOTE}" if note else LATE_NOTE
         by_batch.setdefault(part.batch, (part, []))[1].append(
             (part.rows[i], story_id, linked_by, similarity, note, failure))
-    return [StoryVerdicts(part.batch, part.until, *(tuple(c) for c in zip(*found, strict=True)))
-            for part, found in by_batch.values()]
+    return pane, [StoryVerdicts(part.batch, part.until,
+                                *(tuple(c) for c in zip(*found, strict=True)))
+                  for part, found in by_batch.values()]
 
 
 def _out(verdict: StoryVerdicts) -> WindowedValue:
@@ -101,39 +123,53 @@ def _out(verdict: StoryVerdicts) -> WindowedValue:
 
 class DecideInOrder(beam.DoFn):
     """A stream: the profiles of one tick of element time at a time (a GroupByKey pane, once
-    the watermark has passed the tick), linked by the linker kept in state."""
+    the watermark has passed the tick), linked by one linker.
 
-    LINKER = userstate.ReadModifyWriteStateSpec("linker", PickleCoder())
-    VERSION = userstate.ReadModifyWriteStateSpec("version", VarIntCoder())
+    State is a snapshot of the linker plus a log of what it was fed since (one entry per pane):
+    writing the whole linker after every pane cost ~1 s per 7,000 live stories
+    (``benchmarks/bench_link.py``), more than a tick; appending a pane's profiles costs what
+    they weigh. Every :data:`SNAPSHOT_EVERY` panes the linker is written whole and the log
+    cleared. A worker that does not hold the current linker (a restart, another worker)
+    rebuilds it from the snapshot and replays the log: the same linker, so the same stories.
+    """
+
+    SNAPSHOT = userstate.ReadModifyWriteStateSpec("snapshot", PickleCoder())
+    LOG = userstate.BagStateSpec("log", PickleCoder())
+    PANES = userstate.ReadModifyWriteStateSpec("panes", VarIntCoder())
     DECIDED_UP_TO = userstate.ReadModifyWriteStateSpec("decided_up_to", VarIntCoder())
 
     def __init__(self, settings: LinkerSettings) -> None:
         self._settings = settings
 
     def setup(self) -> None:
-        # State is the truth; this keeps the linker between panes while the stored version
-        # says it is still current (unpickling it each second would cost more than linking).
+        # State is the truth; this keeps the linker between panes while the stored pane count
+        # says it is still current.
         self._cache: tuple[int, StoryLinker] | None = None
 
     def process(self, element: tuple[str, Iterable[Profiles]],
-                stored=beam.DoFn.StateParam(LINKER),
-                version=beam.DoFn.StateParam(VERSION),
+                snapshot=beam.DoFn.StateParam(SNAPSHOT),
+                log=beam.DoFn.StateParam(LOG),
+                panes=beam.DoFn.StateParam(PANES),
                 decided=beam.DoFn.StateParam(DECIDED_UP_TO)) -> Iterator[WindowedValue]:
         rows = _rows(element[1])
         if not rows:
             return
-        current = version.read() or 0
-        if self._cache and self._cache[0] == current:
+        done = panes.read() or 0
+        if self._cache and self._cache[0] == done:
             linker = self._cache[1]
         else:
-            linker = stored.read() or self._settings.linker()
-        # Stories older than the horizon of this pane's earliest article can take no one.
-        linker.expire(rows[0][0])
+            linker = snapshot.read() or self._settings.linker()
+            for pane in log.read():
+                _apply(linker, pane)
         before = decided.read()
-        out = _decide(linker, rows, before)
-        stored.write(linker)
-        version.write(current + 1)
-        self._cache = (current + 1, linker)
+        pane, out = _decide(linker, rows, before)
+        if (done + 1) % SNAPSHOT_EVERY:
+            log.add(pane)
+        else:
+            snapshot.write(linker)
+            log.clear()
+        panes.write(done + 1)
+        self._cache = (done + 1, linker)
         decided.write(max(rows[-1][0], before or 0))
         for verdict in out:
             yield _out(verdict)
@@ -153,6 +189,5 @@ class DecideAll(beam.DoFn):
         linker = self._settings.linker()
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start:start + self._chunk]
-            linker.expire(chunk[0][0])
-            for verdict in _decide(linker, chunk, None):
+            for verdict in _decide(linker, chunk, None)[1]:
                 yield _out(verdict)
