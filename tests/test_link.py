@@ -13,7 +13,7 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability import common_urns
 from apache_beam.runners.pipeline_context import PipelineContext
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -201,12 +201,6 @@ def test_join_lets_a_batch_out_without_its_verdicts_and_notes_it():
     assert INCOMPLETE_NOTE in out.value["notes"]
 
 
-def _streaming() -> PipelineOptions:
-    options = PipelineOptions()
-    options.view_as(StandardOptions).streaming = True
-    return options
-
-
 def _at(hours: float) -> float:
     return (T0 + hours * HOUR_MS) / 1000
 
@@ -233,7 +227,7 @@ def test_a_linker_rebuilt_from_its_snapshot_and_log_is_the_linker_that_decided()
 
 
 def _check(stream: TestStream, expected: list) -> None:
-    p = TestPipeline(options=_streaming())
+    p = TestPipeline(options=PipelineOptions(streaming=True))
     rows = (p | stream | Link()).events | "Rows" >> beam.Map(_row)
     assert_that(rows, equal_to(expected))
     p.run().wait_until_finish()
@@ -281,7 +275,7 @@ def test_report_behind_the_watermark_still_goes_out_once():
               .add_elements([_stamped(nl)])
               .advance_watermark_to(_at(6))
               .advance_watermark_to_infinity())
-    p = TestPipeline(options=_streaming())
+    p = TestPipeline(options=PipelineOptions(streaming=True))
     titles = (p | stream | Link()).events | beam.Map(lambda e: e["title"])
     assert_that(titles, equal_to([SWEDISH[0], DUTCH[0]]))
     p.run().wait_until_finish()
