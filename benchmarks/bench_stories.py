@@ -4,6 +4,7 @@ One command, one run::
 
     .venv/bin/python benchmarks/bench_stories.py              # the README's tables
     .venv/bin/python benchmarks/bench_stories.py --articles 100000   # shorter state stream
+    .venv/bin/python benchmarks/bench_stories.py --sweep      # how the threshold was picked
 
 The story set is ``benchmarks/data/stories/reports.jsonl`` (team-written, see its README): each
 report carries the story it belongs to. Every contender sees the reports in (event time, id)
@@ -83,8 +84,8 @@ def exact_names_profile(article: dict) -> StoryProfile:
     return profile._replace(keys=keys)
 
 
-def run_linker(profiles: list[StoryProfile]) -> dict[str, str]:
-    linker = StoryLinker()
+def run_linker(profiles: list[StoryProfile], **settings: float) -> dict[str, str]:
+    linker = StoryLinker(**settings)
     return {p.event_id: linker.link(p).story_id for p in profiles}
 
 
@@ -199,10 +200,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--articles", type=int, default=1_000_000,
                         help="length of the synthetic stream for the state table")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only accuracy of ours against the linking threshold")
     args = parser.parse_args()
 
     reports = load_reports()
     truth = {r["event_id"]: r["story"] for r in reports}
+    if args.sweep:
+        profiles = [story_profile(r) for r in reports]
+        print("| threshold | B-cubed P | B-cubed R | B-cubed F1 | x-lang pair P | x-lang pair R |")
+        print("|---|---|---|---|---|---|")
+        for threshold in (0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3):
+            predicted = run_linker(profiles, threshold=threshold)
+            p, r, f1 = bcubed(truth, predicted)
+            pp, pr = _pr(cross_language_pairs(reports, predicted)[("all", "all")])
+            print(f"| {threshold} | {p:.3f} | {r:.3f} | {f1:.3f} | {pp:.3f} | {pr:.3f} |")
+        return
     languages = Counter(r["language"]["code"] for r in reports)
     print(f"story set: {len(reports)} reports, {len(set(truth.values()))} stories, "
           f"{len(languages)} languages; load {os.getloadavg()[0]:.2f}")
