@@ -43,17 +43,17 @@ import os
 import pickle
 import random
 import re
-import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_seconds
 from wirewatch.core.stories import StoryLinker, StoryProfile, story_profile, story_text
 
 DATA = Path(__file__).resolve().parent / "data" / "stories" / "reports.jsonl"
@@ -182,15 +182,6 @@ def _pr(c: Counter) -> tuple[float, float]:
 
 # --- speed and state ---
 
-def cpu_median(run: Callable[[], object], repeats: int) -> float:
-    took = []
-    for _ in range(repeats):
-        started = time.process_time()
-        run()
-        took.append(time.process_time() - started)
-    return statistics.median(took)
-
-
 def repeated(reports: list[dict], copies: int) -> list[dict]:
     """The story set ``copies`` times over, each copy with new ids and 10 days later."""
     out = []
@@ -316,9 +307,10 @@ def main() -> None:
         print(f"| {code} | {count} | " + " | ".join(cells) + " |")
 
     stream = repeated(reports, 40)
-    profile_s = cpu_median(lambda: [story_profile(r) for r in stream], args.repeats)
+    profile_s = median_seconds(lambda: [story_profile(r) for r in stream], args.repeats,
+                               clock=time.process_time)
     profiles = [story_profile(r) for r in stream]
-    link_s = cpu_median(lambda: run_linker(profiles), args.repeats)
+    link_s = median_seconds(lambda: run_linker(profiles), args.repeats, clock=time.process_time)
     n = len(stream)
     print(f"\nSpeed over {n} articles (the story set x 40), CPU time, median of {args.repeats}; "
           f"load {os.getloadavg()[0]:.2f}:\n")
