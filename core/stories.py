@@ -270,7 +270,7 @@ def story_profile(article: Mapping[str, Any]) -> StoryProfile:
         language = language.get("code")
     source = article.get("source")
     outlet = source.get("outlet") if isinstance(source, Mapping) else None
-    title = unicodedata.normalize("NFC", article.get("title") or "")
+    title = unicodedata.normalize("NFC", (article.get("title") or "")[:MAX_CHARS])
     summary = article.get("summary") or ""
     body = article.get("body") or ""
     rest = unicodedata.normalize("NFC", story_text("", summary[:MAX_CHARS], body[:MAX_CHARS]))
@@ -280,7 +280,7 @@ def story_profile(article: Mapping[str, Any]) -> StoryProfile:
         title=title[:300],
         language=language,
         outlet=outlet,
-        keys=_keys(title[:MAX_CHARS], rest[: MAX_CHARS - min(len(title), MAX_CHARS)]),
+        keys=_keys(title, rest[: max(0, MAX_CHARS - len(title))]),
     )
 
 
