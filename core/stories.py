@@ -13,14 +13,17 @@ not function words (``data/stories/function_words.txt``), acronyms, and numbers.
 word at the start of a sentence, or in a headline written in headline case or all caps, counts
 only if the rest of the text confirms it (capitalised elsewhere), since there the capital says
 nothing. Names are transliterated to ASCII (``anyascii``: Сирия -> Siriya, سوريا -> swry) and
-reduced to a *consonant skeleton*: an inflection ending is cut, then the first letter and the
-following consonants are kept, with vowels, h, w, v and y dropped and c/k/q, s/z merged
-(Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah, Hasaké, حسكة -> ``hsk``). Numbers are
-kept as digits without separators (``1,200`` and ``1 200`` -> ``#1200``). Text in scripts
-without case (Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a
-function word is a candidate, and rarity sorts them out. Han and Kana runs give character
-pairs. Only the title, the lead and the start of the body are read (bounded time for 1 MB
-bodies) and at most :data:`MAX_KEYS` keys are kept.
+reduced to a *consonant skeleton*: up to two inflection endings are cut, vowels and h dropped
+(in Arabic and Hebrew w, v and y too: they write long vowels), letters that scripts and
+languages write differently merged (c/k/q, s/z/x, b/p, f/v/w), and at most
+:data:`SKELETON_MAX` consonants kept: Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah,
+Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separators (``1,300``,
+``1.300`` and ``1 300`` -> ``#1300``; ``7,8`` -> ``#7.8``). Text in scripts without case
+(Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a function
+word is a candidate, and rarity sorts them out. In Japanese and Chinese, Katakana runs are names
+(they mostly spell foreign ones), Han runs give character pairs, Hiragana is grammar. Only the
+title, the lead and the start of the body are read (bounded time for 1 MB bodies) and at most
+:data:`MAX_KEYS` keys are kept.
 
 **Linking.** Each key weighs its rarity in the stream so far (IDF counted in-stream, in a table
 that halves every :data:`IDF_HALF_LIFE` articles so it stays bounded), times a factor for weak
@@ -84,6 +87,9 @@ SHORT_WEIGHT = 0.6
 # Weight factor of a key no other article has had: in a language whose nouns are all capitalised
 # (German) or a script without case, most of those are words, not names.
 UNSEEN_WEIGHT = 0.25
+# A skeleton keeps its first consonants only: inflections and compounds differ after them
+# (Afghanistan / Afganistan'da, Cherson / chersońskim, Erdogan / Erdoğan'ın).
+SKELETON_MAX = 4
 # Time decay: similarity x 1 / (1 + gap / DECAY_MS), gap from the story's last article.
 DECAY_MS = 24 * 3600 * 1000
 # Similarity an article needs to join a story (bench_stories.py --sweep shows the trade-off).
@@ -198,7 +204,7 @@ def _name_key(word: str) -> str | None:
     if len(ascii_word) < 2:
         return None
     skeleton = _skeleton(ascii_word, semitic)
-    return skeleton if len(skeleton) >= 2 else ascii_word
+    return skeleton[:SKELETON_MAX] if len(skeleton) >= 2 else ascii_word
 
 
 def _cased(word: str) -> bool:
