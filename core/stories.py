@@ -80,7 +80,7 @@ MAX_KEYS = 40
 STORY_KEYS = 64
 POSTINGS = 32
 # The in-stream document frequencies halve every this many articles (bounded table).
-IDF_HALF_LIFE = 1 << 15
+IDF_HALF_LIFE = 1 << 13
 # Weight factors of keys that also occur by chance: numbers, skeletons of 2 letters.
 NUMBER_WEIGHT = 0.5
 SHORT_WEIGHT = 0.6
@@ -355,7 +355,9 @@ class StoryLinker:
         if self._since_halving >= IDF_HALF_LIFE:
             self._since_halving = 0
             self._articles /= 2.0
-            self._df = {k: v / 2.0 for k, v in df.items() if v >= 1.0}
+            # A key seen once in a half-life is forgotten: the table holds the keys of the
+            # last IDF_HALF_LIFE articles and the recurring ones, not every name ever seen.
+            self._df = {k: v / 2.0 for k, v in df.items() if v >= 2.0}
 
     def _score(self, profile: StoryProfile) -> tuple[_Story | None, float]:
         """The best live story for a profile and its similarity (0.0 if none)."""
