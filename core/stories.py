@@ -370,7 +370,11 @@ class StoryLinker:
         names: set[str] = set()
         stories = self._stories
         earliest = profile.event_time_ms - self.horizon_ms
+        numbers = []
         for key, weight in weights.items():
+            if key[0] == "#":
+                numbers.append((key, weight))
+                continue
             posting = self._postings.get(key)
             if not posting:
                 continue
@@ -380,8 +384,15 @@ class StoryLinker:
                     continue
                 dots[story_id] = dots.get(story_id, 0.0) + (
                     weight * story.counts.get(key, 0) / story.size)
-                if key[0] != "#":
-                    names.add(story_id)
+                names.add(story_id)
+        # Numbers only add to stories a name found (they never link alone): look them up in
+        # those stories instead of walking their postings.
+        for key, weight in numbers:
+            for story_id in names:
+                story = stories[story_id]
+                count = story.counts.get(key)
+                if count:
+                    dots[story_id] += weight * count / story.size
         best, best_score = None, 0.0
         for story_id in sorted(names):
             story = stories[story_id]
