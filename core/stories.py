@@ -91,7 +91,9 @@ UNSEEN_WEIGHT = 0.25
 # (Afghanistan / Afganistan'da, Cherson / chersońskim, Erdogan / Erdoğan'ın).
 SKELETON_MAX = 4
 # Time decay: similarity x 1 / (1 + gap / DECAY_MS), gap from the story's last article.
-DECAY_MS = 24 * 3600 * 1000
+# 12 h: a report of another event at the same place with the same actors a day or two later (a
+# drone strike on the SDF near Hasakah after the IS attack on its prison) shares most names.
+DECAY_MS = 12 * 3600 * 1000
 # Similarity an article needs to join a story (bench_stories.py --sweep shows the trade-off).
 THRESHOLD = 0.15
 # A segment is headline-cased (or all caps) when this share of its words starts upper case.

@@ -41,12 +41,17 @@ DUTCH = article(
     "Strijders van IS hebben een gevangenis in Hasakah aangevallen waar duizenden jihadisten "
     "vastzitten. Volgens de Syrische Democratische Strijdkrachten (SDF) zijn tientallen "
     "gevangenen ontsnapt en vallen er zeker 30 doden.", "nl", "Dagblad van het Oosten")
-# The same place and week, another event.
+# The same place and week, other events.
 WATER = article(
     "nl-water", 50, "Waterstation Hasakah opnieuw buiten werking",
     "Honderdduizenden inwoners van de Syrische stad Hasakah zitten al dagen zonder drinkwater "
     "nadat het pompstation Allouk stilviel. De Koerdische autoriteiten geven Turkije de schuld.",
     "nl", "Dagblad van het Oosten")
+# Another event at the same place with the same actors, the next day and a half.
+DRONE = article(
+    "en-drone", 40, "Turkish drone strike kills two near Qamishli",
+    "A Turkish drone hit a car on the road between Qamishli and Hasakah on Sunday, killing two "
+    "members of the Kurdish-led Syrian Democratic Forces (SDF), a spokesman said.")
 # What else the desks published that week: the stream the names' rarity is counted in.
 BACKGROUND = [
     article("bg-1", -60, "Syrian army shells villages in Idlib",
@@ -92,7 +97,7 @@ def test_founding_case_swedish_and_dutch_reports_share_a_story_with_their_wire_c
     sv_copy = wire_copy(SWEDISH, "sv-copy", 1, "Södra Dagbladet")
     nl_copy = wire_copy(DUTCH, "nl-copy", 2, "Westlands Courant")
     nl_found = wire_copy(DUTCH, "nl-found", 4, "Het Noorderblad")  # a copy dedupe did not mark
-    verdicts = linked([*BACKGROUND, SWEDISH, DUTCH, sv_copy, nl_copy, nl_found, WATER],
+    verdicts = linked([*BACKGROUND, SWEDISH, DUTCH, sv_copy, nl_copy, nl_found, DRONE, WATER],
                       duplicates={"sv-copy": "sv-attack", "nl-copy": "nl-attack"})
     story = verdicts["sv-attack"]
     assert story == StoryVerdict("sv-attack", "first", 1.0, None)
@@ -102,8 +107,8 @@ def test_founding_case_swedish_and_dutch_reports_share_a_story_with_their_wire_c
     assert verdicts["sv-copy"] == StoryVerdict("sv-attack", "duplicate", 1.0, None)
     assert verdicts["nl-copy"] == StoryVerdict("sv-attack", "duplicate", 1.0, None)
     assert verdicts["nl-found"].story_id == "sv-attack"
-    assert verdicts["nl-water"].story_id == "nl-water"
-    assert verdicts["nl-water"].linked_by == "first"
+    assert verdicts["en-drone"] == StoryVerdict("en-drone", "first", 1.0, None)
+    assert verdicts["nl-water"] == StoryVerdict("nl-water", "first", 1.0, None)
     # None of the week's other news is in the story.
     assert all(verdicts[a["event_id"]].story_id != "sv-attack" for a in BACKGROUND)
 
