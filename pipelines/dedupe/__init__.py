@@ -38,9 +38,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
-from apache_beam.transforms.window import FixedWindows, GlobalWindows
-from apache_beam.utils.timestamp import Duration
+from apache_beam.transforms.window import GlobalWindows
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import NearDupConfig
@@ -48,25 +46,13 @@ from wirewatch.pipelines.dedupe.decide import DecideGrouped, DecideInShard
 from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, LATE_NOTE, join
 from wirewatch.pipelines.dedupe.records import Part, Probes, RecordCoder
 from wirewatch.pipelines.dedupe.sketch import SKETCHED, SketchFn
+from wirewatch.pipelines.ticks import TICK_MS, ticks
 
 __all__ = ["INCOMPLETE_NOTE", "LATE_NOTE", "Dedupe", "Deduped"]
-
-#: Probes are decided per tick of element time, once the watermark has passed the tick.
-_TICK_MS = 1000
-#: Late probes are never dropped (a record arriving days late is still decided and written).
-_FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
 
 for _record in (Part, Probes):
     beam.coders.registry.register_coder(_record, RecordCoder)
 
-
-def _windows() -> beam.WindowInto:
-    """Windows of one tick whose pane fires once the watermark has passed it, then once more
-    for each late element; late elements are never dropped."""
-    return beam.WindowInto(FixedWindows(_TICK_MS / 1000),
-                           trigger=AfterWatermark(late=AfterCount(1)),
-                           accumulation_mode=AccumulationMode.DISCARDING,
-                           allowed_lateness=_FOREVER)
 
 
 class Deduped(NamedTuple):
@@ -111,7 +97,7 @@ class Dedupe(beam.PTransform):
         sketched = (events
                     | "Sketch" >> beam.ParDo(SketchFn(
                         self._config, self._shards, self._batch_size,
-                        None if events.is_bounded else _TICK_MS))
+                        None if events.is_bounded else TICK_MS))
                     .with_output_types(tuple[str, Probes], sketched=tuple[str, Part])
                     .with_outputs(SKETCHED, main="probes"))
         if events.is_bounded:
@@ -127,7 +113,7 @@ class Dedupe(beam.PTransform):
             # The runner holds each shard's probes of a tick until the watermark has passed
             # it; a late probe gets a pane of its own (nothing is ever dropped as late).
             verdicts = (sketched.probes
-                        | "Ticks" >> _windows()
+                        | "Ticks" >> ticks()
                         | "ShardTicks" >> beam.GroupByKey()
                         | "Decided" >> beam.WindowInto(GlobalWindows())
                         | "DecideInShards" >> beam.ParDo(
@@ -137,7 +123,7 @@ class Dedupe(beam.PTransform):
             # tick up to it is decided. The join needs no late pane: Prism (Beam 2.77) fired
             # none before the window closed, so the join goes on without a late part instead.
             parts = ((sketched[SKETCHED], verdicts) | "Together" >> beam.Flatten()
-                     | "BatchTicks" >> _windows())
+                     | "BatchTicks" >> ticks())
         joined = (parts
                   | "JoinGroups" >> beam.GroupByKey()
                   | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))

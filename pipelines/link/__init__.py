@@ -35,9 +35,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
-from apache_beam.transforms.window import FixedWindows, GlobalWindows
-from apache_beam.utils.timestamp import Duration
+from apache_beam.transforms.window import GlobalWindows
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.pipelines.dedupe.records import RecordCoder
@@ -45,25 +43,13 @@ from wirewatch.pipelines.link.decide import DecideAll, DecideInOrder, LinkerSett
 from wirewatch.pipelines.link.join import INCOMPLETE_NOTE, join
 from wirewatch.pipelines.link.profile import HELD, ProfileFn
 from wirewatch.pipelines.link.records import Held, Profiles, StoryVerdicts
+from wirewatch.pipelines.ticks import TICK_MS, ticks
 
 __all__ = ["INCOMPLETE_NOTE", "Link", "Linked"]
-
-#: Profiles are decided per tick of element time, once the watermark has passed the tick.
-_TICK_MS = 1000
-#: Late profiles are never dropped (an article arriving days late is still linked and written).
-_FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
 
 for _record in (Held, Profiles, StoryVerdicts):
     beam.coders.registry.register_coder(_record, RecordCoder)
 
-
-def _ticks() -> beam.WindowInto:
-    """Windows of one tick whose pane fires once the watermark has passed it, then once more
-    for each late element; late elements are never dropped."""
-    return beam.WindowInto(FixedWindows(_TICK_MS / 1000),
-                           trigger=AfterWatermark(late=AfterCount(1)),
-                           accumulation_mode=AccumulationMode.DISCARDING,
-                           allowed_lateness=_FOREVER)
 
 
 class Linked(NamedTuple):
@@ -100,7 +86,7 @@ class Link(beam.PTransform):
             raise ValueError("Link decides over the whole stream: give it events in the "
                              "global window (window them after it)")
         profiled = (events
-                    | "Profile" >> beam.ParDo(ProfileFn(self._batch_size, _TICK_MS))
+                    | "Profile" >> beam.ParDo(ProfileFn(self._batch_size, TICK_MS))
                     .with_output_types(tuple[str, Profiles], held=tuple[str, Held])
                     .with_outputs(HELD, main="profiles"))
         if events.is_bounded:
@@ -114,13 +100,13 @@ class Link(beam.PTransform):
             # The runner holds each tick's profiles until the watermark has passed it; a late
             # profile gets a pane of its own (nothing is ever dropped as late).
             verdicts = (profiled.profiles
-                        | "Ticks" >> _ticks()
+                        | "Ticks" >> ticks()
                         | "TickProfiles" >> beam.GroupByKey()
                         | "Decided" >> beam.WindowInto(GlobalWindows())
                         | "DecideInOrder" >> beam.ParDo(DecideInOrder(self._settings))
                         .with_output_types(tuple[str, StoryVerdicts]))
             parts = ((profiled[HELD], verdicts) | "Together" >> beam.Flatten()
-                     | "BatchTicks" >> _ticks())
+                     | "BatchTicks" >> ticks())
         joined = (parts
                   | "JoinGroups" >> beam.GroupByKey()
                   | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))
