@@ -81,18 +81,15 @@ def _apply(linker: StoryLinker, pane: _Pane) -> list[tuple[str, str, float, str,
     expire_at, items = pane
     # Stories older than the horizon of the pane's earliest article can take no one.
     linker.expire(expire_at)
-    first: dict[str, tuple] = {}  # event_id -> its verdict, for a second delivery of it
     out = []
     for profile, duplicate_of in items:
-        if profile.event_id not in first:  # else: delivered twice (Kafka's at-least-once)
-            try:
-                v = linker.link(profile, duplicate_of or None)
-                first[profile.event_id] = (v.story_id, v.linked_by, v.similarity, v.note or "",
-                                           "")
-            except Exception as e:  # a bug or an input nobody foresaw: its own story
-                first[profile.event_id] = (profile.event_id, "first", 1.0, "",
-                                           f"linking failed: {e!r}")
-        out.append(first[profile.event_id])
+        # An event_id delivered again (at-least-once input, in this pane or an earlier one)
+        # gets its first verdict from the linker, which counts it once.
+        try:
+            v = linker.link(profile, duplicate_of or None)
+            out.append((v.story_id, v.linked_by, v.similarity, v.note or "", ""))
+        except Exception as e:  # a bug or an input nobody foresaw: its own story
+            out.append((profile.event_id, "first", 1.0, "", f"linking failed: {e!r}"))
     return out
 
 
