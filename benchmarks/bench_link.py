@@ -107,19 +107,25 @@ def step_table(articles: list[dict], repeats: int) -> list[tuple[str, float]]:
     return rows
 
 
-def state_table(articles: int) -> list[tuple[int, int, float, float, float, float]]:
-    """(articles, live stories, snapshot bytes per live story, write ms, read ms, log bytes
-    per article) at checkpoints."""
+def state_table(articles: int) -> list[tuple[int, int, float, float, float, float, float]]:
+    """(articles, live stories, decide articles per CPU-second since the last checkpoint,
+    snapshot bytes per live story, write ms, read ms, log bytes per article) at checkpoints."""
     linker = StoryLinker()
     checkpoints = {articles // 10, articles // 2, articles}
     rows = []
     recent: list = []
+    deciding, decided = 0.0, 0  # CPU seconds in link and expire since the last checkpoint
     for n, profile in enumerate(synthetic_stream(articles), start=1):
+        started = time.process_time()
         linker.link(profile)
-        recent = [*recent[-999:], (profile, "")]
         if n % 1000 == 0:
             linker.expire(profile.event_time_ms)
+        deciding += time.process_time() - started
+        decided += 1
+        recent = [*recent[-999:], (profile, "")]
         if n in checkpoints:
+            rate = decided / deciding
+            deciding, decided = 0.0, 0
             started = time.perf_counter()
             state = pickle.dumps(linker)  # what PickleCoder writes for the state cell
             wrote = time.perf_counter() - started
@@ -127,8 +133,8 @@ def state_table(articles: int) -> list[tuple[int, int, float, float, float, floa
             pickle.loads(state)
             read = time.perf_counter() - started
             logged = len(pickle.dumps((0, tuple(recent)))) / len(recent)  # as the log has it
-            rows.append((n, len(linker), len(state) / max(1, len(linker)), wrote * 1000,
-                         read * 1000, logged))
+            rows.append((n, len(linker), rate, len(state) / max(1, len(linker)),
+                         wrote * 1000, read * 1000, logged))
     return rows
 
 
@@ -155,12 +161,12 @@ def main() -> None:
     print()
     print(f"State, synthetic stream of {args.articles:,} articles, 72 h horizon; "
           f"load {os.getloadavg()[0]:.2f}")
-    print("| articles | live stories | snapshot bytes per live story | write snapshot (ms) "
-          "| read snapshot (ms) | log bytes per article |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for n, live, per_story, wrote, read, logged in state_table(args.articles):
-        print(f"| {n:,} | {live:,} | {per_story:,.0f} | {wrote:,.1f} | {read:,.1f} "
-              f"| {logged:,.0f} |")
+    print("| articles | live stories | decide articles/s/core | snapshot bytes per live story "
+          "| write snapshot (ms) | read snapshot (ms) | log bytes per article |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, live, rate, per_story, wrote, read, logged in state_table(args.articles):
+        print(f"| {n:,} | {live:,} | {rate:,.0f} | {per_story:,.0f} | {wrote:,.1f} "
+              f"| {read:,.1f} | {logged:,.0f} |")
 
 
 if __name__ == "__main__":
