@@ -14,7 +14,8 @@ word at the start of a sentence, or in a headline written in headline case or al
 only if the rest of the text confirms it (capitalised elsewhere), since there the capital says
 nothing. Names are transliterated to ASCII (``anyascii``: Сирия -> Siriya, سوريا -> swry) and
 reduced to a *consonant skeleton*: up to two inflection endings are cut, vowels and h dropped
-(in Arabic and Hebrew w, v and y too: they write long vowels), letters that scripts and
+(in Arabic and Hebrew w, v and y too: they write long vowels; Arabic's تش is the ch of
+foreign names), letters that scripts and
 languages write differently merged (c/k/q, s/z/x, b/p, f/v/w), and at most
 :data:`SKELETON_MAX` consonants kept: Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah,
 Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separators (``1,300``,
@@ -206,6 +207,9 @@ def _name_key(word: str) -> str | None:
             if word[0] == "و" and len(word) > 4:
                 word = word[1:]
     ascii_word = "".join(ch for ch in anyascii(word).lower() if "a" <= ch <= "z")
+    if semitic:
+        # Arabic spells the ch of foreign names (Chandrayaan, Chile) ta-shin: the skeleton's ch.
+        ascii_word = ascii_word.replace("tsh", "ch")
     if len(ascii_word) < 2:
         return None
     skeleton = _skeleton(ascii_word, semitic)

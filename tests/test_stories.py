@@ -273,3 +273,13 @@ def test_an_article_delivered_again_gets_its_first_verdict_and_counts_nothing():
             assert twice.link(story_profile(a), duplicate_of) == first[a["event_id"]]
     assert first["nl-attack"].story_id == first["sv-copy"].story_id == "sv-attack"
     assert twice.__getstate__() == once.__getstate__()  # nothing counted twice
+
+
+def test_arabic_spelling_of_ch_in_foreign_names_meets_the_latin_one():
+    """Arabic writes the ch of Chandrayaan or Chile as ta-shin (تش)."""
+    english = story_profile(article("en-moon", 0, "Moon landing",
+                                    "The lander of India's Chandrayaan mission touched down."))
+    arabic = story_profile(article("ar-moon", 0, "هبوط على القمر",
+                                   "هبطت مركبة تشاندرايان الهندية على سطح القمر.", "ar"))
+    assert "kndr" in english.keys
+    assert "kndr" in arabic.keys
