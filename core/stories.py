@@ -112,12 +112,12 @@ _WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}
 _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
-_ENDINGS = sorted(
+_ENDINGS = frozenset(
     ("ien", "ije", "ija", "iya", "iyah", "ia", "ie", "ya", "ah", "eh", "en", "es", "an", "ns",
      "je", "ian", "ians", "isch", "ische", "ischen", "ese", "isk", "iska", "iske", "ska", "ske",
      "ais", "aise", "ienne", "iens", "ens", "ov", "om", "ow", "em", "ym", "ego", "ogo",
-     "a", "e", "i", "o", "s", "y", "u"),
-    key=len, reverse=True)
+     "a", "e", "i", "o", "s", "y", "u"))
+_ENDING_LENGTHS = sorted({len(e) for e in _ENDINGS}, reverse=True)
 _VOWELS = frozenset("aeiouyh")
 # Scripts that write long vowels with consonant letters (waw, yod): w, v and y are vowels there.
 _SEMITIC_VOWELS = frozenset("aeiouyhwv")
@@ -178,10 +178,10 @@ def story_text(title: str, summary: str, body: str) -> str:
 
 def _skeleton(word: str, semitic: bool = False) -> str:
     """Consonant skeleton of a transliterated, lower-case word (see the module docstring)."""
-    for _ in range(2):
-        for ending in _ENDINGS:
-            if word.endswith(ending) and len(word) - len(ending) >= 3:
-                word = word[: -len(ending)]
+    for _ in range(2):  # the longest ending that leaves 3 letters, twice
+        for length in _ENDING_LENGTHS:
+            if len(word) - length >= 3 and word[-length:] in _ENDINGS:
+                word = word[:-length]
                 break
     for digraph, letter in _DIGRAPHS:
         word = word.replace(digraph, letter)
