@@ -43,7 +43,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_stories import load_reports, synthetic_stream
+from benchmarks.bench_stories import linked_stream, load_reports, synthetic_stream
 from benchmarks.timing import median_seconds
 from wirewatch.core.article import build_event
 from wirewatch.core.stories import StoryLinker, story_profile
@@ -110,31 +110,19 @@ def step_table(articles: list[dict], repeats: int) -> list[tuple[str, float]]:
 def state_table(articles: int) -> list[tuple[int, int, float, float, float, float, float]]:
     """(articles, live stories, decide articles per CPU-second since the last checkpoint,
     snapshot bytes per live story, write ms, read ms, log bytes per article) at checkpoints."""
-    linker = StoryLinker()
-    checkpoints = {articles // 10, articles // 2, articles}
+    # What a pane appends to the log, per article: the stream's first 1,000 profiles as one.
+    pane = (0, tuple((p, "") for p in synthetic_stream(1000)))
+    logged = len(pickle.dumps(pane)) / 1000
     rows = []
-    recent: list = []
-    deciding, decided = 0.0, 0  # CPU seconds in link and expire since the last checkpoint
-    for n, profile in enumerate(synthetic_stream(articles), start=1):
-        started = time.process_time()
-        linker.link(profile)
-        if n % 1000 == 0:
-            linker.expire(profile.event_time_ms)
-        deciding += time.process_time() - started
-        decided += 1
-        recent = [*recent[-999:], (profile, "")]
-        if n in checkpoints:
-            rate = decided / deciding
-            deciding, decided = 0.0, 0
-            started = time.perf_counter()
-            state = pickle.dumps(linker)  # what PickleCoder writes for the state cell
-            wrote = time.perf_counter() - started
-            started = time.perf_counter()
-            pickle.loads(state)
-            read = time.perf_counter() - started
-            logged = len(pickle.dumps((0, tuple(recent)))) / len(recent)  # as the log has it
-            rows.append((n, len(linker), rate, len(state) / max(1, len(linker)),
-                         wrote * 1000, read * 1000, logged))
+    for n, linker, rate in linked_stream(articles):
+        started = time.perf_counter()
+        state = pickle.dumps(linker)  # what PickleCoder writes for the state cell
+        wrote = time.perf_counter() - started
+        started = time.perf_counter()
+        pickle.loads(state)
+        read = time.perf_counter() - started
+        rows.append((n, len(linker), rate, len(state) / max(1, len(linker)), wrote * 1000,
+                     read * 1000, logged))
     return rows
 
 

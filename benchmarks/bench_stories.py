@@ -219,20 +219,30 @@ def synthetic_stream(articles: int, seed: int = 7) -> Iterator[StoryProfile]:
         yield StoryProfile(f"{n:012d}", time_ms, "", None, None, tuple(dict.fromkeys(keys)))
 
 
-def state_table(articles: int) -> list[tuple[int, int, float, float]]:
+def linked_stream(articles: int) -> Iterator[tuple[int, StoryLinker, float]]:
+    """The synthetic stream through one linker (72 h horizon, expired every 1,000 articles);
+    at a tenth, half and all of ``articles``: (articles so far, the linker, articles linked
+    per CPU-second of link and expire since the last checkpoint, generation left out)."""
     linker = StoryLinker()
-    rows = []
     checkpoints = {articles // 10, articles // 2, articles}
-    linking = 0.0  # CPU seconds in link and expire, the stream's generation left out
+    linking, linked = 0.0, 0
     for n, profile in enumerate(synthetic_stream(articles), start=1):
         started = time.process_time()
         linker.link(profile)
         if n % 1000 == 0:
             linker.expire(profile.event_time_ms)
         linking += time.process_time() - started
+        linked += 1
         if n in checkpoints:
-            size = len(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
-            rows.append((n, len(linker), size / max(1, len(linker)), n / linking))
+            yield n, linker, linked / linking
+            linking, linked = 0.0, 0
+
+
+def state_table(articles: int) -> list[tuple[int, int, float, float]]:
+    rows = []
+    for n, linker, rate in linked_stream(articles):
+        size = len(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
+        rows.append((n, len(linker), size / max(1, len(linker)), rate))
     return rows
 
 
@@ -327,7 +337,7 @@ def main() -> None:
     print(f"\nState over a synthetic stream of {args.articles:,} articles (72 h horizon, expiry "
           f"every 1,000 articles); load {os.getloadavg()[0]:.2f}:\n")
     print("| articles | live stories | pickled state per live story (bytes) "
-          "| link articles/s/core so far |")
+          "| link articles/s/core since the row before |")
     print("|---|---|---|---|")
     for count, live, per_story, rate in rows:
         print(f"| {count:,} | {live:,} | {per_story:,.0f} | {rate:,.0f} |")
