@@ -23,14 +23,16 @@ reports in 21 languages) as article events, repeated ``--copies`` times with new
 once in ``SNAPSHOT_EVERY`` panes (ticks with articles), and a log of the panes fed to it since,
 appended once a pane; a worker without the linker in memory reads the snapshot and replays the
 log. Over ``--articles`` profiles of ``bench_stories.synthetic_stream`` (~1,000 articles/hour,
-72 h horizon, expired every 1,000 articles) the table prints live stories, snapshot bytes per
-live story, the milliseconds to write (pickle) and read (unpickle) a snapshot, and the log's
-bytes per article (what a pane appends).
+72 h horizon, expired every 1,000 articles) the table prints live stories, the decide rate,
+snapshot bytes per live story, the milliseconds to write (pickle) and read (unpickle, with the
+collector paused as the decider reads it) a snapshot, and the log's bytes per article (what a
+pane appends).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pickle
@@ -49,6 +51,7 @@ from wirewatch.core.article import build_event
 from wirewatch.core.stories import StoryLinker, story_profile
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.link import Link
+from wirewatch.pipelines.link.decide import without_gc
 from wirewatch.schemas.records import RawArticle, source
 
 HOUR_MS = 3600 * 1000
@@ -119,7 +122,7 @@ def state_table(articles: int) -> list[tuple[int, int, float, float, float, floa
         state = pickle.dumps(linker)  # what PickleCoder writes for the state cell
         wrote = time.perf_counter() - started
         started = time.perf_counter()
-        pickle.loads(state)
+        without_gc(functools.partial(pickle.loads, state))  # as the decider reads it
         read = time.perf_counter() - started
         rows.append((n, len(linker), rate, len(state) / max(1, len(linker)), wrote * 1000,
                      read * 1000, logged))

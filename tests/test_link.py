@@ -4,6 +4,8 @@ tests (a fictional mine accident in Kiruna, reported in Swedish and Dutch)."""
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import pickle
 import random
@@ -302,3 +304,12 @@ def test_an_article_delivered_again_in_a_later_tick_is_in_its_first_story_and_co
     assert_that(rows, equal_to([(SWEDISH[0], sv["event_id"], "first", 1.0),
                                 *[(DUTCH[0], sv["event_id"], "names", first[1].similarity)] * 2]))
     p.run().wait_until_finish()
+
+
+def test_a_snapshot_read_without_the_collector_is_the_same_linker_and_the_collector_resumes():
+    linker = StoryLinker()
+    for n, text in enumerate((SWEDISH, DUTCH, DERBY)):
+        linker.link(story_profile(event("Norrlandsposten", n, text, n)))
+    read = link_decide.without_gc(functools.partial(pickle.loads, pickle.dumps(linker)))
+    assert read.__getstate__() == linker.__getstate__()
+    assert gc.isenabled()
