@@ -195,10 +195,8 @@ def _skeleton(word: str, semitic: bool = False) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _name_key(word: str) -> str | None:
-    """The key of a name as written (any script), or None if nothing of it is left. Cached:
-    a stream names the same people and places all day."""
+    """The key of a name as written (any script), or None if nothing of it is left."""
     semitic = _SEMITIC.match(word) is not None
     if semitic:
         for prefix in _ARABIC_PREFIXES:
