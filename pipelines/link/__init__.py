@@ -24,8 +24,8 @@ The sentence is ``profile | decide in order | join``, one module each:
 3. **Join** (``join.py``) per batch, after a GroupByKey: each article with its story.
 
 Scaling: **what is expensive is sharded; the decision is one cheap, strictly ordered key.**
-Profiling (tokens, transliteration, skeletons: ~70 us an article) and the join run on every
-worker; only the profiles (~130 bytes an article) travel to the decider, one element per batch.
+Profiling (tokens, transliteration, skeletons: ~85 us an article) and the join run on every
+worker; only the profiles (~120 bytes an article) travel to the decider, one element per batch.
 The decider is one key because a story is not a partition of the input: any two articles in
 the horizon may share it through any of their names (A and B through "Hasakah", B and C through
 "SDF"), so under any partition of articles by a name, language or outlet a story spans shards,
@@ -36,10 +36,10 @@ article inside a tick, and a Beam stream has no loop for it. So the decider is k
 instead: the postings carry each key's count (scoring reads no story until the candidates are
 summed), work per article is bounded by ``POSTINGS`` and ``MAX_KEYS``, and a redelivered
 article costs one lookup. Its limit, measured in ``benchmarks/bench_link.py``: one core decides
-~6,000 articles/s with ~50,000 live stories (twice the issue's 3,000/s target) and ~39,000/s on
-the team's story set; that is the step's ceiling on any number of Flink workers. Past it, run
-one job per partition whose stories never meet (separate desks or regions), which is the user's
-choice and is not built here.
+~5,000-6,900 articles/s with ~50,000 live stories (the issue's target is 3,000/s) and
+~42,000/s on the team's story set; that is the step's ceiling on any number of Flink
+workers. Past it, run one job per partition whose stories never meet (separate desks or
+regions), which is the user's choice and is not built here.
 """
 
 from __future__ import annotations
