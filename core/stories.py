@@ -350,6 +350,9 @@ class StoryLinker:
                 self._members, self._df, self._articles, self._since_halving)
 
     def __setstate__(self, state: tuple) -> None:
+        if not isinstance(state, tuple):  # pickled whole, before the linker had this format
+            raise ValueError("this linker snapshot predates the current format (wirewatch "
+                             "9fae4d9 and earlier); start the link step without its state")
         (self.horizon_ms, self.threshold, self.max_size, stories, self._postings,
          self._members, self._df, self._articles, self._since_halving) = state
         self._stories = OrderedDict()

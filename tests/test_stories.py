@@ -283,3 +283,9 @@ def test_arabic_spelling_of_ch_in_foreign_names_meets_the_latin_one():
                                    "هبطت مركبة تشاندرايان الهندية على سطح القمر.", "ar"))
     assert "kndr" in english.keys
     assert "kndr" in arabic.keys
+
+
+def test_a_snapshot_in_the_format_before_is_a_clear_error():
+    old = StoryLinker.__new__(StoryLinker)
+    with pytest.raises(ValueError, match="predates the current format"):
+        old.__setstate__({"horizon_ms": 1, "_stories": {}})
