@@ -14,7 +14,8 @@ word at the start of a sentence, or in a headline written in headline case or al
 only if the rest of the text confirms it (capitalised elsewhere), since there the capital says
 nothing. Names are transliterated to ASCII (``anyascii``: Сирия -> Siriya, سوريا -> swry) and
 reduced to a *consonant skeleton*: up to two inflection endings are cut, vowels and h dropped
-(in Arabic and Hebrew w, v and y too: they write long vowels), letters that scripts and
+(in Arabic and Hebrew w, v and y too: they write long vowels; Arabic's تش is the ch of
+foreign names), letters that scripts and
 languages write differently merged (c/k/q, s/z/x, b/p, f/v/w), and at most
 :data:`SKELETON_MAX` consonants kept: Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah,
 Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separators (``1,300``,
@@ -42,8 +43,11 @@ story's earliest article, the same on every runner and rerun.
 **Bounds.** A story expires ``horizon_ms`` after its last article; a story that reaches
 ``max_size`` articles is closed and the next article that would join it opens a successor
 (``linked_by='capped'``, with a note naming the predecessor), which inherits its keys. Each
-key's postings keep the :data:`POSTINGS` stories it was most recently seen in, so the work per
-article does not grow with the number of live stories.
+key's postings keep the :data:`POSTINGS` stories it was most recently seen in (with its count
+there, so scoring reads no story until the candidates are summed), so the work per article does
+not grow with the number of live stories. An article linked again (its event_id delivered a
+second time while its story is live: streaming input is at least once) gets its first verdict
+and counts nothing.
 """
 
 from __future__ import annotations
@@ -108,12 +112,12 @@ _WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}
 _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
-_ENDINGS = sorted(
+_ENDINGS = frozenset(
     ("ien", "ije", "ija", "iya", "iyah", "ia", "ie", "ya", "ah", "eh", "en", "es", "an", "ns",
      "je", "ian", "ians", "isch", "ische", "ischen", "ese", "isk", "iska", "iske", "ska", "ske",
      "ais", "aise", "ienne", "iens", "ens", "ov", "om", "ow", "em", "ym", "ego", "ogo",
-     "a", "e", "i", "o", "s", "y", "u"),
-    key=len, reverse=True)
+     "a", "e", "i", "o", "s", "y", "u"))
+_ENDING_LENGTHS = sorted({len(e) for e in _ENDINGS}, reverse=True)
 _VOWELS = frozenset("aeiouyh")
 # Scripts that write long vowels with consonant letters (waw, yod): w, v and y are vowels there.
 _SEMITIC_VOWELS = frozenset("aeiouyhwv")
@@ -174,10 +178,10 @@ def story_text(title: str, summary: str, body: str) -> str:
 
 def _skeleton(word: str, semitic: bool = False) -> str:
     """Consonant skeleton of a transliterated, lower-case word (see the module docstring)."""
-    for _ in range(2):
-        for ending in _ENDINGS:
-            if word.endswith(ending) and len(word) - len(ending) >= 3:
-                word = word[: -len(ending)]
+    for _ in range(2):  # the longest ending that leaves 3 letters, twice
+        for length in _ENDING_LENGTHS:
+            if len(word) - length >= 3 and word[-length:] in _ENDINGS:
+                word = word[:-length]
                 break
     for digraph, letter in _DIGRAPHS:
         word = word.replace(digraph, letter)
@@ -203,6 +207,9 @@ def _name_key(word: str) -> str | None:
             if word[0] == "و" and len(word) > 4:
                 word = word[1:]
     ascii_word = "".join(ch for ch in anyascii(word).lower() if "a" <= ch <= "z")
+    if semitic:
+        # Arabic spells the ch of foreign names (Chandrayaan, Chile) ta-shin: the skeleton's ch.
+        ascii_word = ascii_word.replace("tsh", "ch")
     if len(ascii_word) < 2:
         return None
     skeleton = _skeleton(ascii_word, semitic)
@@ -305,16 +312,12 @@ class _Story:
         self.mass = 0.0  # W_story under the weights of its last update
         self.closed = False
 
-    def __getstate__(self) -> tuple:
-        return (self.story_id, self.size, self.last_ms, self.counts, self.mass, self.closed)
-
-    def __setstate__(self, state: tuple) -> None:
-        (self.story_id, self.size, self.last_ms, self.counts, self.mass, self.closed) = state
 
 
 class StoryLinker:
     """Online story linking for one shard of state; feed it profiles in (event time, event_id)
-    order. Picklable: its pickle is the state snapshot of the Beam step."""
+    order. Picklable: its pickle is the state snapshot of the Beam step, in builtin
+    containers only (lists, tuples, plain dicts), which pickle reads at C speed."""
 
     def __init__(self, horizon_ms: int = 72 * 3600 * 1000, threshold: float = THRESHOLD,
                  max_size: int = 1000) -> None:
@@ -326,10 +329,12 @@ class StoryLinker:
         self.max_size = max_size
         # Live stories, least recently joined first (expiry pops from the front).
         self._stories: OrderedDict[str, _Story] = OrderedDict()
-        # key -> story ids it was seen in, least recent first (at most POSTINGS).
-        self._postings: dict[str, OrderedDict[str, None]] = {}
-        # article event_id -> story id, for duplicates; dropped with the story.
-        self._members: dict[str, str] = {}
+        # key -> {story id: the key's count in that story} for the stories it was last seen
+        # in, least recently joined first (at most POSTINGS).
+        self._postings: dict[str, dict[str, int]] = {}
+        # article event_id -> its verdict (story_id, linked_by, similarity, note), for its
+        # duplicates and its second delivery; dropped with the story.
+        self._members: dict[str, tuple[str, str, float, str | None]] = {}
         self._members_of: dict[str, list[str]] = {}
         self._df: dict[str, float] = {}
         self._articles = 0.0
@@ -337,6 +342,27 @@ class StoryLinker:
 
     def __len__(self) -> int:
         return len(self._stories)
+
+    def __getstate__(self) -> tuple:
+        stories = [(s.story_id, s.size, s.last_ms, s.counts, s.mass, s.closed)
+                   for s in self._stories.values()]
+        return (self.horizon_ms, self.threshold, self.max_size, stories, self._postings,
+                self._members, self._df, self._articles, self._since_halving)
+
+    def __setstate__(self, state: tuple) -> None:
+        if not isinstance(state, tuple):  # pickled whole, before the linker had this format
+            raise ValueError("this linker snapshot predates the current format (wirewatch "
+                             "9fae4d9 and earlier); start the link step without its state")
+        (self.horizon_ms, self.threshold, self.max_size, stories, self._postings,
+         self._members, self._df, self._articles, self._since_halving) = state
+        self._stories = OrderedDict()
+        self._members_of = {}
+        for story_id, size, last_ms, counts, mass, closed in stories:
+            story = self._stories[story_id] = _Story(story_id, last_ms)
+            story.size, story.counts, story.mass, story.closed = size, counts, mass, closed
+            self._members_of[story_id] = []
+        for event_id, verdict in self._members.items():
+            self._members_of[verdict[0]].append(event_id)
 
     def _weight(self, key: str, df: float) -> float:
         idf = math.log((self._articles + 1.0) / (df + 1.0)) + 1.0
@@ -368,38 +394,34 @@ class StoryLinker:
         mass = sum(weights.values())
         if mass <= 0.0:
             return None, 0.0
+        # sum(w_k * count_k) per story a name of the profile is posted in: the postings carry
+        # the counts, so this loop (the hot one) touches no story.
         dots: dict[str, float] = {}
-        names: set[str] = set()
-        stories = self._stories
-        earliest = profile.event_time_ms - self.horizon_ms
         numbers = []
+        postings = self._postings
         for key, weight in weights.items():
             if key[0] == "#":
                 numbers.append((key, weight))
                 continue
-            posting = self._postings.get(key)
-            if not posting:
+            posting = postings.get(key)
+            if posting:
+                for story_id, count in posting.items():
+                    dots[story_id] = dots.get(story_id, 0.0) + weight * count
+        best, best_score = None, 0.0
+        stories = self._stories
+        earliest = profile.event_time_ms - self.horizon_ms
+        for story_id in sorted(dots):
+            story = stories[story_id]
+            if story.last_ms < earliest or story.closed:
                 continue
-            for story_id in posting:
-                story = stories[story_id]
-                if story.last_ms < earliest or story.closed:
-                    continue
-                dots[story_id] = dots.get(story_id, 0.0) + (
-                    weight * story.counts.get(key, 0) / story.size)
-                names.add(story_id)
-        # Numbers only add to stories a name found (they never link alone): look them up in
-        # those stories instead of walking their postings.
-        for key, weight in numbers:
-            for story_id in names:
-                story = stories[story_id]
+            dot = dots[story_id]
+            # Numbers only add to stories a name found (they never link alone).
+            for key, weight in numbers:
                 count = story.counts.get(key)
                 if count:
-                    dots[story_id] += weight * count / story.size
-        best, best_score = None, 0.0
-        for story_id in sorted(names):
-            story = stories[story_id]
+                    dot += weight * count
             gap = max(0, profile.event_time_ms - story.last_ms)
-            score = dots[story_id] / math.sqrt(mass * story.mass) / (1.0 + gap / DECAY_MS)
+            score = dot / story.size / math.sqrt(mass * story.mass) / (1.0 + gap / DECAY_MS)
             if score > best_score:
                 best, best_score = story, score
         return best, min(best_score, 1.0)
@@ -420,14 +442,18 @@ class StoryLinker:
         df = self._df
         story.mass = sum(self._weight(k, df.get(k, 1.0)) * c
                          for k, c in counts.items()) / story.size
-        for key in counts:
-            posting = self._postings.setdefault(key, OrderedDict())
-            posting[story.story_id] = None
-            posting.move_to_end(story.story_id)
+        story_id = story.story_id
+        postings = self._postings
+        for key, count in counts.items():
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = {story_id: count}
+                continue
+            # Least recently joined first: re-inserting moves the story to the end.
+            posting.pop(story_id, None)
+            posting[story_id] = count
             if len(posting) > POSTINGS:
-                posting.popitem(last=False)
-        self._members[profile.event_id] = story.story_id
-        self._members_of[story.story_id].append(profile.event_id)
+                del posting[next(iter(posting))]
 
     def _unpost(self, story_id: str, keys: Iterable[str]) -> None:
         for key in keys:
@@ -449,10 +475,23 @@ class StoryLinker:
         return story
 
     def link(self, profile: StoryProfile, duplicate_of: str | None = None) -> StoryVerdict:
-        """The story of one article; a duplicate goes to its original's story if that is live."""
+        """The story of one article; a duplicate goes to its original's story if that is live.
+
+        An article linked before (its event_id delivered again while its story is live: input
+        is at least once) gets the verdict of its first delivery and counts nothing again."""
+        known = self._members.get(profile.event_id)
+        if known is not None:
+            return StoryVerdict(*known)
+        verdict = self._decide(profile, duplicate_of)
+        self._members[profile.event_id] = tuple(verdict)
+        self._members_of[verdict.story_id].append(profile.event_id)
+        return verdict
+
+    def _decide(self, profile: StoryProfile, duplicate_of: str | None) -> StoryVerdict:
         if duplicate_of is not None:
-            story_id = self._members.get(duplicate_of)
-            if story_id is not None:
+            original = self._members.get(duplicate_of)
+            if original is not None:
+                story_id = original[0]
                 story = self._stories[story_id]
                 story.last_ms = max(story.last_ms, profile.event_time_ms)
                 self._stories.move_to_end(story_id)

@@ -252,3 +252,40 @@ def test_bad_settings_are_a_clear_error():
     for settings in ({"horizon_ms": 0}, {"threshold": 0.0}, {"threshold": 1.5}, {"max_size": 0}):
         with pytest.raises(ValueError, match="horizon_ms"):
             StoryLinker(**settings)
+
+
+def test_an_article_delivered_again_gets_its_first_verdict_and_counts_nothing():
+    """At-least-once input: the same event_id linked twice (a copy of it or not) is in the same
+    story both times, and the stories after it are decided as if it had come once."""
+    copy = wire_copy(SWEDISH, "sv-copy", 1, "Wire")
+    once, twice = StoryLinker(), StoryLinker()
+    ordered = sorted([*BACKGROUND, SWEDISH, copy, DUTCH, DRONE, WATER],
+                     key=lambda a: (a["event_time"], a["event_id"]))
+    first: dict[str, StoryVerdict] = {}
+    for a in ordered:
+        duplicate_of = "sv-attack" if a is copy else None
+        first[a["event_id"]] = once.link(story_profile(a), duplicate_of)
+        assert twice.link(story_profile(a), duplicate_of) == first[a["event_id"]]
+        if a["event_id"] in ("sv-attack", "sv-copy", "nl-attack"):  # delivered again
+            again = twice.link(story_profile(a), duplicate_of)
+            assert again == first[a["event_id"]]
+            twice = pickle.loads(pickle.dumps(twice))  # and after a restart
+            assert twice.link(story_profile(a), duplicate_of) == first[a["event_id"]]
+    assert first["nl-attack"].story_id == first["sv-copy"].story_id == "sv-attack"
+    assert twice.__getstate__() == once.__getstate__()  # nothing counted twice
+
+
+def test_arabic_spelling_of_ch_in_foreign_names_meets_the_latin_one():
+    """Arabic writes the ch of Chandrayaan or Chile as ta-shin (تش)."""
+    english = story_profile(article("en-moon", 0, "Moon landing",
+                                    "The lander of India's Chandrayaan mission touched down."))
+    arabic = story_profile(article("ar-moon", 0, "هبوط على القمر",
+                                   "هبطت مركبة تشاندرايان الهندية على سطح القمر.", "ar"))
+    assert "kndr" in english.keys
+    assert "kndr" in arabic.keys
+
+
+def test_a_snapshot_in_the_format_before_is_a_clear_error():
+    old = StoryLinker.__new__(StoryLinker)
+    with pytest.raises(ValueError, match="predates the current format"):
+        old.__setstate__({"horizon_ms": 1, "_stories": {}})

@@ -18,6 +18,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import METHODS, Match
+from wirewatch.pipelines.batches import batch_and_verdicts
 from wirewatch.pipelines.dedupe.records import Part
 from wirewatch.pipelines.metrics import DEDUPE_BATCHES_INCOMPLETE, DEDUPE_VERDICTS_LATE, counter
 
@@ -71,14 +72,7 @@ def join(keyed: tuple[str, Iterable[Part]]) -> Iterator:
     """A batch's parts, after a GroupByKey on its id (one discarding pane, when the watermark has
     passed the batch): its articles, decided. Verdicts without their batch (a pane of parts
     that came late, after the batch went out) are counted and dropped."""
-    _, parts = keyed
-    batch, verdicts = None, []
-    for part in parts:
-        if part.articles is not None:
-            batch = part
-        else:
-            verdicts.append(part)
-    if batch is None:
-        counter(DEDUPE_VERDICTS_LATE).inc(len(verdicts))
-        return
-    yield from _emit(batch, verdicts)
+    found = batch_and_verdicts(keyed[1], lambda part: part.articles is not None,
+                               DEDUPE_VERDICTS_LATE)
+    if found is not None:
+        yield from _emit(*found)

@@ -15,6 +15,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
+from wirewatch.pipelines.batches import batch_and_verdicts
 from wirewatch.pipelines.link.profile import letter
 from wirewatch.pipelines.link.records import Held, StoryVerdicts
 from wirewatch.pipelines.metrics import LINK_BATCHES_INCOMPLETE, LINK_VERDICTS_LATE, counter
@@ -61,13 +62,6 @@ def _emit(held: Held, verdicts: Iterable[StoryVerdicts]) -> Iterator:
 def join(keyed: tuple[str, Iterable[Held | StoryVerdicts]]) -> Iterator:
     """A batch's parts, after a GroupByKey on its id: its articles, each in a story. Verdicts
     without their batch (a late pane, after the batch went out) are counted and dropped."""
-    held, verdicts = None, []
-    for item in keyed[1]:
-        if isinstance(item, Held):
-            held = item
-        else:
-            verdicts.append(item)
-    if held is None:
-        counter(LINK_VERDICTS_LATE).inc(len(verdicts))
-        return
-    yield from _emit(held, verdicts)
+    found = batch_and_verdicts(keyed[1], lambda part: isinstance(part, Held), LINK_VERDICTS_LATE)
+    if found is not None:
+        yield from _emit(*found)
