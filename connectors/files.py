@@ -257,7 +257,8 @@ class WriteAvroFiles(beam.PTransform):
     named by the time its first records were written (see the module docstring for why not
     windows of event time, and how parts become files); out, a dict: ``"paths"`` and
     ``OFFSETS_WRITTEN``, the Kafka offsets each complete file holds, reported as sink number
-    ``sink`` (and, ``staged``, those each part file holds). ``num_shards``: files
+    ``sink`` (and, ``staged``, those each part file holds); when it starts, it removes the
+    hidden files that stopped runs left there (:func:`remove_stale`). ``num_shards``: files
     per period (0: the runner decides for bounded input, one file for unbounded input).
     ``codec``: the Avro block codec, one of ``CODECS``.
     """
