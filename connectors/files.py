@@ -22,7 +22,12 @@ runner's GroupByKey and encoded when the period fired, took 17 s (on a loaded ma
 a 28,000-record file after the period had ended, every second of it latency, and held the
 period's records twice in memory (runner and worker). A part that a crash leaves behind keeps
 its hidden name; nothing reads it, and its records are read again from Kafka (their offsets were
-never committed).
+never committed). So that such leftovers do not pile up over months of restarts, each streaming
+run, once when it starts, deletes the sink's hidden files (parts, and files a roll was writing)
+last modified more than ``STALE_AFTER_S`` (6 h) before: a run's own rolls only read parts it
+wrote itself, and another job writing the same folder reads its parts within a file period of
+writing them, so a part that old is no live job's. (A Flink job restored from a checkpoint
+older than that would miss its parts: restore it within 6 h, or give it an output of its own.)
 
 Blocks are compressed with ``codec`` (``CODECS``). The default, zstandard, was chosen by
 ``benchmarks/bench_pipeline.py --codecs``: on the pipeline's article events it wrote 2.6x as
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import random
 import time
@@ -57,8 +63,10 @@ from apache_beam.utils.windowed_value import WindowedValue
 from wirewatch.connectors.offsets import OFFSETS_WRITTEN, Offsets, offsets_of, runs
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH, parsed_schema
 
-__all__ = ["CODECS", "DEFAULT_CODEC", "OUTPUT_FOLDERS", "Part", "WriteAvroFiles",
-           "output_prefix", "run_name"]
+__all__ = ["CODECS", "DEFAULT_CODEC", "OUTPUT_FOLDERS", "STALE_AFTER_S", "Part",
+           "WriteAvroFiles", "output_prefix", "remove_stale", "run_name"]
+
+log = logging.getLogger(__name__)
 
 #: Avro block codecs a file may use: what fastavro (and so Beam's ``WriteToAvro``) writes with
 #: the packages this project installs (snappy through cramjam, zstandard through
@@ -68,6 +76,11 @@ DEFAULT_CODEC = "zstandard"
 
 #: The folders a run writes under its output folder, one per record kind: all it ever writes.
 OUTPUT_FOLDERS = tuple(f"{name}s" for name in (ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH))
+
+#: A sink's hidden file (a part, or a file a roll was writing) last modified this long ago is a
+#: crash's leftover: a live job reads a part within a file period of writing it, and a roll
+#: renames its file as soon as it is written. Far above any file period a job would run with.
+STALE_AFTER_S = 6 * 3600
 
 
 def output_prefix(output: str, name: str) -> str:
@@ -99,6 +112,36 @@ def run_name() -> str:
     an output folder (``--append``) must not replace the ``-SSSSS-of-NNNNN`` files of the one
     before."""
     return _stamp(time.time())
+
+
+def remove_stale(prefix: str, older_than_s: float) -> list[str]:
+    """Delete the hidden files of the sink writing ``prefix`` (see :func:`output_prefix`):
+    ``.<name>s-*.inprogress`` in its folder, last modified before ``older_than_s`` (a Unix
+    time); their paths. Complete files, hidden files of other sinks or names, and younger
+    ones are left alone."""
+    pattern = _hidden(f"{prefix}-*")
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except BeamIOError:
+        return []  # no such folder yet: nothing written there before
+    stale = [m.path for m in found if m.last_updated_in_seconds < older_than_s]
+    with suppress(BeamIOError):  # another run's sweep deleted some of them first
+        FileSystems.delete(stale)
+    return stale
+
+
+class _RemoveStaleFn(beam.DoFn):
+    """Once per run (on the ``Impulse``): :func:`remove_stale` with files older than
+    ``STALE_AFTER_S``; says in the log how many it removed."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def process(self, _: bytes) -> None:
+        if removed := remove_stale(self._prefix, time.time() - STALE_AFTER_S):
+            log.info("removed %d hidden files older than %d h that a stopped run left beside "
+                     "%s (first: %s)", len(removed), STALE_AFTER_S // 3600, self._prefix,
+                     removed[0])
 
 
 class Part(NamedTuple):
@@ -214,7 +257,8 @@ class WriteAvroFiles(beam.PTransform):
     named by the time its first records were written (see the module docstring for why not
     windows of event time, and how parts become files); out, a dict: ``"paths"`` and
     ``OFFSETS_WRITTEN``, the Kafka offsets each complete file holds, reported as sink number
-    ``sink`` (and, ``staged``, those each part file holds). ``num_shards``: files
+    ``sink`` (and, ``staged``, those each part file holds); when it starts, it removes the
+    hidden files that stopped runs left there (:func:`remove_stale`). ``num_shards``: files
     per period (0: the runner decides for bounded input, one file for unbounded input).
     ``codec``: the Avro block codec, one of ``CODECS``.
     """
@@ -248,6 +292,8 @@ class WriteAvroFiles(beam.PTransform):
         if not self._triggering_frequency:
             raise ValueError("unbounded input needs triggering_frequency (seconds per file)")
         shards = max(1, self._num_shards)
+        _ = (records.pipeline | "StaleFiles" >> beam.Impulse()
+             | "RemoveStale" >> beam.ParDo(_RemoveStaleFn(self._prefix)))
         files = (self._prefix, _Avro(self._schema, self._codec, self._sync_marker), self._sink)
         parts = records | "WriteParts" >> beam.ParDo(_WritePartFn(*files)).with_outputs(
             OFFSETS_WRITTEN, main="parts")

@@ -4,11 +4,13 @@
 topic that a producer fills at a fixed rate with ``acks=all``, poison messages interleaved. While
 it produces, the job is killed with kill -9 twice (its whole process group: the job and its
 Prism) and restarted with the same consumer group, as a supervisor would; the broker is killed
-with kill -9 once and restarted on the same port and data a few seconds later. Then the job
-catches up and is stopped. Every acknowledged article must be in the output files, every poison
-message a dead letter, duplicates no more than what was read but not committed at the kills, and
-no traceback in the job's log. A second test stops the job with Ctrl-C right after the group
-caught up and restarts it: nothing may be lost.
+with kill -9 once and restarted on the same port and data a few seconds later; the job is
+stopped with Ctrl-C once (SIGINT to its process group, as an operator stops it) and started
+again. Then the job catches up and is stopped. Every acknowledged article must be in the output
+files, every poison message a dead letter, duplicates no more than what was read but not
+committed at the kills and the Ctrl-C, no traceback in the job's log, and the Ctrl-C must end the
+job with exit code 0. A second test stops the job with Ctrl-C right after the group caught up
+and restarts it: nothing may be lost.
 
 ``pytest -s`` prints the counts. The load's scale (defaults: 100 messages/s for 75 s, a poison
 message every 250) can be raised for a soak run with ``WIREWATCH_SOAK_RATE``,
@@ -36,8 +38,10 @@ from benchmarks.load import (
 )
 from tests.kafka_broker import KafkaBroker, read_topic
 from tests.live_job import LiveJob, errors_in
+from wirewatch.connectors.files import STALE_AFTER_S, output_prefix
 from wirewatch.connectors.kafka import KafkaConfig
 from wirewatch.connectors.kafka.admin import create_topic
+from wirewatch.schemas.records import ARTICLE_EVENT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -111,6 +115,15 @@ class Supervisor:
         self._ended(self.job.kill)
         self.start()
 
+    def interrupt_and_restart(self) -> None:
+        """Ctrl-C (SIGINT to the job's process group), then start it again: a clean stop
+        must exit 0, and lose nothing that was read."""
+        self._ended(lambda: self.job.stop("ctrl-c"))
+        if self.job.process.returncode != 0:
+            self.failures.append(f"exit {self.job.process.returncode} on Ctrl-C after "
+                                 f"{self.up_s():.0f} s: {errors_in(self.logs[-1])[:5]}")
+        self.start()
+
     def stop(self) -> None:
         self._ended(lambda: self.job.stop("sigterm"))
 
@@ -159,17 +172,25 @@ def test_kills_of_job_and_broker_under_load_lose_nothing(own_broker, provisioned
     supervisor = Supervisor(_job_args(bootstrap, topic, group, out), offsets,
                             lambda: producer.sent)
     counter = OutputCounter(out, producer.total)
+    # A part file that a run killed long ago left behind: the first run removes it.
+    events_folder = Path(output_prefix(str(out), ARTICLE_EVENT)).parent
+    events_folder.mkdir(parents=True)
+    leftover = events_folder / f".{events_folder.name}-20260101T000000Z-0000dead-part.inprogress"
+    leftover.write_bytes(b"")
+    os.utime(leftover, (time.time() - STALE_AFTER_S - 60,) * 2)
     supervisor.start()
     producer.start()
     started = time.monotonic()
     try:
-        # At 20 %, 45 % and 70 % of the produce, each once the job is in its stride (it may
-        # take a while to start on a busy machine), or 60 s later, whatever it does.
-        for at, what in ((0.2, "job"), (0.45, "broker"), (0.7, "job")):
+        # At 15 %, 35 %, 55 % and 75 % of the produce, each once the job is in its stride (it
+        # may take a while to start on a busy machine), or 60 s later, whatever it does.
+        for at, what in ((0.15, "job"), (0.35, "broker"), (0.55, "job"), (0.75, "ctrl-c")):
             _wait(at * SECONDS - (time.monotonic() - started), supervisor)
             _wait(60, supervisor, until=supervisor.in_stride)
             if what == "job":
                 supervisor.kill_and_restart()
+            elif what == "ctrl-c":
+                supervisor.interrupt_and_restart()
             else:
                 own_broker.kill()
                 _wait(BROKER_DOWN_S, supervisor)
@@ -188,6 +209,7 @@ def test_kills_of_job_and_broker_under_load_lose_nothing(own_broker, provisioned
 
     good = producer.articles_acked()
     lost = good & (counter.copies == 0)
+    hidden_left = len(list(out.rglob(".*.inprogress")))  # those of the kills: young, kept
     on_topic = Counter(r.key for r in read_topic(bootstrap, topic) if r.key is not None)
     # Copies the producer itself put on the topic (a retry across the broker kill) are not
     # the job's: a consumer is right to write each.
@@ -203,15 +225,17 @@ def test_kills_of_job_and_broker_under_load_lose_nothing(own_broker, provisioned
           f"(acknowledged; {len(producer.failed)} failed, {topic_copies} extra copies on the "
           f"topic); written {counter.written()} distinct in {int(counter.copies.sum())} records; "
           f"lost {int(lost.sum())}; duplicates {duplicates} (bound {bound}: in flight at the "
-          f"{len(supervisor.in_flight) - 1} restarts, at most {max(supervisor.in_flight[:-1])}); "
+          f"{len(supervisor.in_flight) - 1} restarts (2 kill -9, 1 Ctrl-C), at most "
+          f"{max(supervisor.in_flight[:-1])}); "
           f"dead letters {len(counter.dead_letters)} "
           f"({len(poison) - len(unlettered)} of {len(poison)} poison, {len(others)} others: "
           f"{Counter((d.stage, d.error_type) for d in counter.dead_letters)}); job ended by "
-          f"itself {len(supervisor.failures)} times; tracebacks {len(supervisor.tracebacks())}; "
-          f"output settled: {settled}")
+          f"itself or failed a Ctrl-C {len(supervisor.failures)} times; tracebacks "
+          f"{len(supervisor.tracebacks())}; "
+          f"output settled: {settled}; hidden files left by the kills {hidden_left}")
 
     assert not producer.failed, f"the producer could not deliver: {producer.failed[:5]}"
-    assert not supervisor.failures, (f"the job ended by itself {len(supervisor.failures)} times "
+    assert not supervisor.failures, (f"the job failed {len(supervisor.failures)} times "
                                      f"(a supervisor restarted it): first "
                                      + "\n".join(supervisor.failures[:3]))
     assert not lost.any(), (f"{int(lost.sum())} of {int(good.sum())} articles lost; "
@@ -222,6 +246,7 @@ def test_kills_of_job_and_broker_under_load_lose_nothing(own_broker, provisioned
     assert duplicates <= bound, f"{duplicates} duplicates, more than the {bound} in flight"
     assert not supervisor.tracebacks(), "\n---\n".join(supervisor.tracebacks()[:3])
     assert counter.strangers == 0
+    assert not leftover.exists(), "a run did not remove a stale part file"
 
 
 def test_ctrl_c_right_after_the_group_caught_up_loses_nothing(kafka_broker, provisioned_prism,
