@@ -26,6 +26,10 @@ whole pipeline writes for the JSON-lines input: bytes per article, and writing a
 articles/s with fastavro (what Beam's ``WriteToAvro`` and the rolled-file writer both call),
 each beside ``null`` (no compression), medians of ``--repeats``.
 
+``--profile`` instead runs the whole pipeline once on the JSON-lines input under cProfile (the
+FnApiRunner runs its bundles in the calling thread) and prints the top functions by own time
+and the wirewatch functions by cumulative time: what to look at before changing the hot path.
+
 Each Beam row runs once per ``--modes`` entry: ``1`` is the runner's default (one process),
 ``2`` is ``--direct_num_workers=2 --direct_running_mode=multi_processing``; "of baseline" compares
 with the read -> avro row of the same mode. Rates are articles (feed items) per wall-clock second
@@ -40,10 +44,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import io
 import itertools
 import json
 import os
+import pstats
 import resource
 import statistics
 import sys
@@ -213,6 +219,16 @@ def step_costs(rows: dict[str, dict[int, tuple[float, float]]], n: int) -> str:
         f"{step} {us:.0f}" for step, us in zip(_STEPS, costs, strict=True))
 
 
+def profile(archive: Path, out: Path, top: int = 25) -> None:
+    """The whole pipeline once under cProfile: top functions by own time, then wirewatch's."""
+    profiler = cProfile.Profile()
+    profiler.runcall(run_wirewatch, f"--input_jsonl={archive}", out)
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(top)
+    # wirewatch's own modules, as installed (wirewatch/...) or from this checkout
+    stats.sort_stats("cumulative").print_stats(r"/(pipelines|connectors|core|schemas)/", top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=2000)
@@ -222,10 +238,16 @@ def main() -> None:
                         help="processes: 1 (default runner) and/or 2 (multi_processing)")
     parser.add_argument("--inputs", nargs="+", choices=("feeds", "jsonl"),
                         default=["feeds", "jsonl"], help="which inputs to time (default both)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only a cProfile of the whole pipeline on the JSON-lines input")
     parser.add_argument("--codecs", action="store_true",
                         help="only the Avro codec table (size and speed of each --avro_codec)")
     args = parser.parse_args()
     articles = generate(args.stories, seed=args.seed)
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            profile(write_jsonl(articles, Path(tmp)), Path(tmp) / "out")
+        return
     if args.codecs:
         with tempfile.TemporaryDirectory() as tmp:
             codec_table(write_jsonl(articles, Path(tmp)), Path(tmp) / "out", args.repeats)
