@@ -12,16 +12,23 @@ and as one JSON-lines archive (``jsonl``, read with ``--input_jsonl``), then tim
   of any pipeline that reads these feeds with feedparser;
 - **beam read -> avro**: ``ReadFromText`` over the same files -> ``WriteToAvro`` (one record per
   line): the ceiling of reading and writing these bytes on this runner;
-- **wirewatch, no tag, no dedupe**: ``wirewatch.pipelines.ingest`` with ``Tag`` and ``Dedupe``
-  replaced by pass-throughs;
-- **wirewatch, no tag**: with ``Dedupe``, ``Tag`` passed through (language detection costs
-  milliseconds per article and would hide everything else);
-- **wirewatch**: the whole ingest pipeline (read feeds, normalise, dedupe, tag, write Avro).
+- **wirewatch, no tag, no dedupe, no link**: ``wirewatch.pipelines.ingest`` with ``Dedupe``,
+  ``Tag`` and ``Link`` replaced by pass-throughs (read, normalise, measure, write);
+- **wirewatch, no tag, no link**: with ``Dedupe``;
+- **wirewatch, no link**: with ``Dedupe`` and ``Tag``;
+- **wirewatch**: the whole ingest pipeline (read, normalise, dedupe, tag, link, write Avro).
+
+Each row adds one step to the row above, so the differences of their CPU seconds per article
+are what each step costs; they are printed below each table (``--modes`` 1 only).
 
 ``--codecs`` instead times the Avro block codecs (``--avro_codec``) on the article events the
 whole pipeline writes for the JSON-lines input: bytes per article, and writing and reading
 articles/s with fastavro (what Beam's ``WriteToAvro`` and the rolled-file writer both call),
 each beside ``null`` (no compression), medians of ``--repeats``.
+
+``--profile`` instead runs the whole pipeline once on the JSON-lines input under cProfile (the
+FnApiRunner runs its bundles in the calling thread) and prints the top functions by own time
+and the wirewatch functions by cumulative time: what to look at before changing the hot path.
 
 Each Beam row runs once per ``--modes`` entry: ``1`` is the runner's default (one process),
 ``2`` is ``--direct_num_workers=2 --direct_running_mode=multi_processing``; "of baseline" compares
@@ -37,9 +44,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import io
+import itertools
 import json
 import os
+import pstats
 import resource
 import statistics
 import sys
@@ -196,6 +206,29 @@ def codec_table(archive: Path, out: Path, repeats: int) -> None:
               f"{null_write / wrote:6.2f} {n / read:10.0f} {null_read / read:6.2f}")
 
 
+_STEPS = ("read + normalise + measure + write", "dedupe", "tag", "link")
+
+
+def step_costs(rows: dict[str, dict[int, tuple[float, float]]], n: int) -> str:
+    """CPU microseconds per article of each step, 1 process: the differences of the rows, each
+    adding one step to the one above (the first: the pipeline without its three big steps
+    over Beam's read -> write)."""
+    cpu = [by_mode[1][1] for row, by_mode in rows.items() if row != "feedparser alone"]
+    costs = [(later - earlier) * 1e6 / n for earlier, later in itertools.pairwise(cpu)]
+    return "CPU us per article, 1 process: " + ", ".join(
+        f"{step} {us:.0f}" for step, us in zip(_STEPS, costs, strict=True))
+
+
+def profile(archive: Path, out: Path, top: int = 25) -> None:
+    """The whole pipeline once under cProfile: top functions by own time, then wirewatch's."""
+    profiler = cProfile.Profile()
+    profiler.runcall(run_wirewatch, f"--input_jsonl={archive}", out)
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(top)
+    # wirewatch's own modules, as installed (wirewatch/...) or from this checkout
+    stats.sort_stats("cumulative").print_stats(r"/(pipelines|connectors|core|schemas)/", top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=2000)
@@ -205,10 +238,16 @@ def main() -> None:
                         help="processes: 1 (default runner) and/or 2 (multi_processing)")
     parser.add_argument("--inputs", nargs="+", choices=("feeds", "jsonl"),
                         default=["feeds", "jsonl"], help="which inputs to time (default both)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only a cProfile of the whole pipeline on the JSON-lines input")
     parser.add_argument("--codecs", action="store_true",
                         help="only the Avro codec table (size and speed of each --avro_codec)")
     args = parser.parse_args()
     articles = generate(args.stories, seed=args.seed)
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            profile(write_jsonl(articles, Path(tmp)), Path(tmp) / "out")
+        return
     if args.codecs:
         with tempfile.TemporaryDirectory() as tmp:
             codec_table(write_jsonl(articles, Path(tmp)), Path(tmp) / "out", args.repeats)
@@ -237,10 +276,12 @@ def main() -> None:
                 out = folder / f"{name}-{mode}"
                 runs = {
                     "beam read -> avro": partial(run_baseline, pattern, out / "base", mode),
-                    "wirewatch, no tag, no dedupe": partial(run_wirewatch, option, out / "a",
-                                                            "Tag", "Dedupe", mode=mode),
-                    "wirewatch, no tag": partial(run_wirewatch, option, out / "b", "Tag",
-                                                 mode=mode),
+                    "wirewatch, no tag, no dedupe, no link": partial(
+                        run_wirewatch, option, out / "a", "Tag", "Dedupe", "Link", mode=mode),
+                    "wirewatch, no tag, no link": partial(run_wirewatch, option, out / "b",
+                                                          "Tag", "Link", mode=mode),
+                    "wirewatch, no link": partial(run_wirewatch, option, out / "d", "Link",
+                                                  mode=mode),
                     "wirewatch": partial(run_wirewatch, option, out / "c", mode=mode),
                 }
                 for row, fn in runs.items():
@@ -250,19 +291,21 @@ def main() -> None:
           f"median of {args.repeats} runs after a warm-up; fixed cost of a run (10 articles): "
           f"{fixed:.2f} s")
     for name, rows in tables.items():
-        print(f"\n{'input: ' + name:30s}"
+        print(f"\n{'input: ' + name:38s}"
               + "".join(f" | {f'{mode} process(es)':^56s}" for mode in args.modes))
-        print(f"{'pipeline':30s}" + (f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
+        print(f"{'pipeline':38s}" + (f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
                                      f" {'CPU s':>8s} {'CPU of baseline':>15s}")
               * len(args.modes))
         for row, by_mode in rows.items():
-            line = f"{row:30s}"
+            line = f"{row:38s}"
             for mode in args.modes:
                 (base, base_cpu), took = rows["beam read -> avro"][mode], by_mode.get(mode)
                 line += (f" | {took[0]:8.2f} {n / took[0]:10.0f} {base / took[0]:12.1%}"
                          f" {took[1]:8.2f} {base_cpu / took[1]:15.1%}" if took else
                          f" | {'-':>8s} {'-':>10s} {'-':>12s} {'-':>8s} {'-':>15s}")
             print(line)
+        if 1 in args.modes:
+            print(step_costs(rows, n))
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
