@@ -510,11 +510,11 @@ class CascadeDetector:
 
         A group comes from fastText's answer, or from a member ranked close behind it
         (Afrikaans often comes out as German first; the answer then stays a candidate). Latin
-        text that fastText is unsure of, or ranks an African language in its top three for
-        (Swahili can come out as German first), goes to the African languages with fastText's
-        top answers beside them.
+        text that fastText is unsure of (of its answer's group, when it names one), or ranks an
+        African language in its top three for (Swahili can come out as German first), goes to
+        the African languages with fastText's top answers beside them.
         """
-        top, p = ranked[0]
+        top = ranked[0][0]
         found: list[str] = []
         for code, prob in ranked[:3]:
             group = self._group(code, script) if code == top or prob >= GROUP_PULL else None
@@ -522,7 +522,12 @@ class CascadeDetector:
                 found += group
                 if top in self._judge:
                     found.append(top)
-        unsure = p < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
+        # fastText splitting its answer among a group's members (bs/hr/sr and ``hbs``) is sure
+        # of the group: the group's share is what counts
+        members = _answers(tuple(found)) | {top} | {
+            code for code, name in _GROUP_OF_ANSWER.items() if GROUPS[name][0] in found}
+        share = sum(prob for code, prob in ranked if code in members)
+        unsure = share < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
         if (script == "Latin" and unsure
                 and letters >= MIN_LETTERS_AFRICAN and words >= MIN_WORDS_AFRICAN):
             found += AFRICAN
