@@ -47,6 +47,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from wirewatch.core.language.markers import Markers
 from wirewatch.core.language.ngrams import NgramModel
 
 __all__ = [
@@ -461,6 +462,7 @@ class CascadeDetector:
         self.hint_min_probability = hint_min_probability
         self._fasttext = FastTextDetector(top_k=8)
         self._judge = NgramModel.load()
+        self._markers = Markers.load()
 
     def detect_batch(
         self, texts: Sequence[str], hints: Sequence[str | None] | None = None
@@ -497,7 +499,7 @@ class CascadeDetector:
                 judged.append((i, text, candidates, ranked))
         judged.sort(key=lambda j: j[2])  # a group's texts side by side: few labels a chunk
         answers = self._judge.best([j[1] for j in judged], [j[2] for j in judged],
-                                   [_prior(j[2], j[3]) for j in judged])
+                                   [_prior(j[1], j[2], j[3], self._markers) for j in judged])
         for (i, _, candidates, ranked), (label, share) in zip(judged, answers, strict=True):
             out[i] = self._with_hint(label.split("-", 1)[0], share, "cascade:ngrams", ranked,
                                      _answers(candidates), hinted[i])
@@ -557,15 +559,21 @@ class CascadeDetector:
         return _finish(code, p, method)
 
 
-def _prior(candidates: tuple[str, ...], ranked: list[tuple[str, float]]) -> dict[str, float] | None:
+def _prior(
+    text: str, candidates: tuple[str, ...], ranked: list[tuple[str, float]], markers: Markers
+) -> dict[str, float] | None:
     """fastText's log-probabilities of a group's members, which the judge adds to its own: a
     model trained on far more text breaks the judge's near ties (Croatian read as Bosnian).
-    None among the African languages, which fastText mostly does not know."""
+    The curated lexical markers found in the text (``markers.py``) add theirs. None among the
+    African languages, which fastText mostly does not know."""
     if not ranked or not _AFRICAN.isdisjoint(candidates):
         return None
     probability = dict(ranked)
-    return {label: math.log(max(probability.get(label.split("-", 1)[0], 0.0), PRIOR_FLOOR))
-            for label in candidates}
+    prior = {label: math.log(max(probability.get(label.split("-", 1)[0], 0.0), PRIOR_FLOOR))
+             for label in candidates}
+    for label, nats in markers.scores(text, candidates).items():
+        prior[label] += nats
+    return prior
 
 
 @functools.lru_cache(maxsize=1024)
