@@ -5,7 +5,8 @@
     python benchmarks/bench_tagging.py --topics
 
 Language (``--sib``): SIB-200's dev and test splits (``data/annotated/<language>/{dev,test}.tsv``;
-the n-gram judge of the cascade trains on train only, ``train_language.py``), per language:
+the n-gram judge of the cascade trains on train only, ``train_language.py``; ``--split dev,test``
+gives one table a split: settings are chosen on dev, test is reported apart), per language:
 "short" is a sentence cut to <= 60 characters on a word boundary, "lead" the sentence and the
 next one (title + lead). By default the 21 languages of ``../shared/data/sib200/annotated``
 (``$WIREWATCH_SHARED_DATA``); ``--sib <clone of SIB-200>/data/annotated`` measures every
