@@ -65,7 +65,7 @@ TRAPS = [
     ("hr", "Tko će platiti tisuću kuna kazne?"),
     ("sr", "Gde je nestalo mleko iz prodavnica"),
     ("sr", "Ministar: treba da se poveća plata"),
-    ("bs", "Lahko je reći, teško je uraditi"),
+    ("bs", "Kahva poskupjela za sedmicu, lahko je reći zašto"),
     ("ms", "Kerajaan umum cukai baharu"),
     ("id", "Pemerintah umumkan pajak baru"),
 ]
@@ -105,14 +105,16 @@ def test_a_lone_ticker_gives_und(backend):
 @pytest.mark.parametrize(
     ("text", "candidates", "expected"),
     [
-        ("Tko je rekao da je tisuća malo?", GROUPS["south-slavic"], {"hr": 2 * WEIGHT}),
+        # tko, tisuć: Croatian; ć: not Slovenian
+        ("Tko je rekao da je tisuća malo?", GROUPS["south-slavic"],
+         {"hr": 3 * WEIGHT, "bs": WEIGHT, "sr": WEIGHT}),
         ("Hiljade ljudi, saopštila je policija", GROUPS["south-slavic"],
          {"bs": WEIGHT, "sr": 2 * WEIGHT}),
         ("Vrijeme je za promjene", GROUPS["south-slavic"], {"bs": WEIGHT, "hr": WEIGHT}),
         ("Vrijeme je za promjene", ("hr", "sl"), {"hr": WEIGHT}),  # only the candidates
         ("Kva skjer med skatten?", GROUPS["nordic"], {"nn": WEIGHT}),
         ("Kerajaan umum cukai baharu", GROUPS["malay"], {"ms": 2 * WEIGHT}),
-        ("tisućljeće", GROUPS["south-slavic"], {"hr": WEIGHT}),  # a stem inside a word
+        ("tisućljeće", ("hr", "sl"), {"hr": 2 * WEIGHT}),  # a stem inside a word
         ("Kva skjer", GROUPS["south-slavic"], {}),  # markers of another group do not count
         ("", GROUPS["malay"], {}),
     ],
