@@ -512,11 +512,11 @@ class CascadeDetector:
 
         A group comes from fastText's answer, or from a member ranked close behind it
         (Afrikaans often comes out as German first; the answer then stays a candidate). Latin
-        text that fastText is unsure of (of its answer's group, when it names one), or ranks an
+        text that fastText is unsure of (of bs/hr/sr as a whole, when it names them), or ranks an
         African language in its top three for (Swahili can come out as German first), goes to
         the African languages with fastText's top answers beside them.
         """
-        top = ranked[0][0]
+        top, p = ranked[0]
         found: list[str] = []
         for code, prob in ranked[:3]:
             group = self._group(code, script) if code == top or prob >= GROUP_PULL else None
@@ -524,11 +524,12 @@ class CascadeDetector:
                 found += group
                 if top in self._judge:
                     found.append(top)
-        # fastText splitting its answer among a group's members (bs/hr/sr and ``hbs``) is sure
-        # of the group: the group's share is what counts
-        members = _answers(tuple(found)) | {top} | {
-            code for code, name in _GROUP_OF_ANSWER.items() if GROUPS[name][0] in found}
-        share = sum(prob for code, prob in ranked if code in members)
+        # fastText splitting its answer among bs/hr/sr and ``hbs`` (Serbo-Croatian) is sure of
+        # the group: the group's share is what counts. Other groups' shares are not: African
+        # text that fastText spreads over id/ms or nl/af must still reach the African languages.
+        share = p
+        if top in _SERBO_CROATIAN and any(code == "hbs" for code, _ in ranked[:3]):
+            share = sum(prob for code, prob in ranked if code in _SERBO_CROATIAN)
         unsure = share < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
         if (script == "Latin" and unsure
                 and letters >= MIN_LETTERS_AFRICAN and words >= MIN_WORDS_AFRICAN):
@@ -583,6 +584,7 @@ def _answers(labels: tuple[str, ...]) -> frozenset[str]:
 
 
 _AFRICAN = frozenset(AFRICAN)
+_SERBO_CROATIAN = frozenset(("hbs", "bs", "hr", "sr"))
 _CYRILLIC_GROUP = frozenset(c.split("-", 1)[0] for c in GROUPS["cyrillic"])
 _LATIN_GROUP_OF = {
     code: members for name, members in GROUPS.items() if name not in ("cyrillic", "ethiopic")
