@@ -5,7 +5,8 @@
     python benchmarks/bench_tagging.py --topics
 
 Language (``--sib``): SIB-200's dev and test splits (``data/annotated/<language>/{dev,test}.tsv``;
-the n-gram judge of the cascade trains on train only, ``train_language.py``), per language:
+the n-gram judge of the cascade trains on train only, ``train_language.py``; ``--split dev,test``
+gives one table a split: settings are chosen on dev, test is reported apart), per language:
 "short" is a sentence cut to <= 60 characters on a word boundary, "lead" the sentence and the
 next one (title + lead). By default the 21 languages of ``../shared/data/sib200/annotated``
 (``$WIREWATCH_SHARED_DATA``); ``--sib <clone of SIB-200>/data/annotated`` measures every
@@ -45,6 +46,8 @@ SIB = SHARED / "sib200"
 LABELLED = HERE / "data" / "topics_headlines.tsv"
 OWN_HEADLINES = HERE / "data" / "language_headlines.tsv"
 SHORT_CHARS = 60
+# SIB-200 splits the language table reads: settings are chosen on dev, test is reported apart.
+SPLITS = ("dev", "test")
 # The 21 languages of ../shared/data/sib200 (SIB-200 folder -> our code).
 SHARED_LANGUAGES = {
     "eng_Latn": "en", "deu_Latn": "de", "fra_Latn": "fr", "spa_Latn": "es", "ita_Latn": "it",
@@ -119,15 +122,14 @@ def _cut(text: str, limit: int = SHORT_CHARS) -> str:
     return text[: cut if cut > 0 else limit]
 
 
-def language_test_set(sib: Path, sample: int | None = None
+def language_test_set(sib: Path, sample: int | None = None, splits: tuple[str, ...] = SPLITS
                       ) -> dict[str, tuple[str, list[str], list[str]]]:
-    """Row name -> (expected code, short texts, leads) from SIB-200's dev and test splits only
+    """Row name -> (expected code, short texts, leads) from SIB-200's dev and/or test splits
     (the n-gram judge trains on train). Short: a sentence cut to <= 60 characters; lead: the
     sentence and the next one of the same splits, as title + lead."""
     out = {}
     for row, (code, flores) in _sib_languages(sib).items():
-        texts = [t for _, t in sorted(sentences(sib, flores, "dev") + sentences(sib, flores,
-                                                                                "test"))]
+        texts = [t for _, t in sorted(s for split in splits for s in sentences(sib, flores, split))]
         if row == "sr (Latn)":
             texts = [latin_serbian(t) for t in texts]
         leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
@@ -146,12 +148,15 @@ def own_headlines() -> dict[str, tuple[str, list[str], list[str]]]:
     return dict(sorted(rows.items()))
 
 
-def language_table(backends: list[str], repeat: int, sib: Path, sample: int | None) -> None:
+def language_table(backends: list[str], repeat: int, sib: Path, sample: int | None,
+                   splits: list[str]) -> None:
     first = "" if sample is None else f", first {sample} a language"
     corpora = {
-        f"SIB-200 dev+test ({sib}{first})": language_test_set(sib, sample),
-        f"own headlines ({OWN_HEADLINES.name}, written by the team)": own_headlines(),
+        f"SIB-200 {split} ({sib}{first})": language_test_set(sib, sample,
+                                                            tuple(split.split("+")))
+        for split in splits
     }
+    corpora[f"own headlines ({OWN_HEADLINES.name}, written by the team)"] = own_headlines()
     for title, data in corpora.items():
         _language_corpus(title, data, backends, repeat)
 
@@ -282,6 +287,9 @@ def main() -> None:
     parser.add_argument("--sib", type=Path, default=SIB / "annotated",
                         help="SIB-200's data/annotated folder for the language table (default: "
                         "the 21 languages in ../shared/data; a clone of SIB-200 has them all)")
+    parser.add_argument("--split", default="dev+test",
+                        help="comma-separated SIB-200 splits for the language table, each its "
+                        "own table: dev, test or dev+test (settings are chosen on dev)")
     parser.add_argument("--sample", type=int, help="only the first N texts of each language "
                         "(in Flores id order; lingua and langdetect take minutes on all 93)")
     args = parser.parse_args()
@@ -291,7 +299,10 @@ def main() -> None:
     if args.language or both:
         backends = ["cascade", "fasttext"] + ([] if args.fast else ["lingua", "langdetect"])
         assert set(backends) <= set(BACKENDS)
-        language_table(backends, args.repeat, args.sib, args.sample)
+        splits = args.split.split(",")
+        if not set(splits) <= {"dev", "test", "dev+test"}:
+            parser.error(f"--split: dev, test or dev+test, not {args.split!r}")
+        language_table(backends, args.repeat, args.sib, args.sample, splits)
     if args.topics or both:
         topic_tables(args.repeat)
 

@@ -8,12 +8,15 @@ import pytest
 
 from wirewatch.core.language import (
     BACKENDS,
+    GROUPS,
     UND,
     CascadeDetector,
     detection_text,
     make_detector,
     normalise_code,
 )
+from wirewatch.core.language.markers import WEIGHT, Markers
+from wirewatch.core.language.ngrams import NgramModel
 
 # One news-style sentence per language; long enough that every backend should agree.
 SENTENCES = {
@@ -58,6 +61,13 @@ TRAPS = [
     ("ja", "政府は選挙後に税金を変えない"),
     ("ko", "정부는 선거 후 세금을 바꾸지 않는다"),
     ("el", "Η κυβέρνηση δεν θα αλλάξει τους φόρους"),
+    # Bosnian, Croatian, Serbian (Latin); Malay and Indonesian: the lexical markers' ground
+    ("hr", "Tko će platiti tisuću kuna kazne?"),
+    ("sr", "Gde je nestalo mleko iz prodavnica"),
+    ("sr", "Ministar: treba da se poveća plata"),
+    ("bs", "Kahva poskupjela za sedmicu, lahko je reći zašto"),
+    ("ms", "Kerajaan umum cukai baharu"),
+    ("id", "Pemerintah umumkan pajak baru"),
 ]
 
 
@@ -90,6 +100,36 @@ def test_no_language_signal_gives_und(backend, text):
 def test_a_lone_ticker_gives_und(backend):
     # langdetect is left out: it calls "AAPL" Tagalog with probability 0.9998.
     assert [g.code for g in make_detector(backend).detect_batch(["AAPL", "NYSE"])] == [UND, UND]
+
+
+@pytest.mark.parametrize(
+    ("text", "candidates", "expected"),
+    [
+        # tko, tisuć: Croatian; ć: not Slovenian
+        ("Tko je rekao da je tisuća malo?", GROUPS["south-slavic"],
+         {"hr": 3 * WEIGHT, "bs": WEIGHT, "sr": WEIGHT}),
+        ("Hiljade ljudi, saopštila je policija", GROUPS["south-slavic"],
+         {"bs": WEIGHT, "sr": 2 * WEIGHT}),
+        ("Vrijeme je za promjene", GROUPS["south-slavic"], {"bs": WEIGHT, "hr": WEIGHT}),
+        ("Vrijeme je za promjene", ("hr", "sl"), {"hr": WEIGHT}),  # only the candidates
+        ("Kva skjer med skatten?", GROUPS["nordic"], {"nn": WEIGHT}),
+        ("Kerajaan umum cukai baharu", GROUPS["malay"], {"ms": 2 * WEIGHT}),
+        ("tisućljeće", ("hr", "sl"), {"hr": 2 * WEIGHT}),  # a stem inside a word
+        ("Kva skjer", GROUPS["south-slavic"], {}),  # markers of another group do not count
+        ("", GROUPS["malay"], {}),
+    ],
+)
+def test_lexical_markers_give_evidence_to_their_labels(text, candidates, expected):
+    assert Markers.load().scores(text, candidates) == expected
+
+
+def test_every_marker_points_inside_one_group_of_the_judge():
+    judge = NgramModel.load()
+    groups = [frozenset(g) for g in GROUPS.values()]
+    for marker, labels in Markers.load().entries:
+        assert marker == marker.lower() and marker.strip(), marker
+        assert all(label in judge for label in labels), marker
+        assert any(labels <= g for g in groups), marker
 
 
 def test_script_decides_alone(cascade):

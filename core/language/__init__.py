@@ -47,6 +47,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from wirewatch.core.language.markers import Markers
 from wirewatch.core.language.ngrams import NgramModel
 
 __all__ = [
@@ -461,6 +462,7 @@ class CascadeDetector:
         self.hint_min_probability = hint_min_probability
         self._fasttext = FastTextDetector(top_k=8)
         self._judge = NgramModel.load()
+        self._markers = Markers.load()
 
     def detect_batch(
         self, texts: Sequence[str], hints: Sequence[str | None] | None = None
@@ -497,7 +499,7 @@ class CascadeDetector:
                 judged.append((i, text, candidates, ranked))
         judged.sort(key=lambda j: j[2])  # a group's texts side by side: few labels a chunk
         answers = self._judge.best([j[1] for j in judged], [j[2] for j in judged],
-                                   [_prior(j[2], j[3]) for j in judged])
+                                   [_prior(j[1], j[2], j[3], self._markers) for j in judged])
         for (i, _, candidates, ranked), (label, share) in zip(judged, answers, strict=True):
             out[i] = self._with_hint(label.split("-", 1)[0], share, "cascade:ngrams", ranked,
                                      _answers(candidates), hinted[i])
@@ -510,9 +512,9 @@ class CascadeDetector:
 
         A group comes from fastText's answer, or from a member ranked close behind it
         (Afrikaans often comes out as German first; the answer then stays a candidate). Latin
-        text that fastText is unsure of, or ranks an African language in its top three for
-        (Swahili can come out as German first), goes to the African languages with fastText's
-        top answers beside them.
+        text that fastText is unsure of (of bs/hr/sr as a whole, when it names them), or ranks an
+        African language in its top three for (Swahili can come out as German first), goes to
+        the African languages with fastText's top answers beside them.
         """
         top, p = ranked[0]
         found: list[str] = []
@@ -522,7 +524,13 @@ class CascadeDetector:
                 found += group
                 if top in self._judge:
                     found.append(top)
-        unsure = p < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
+        # fastText splitting its answer among bs/hr/sr and ``hbs`` (Serbo-Croatian) is sure of
+        # the group: the group's share is what counts. Other groups' shares are not: African
+        # text that fastText spreads over id/ms or nl/af must still reach the African languages.
+        share = p
+        if top in _SERBO_CROATIAN and any(code == "hbs" for code, _ in ranked[:3]):
+            share = sum(prob for code, prob in ranked if code in _SERBO_CROATIAN)
+        unsure = share < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
         if (script == "Latin" and unsure
                 and letters >= MIN_LETTERS_AFRICAN and words >= MIN_WORDS_AFRICAN):
             found += AFRICAN
@@ -552,15 +560,21 @@ class CascadeDetector:
         return _finish(code, p, method)
 
 
-def _prior(candidates: tuple[str, ...], ranked: list[tuple[str, float]]) -> dict[str, float] | None:
+def _prior(
+    text: str, candidates: tuple[str, ...], ranked: list[tuple[str, float]], markers: Markers
+) -> dict[str, float] | None:
     """fastText's log-probabilities of a group's members, which the judge adds to its own: a
     model trained on far more text breaks the judge's near ties (Croatian read as Bosnian).
-    None among the African languages, which fastText mostly does not know."""
+    The curated lexical markers found in the text (``markers.py``) add theirs. None among the
+    African languages, which fastText mostly does not know."""
     if not ranked or not _AFRICAN.isdisjoint(candidates):
         return None
     probability = dict(ranked)
-    return {label: math.log(max(probability.get(label.split("-", 1)[0], 0.0), PRIOR_FLOOR))
-            for label in candidates}
+    prior = {label: math.log(max(probability.get(label.split("-", 1)[0], 0.0), PRIOR_FLOOR))
+             for label in candidates}
+    for label, nats in markers.scores(text, candidates).items():
+        prior[label] += nats
+    return prior
 
 
 @functools.lru_cache(maxsize=1024)
@@ -570,6 +584,7 @@ def _answers(labels: tuple[str, ...]) -> frozenset[str]:
 
 
 _AFRICAN = frozenset(AFRICAN)
+_SERBO_CROATIAN = frozenset(("hbs", "bs", "hr", "sr"))
 _CYRILLIC_GROUP = frozenset(c.split("-", 1)[0] for c in GROUPS["cyrillic"])
 _LATIN_GROUP_OF = {
     code: members for name, members in GROUPS.items() if name not in ("cyrillic", "ethiopic")
