@@ -69,7 +69,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     normalised = articles | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe(
         timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
-    tagged = deduped.events | "Tag" >> Tag(language_backend=opts.language_backend)
+    tagged = deduped.events | "Tag" >> Tag(opts.language_backend, topic_tagger=opts.topic_tagger)
 
     events = tagged.events | "MeasureEvents" >> MeasureEvents()
     letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped.dead_letters,

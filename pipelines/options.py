@@ -16,6 +16,7 @@ from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.kafka.admin import KafkaConfig
 from wirewatch.connectors.kafka.source import MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
+from wirewatch.core.topic_model import DEFAULT_TOPIC_TAGGER, TOPIC_TAGGERS
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
 
@@ -102,6 +103,10 @@ class WirewatchOptions(PipelineOptions):
             help="Language detector: 'cascade' (default: script, fastText, lingua for "
                  "confusable languages, the feed's language as a prior), 'fasttext', 'lingua' "
                  "(accurate, slow) or 'langdetect' (seeded).")
+        group.add_argument(
+            "--topic_tagger", choices=sorted(TOPIC_TAGGERS), default=DEFAULT_TOPIC_TAGGER,
+            help="Topics: 'learned' (default: the shipped fastText model, ~200 languages) or "
+                 "'keywords' (the keyword definitions alone: 12 languages, explainable).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",
