@@ -60,7 +60,7 @@ SIB_PER_LANGUAGE = 250
 TEAM_REPEAT = 20
 HYPER = dict(loss="ova", wordNgrams=2, minn=2, maxn=5, dim=48, epoch=15, lr=0.4,
              bucket=400_000, minCount=1, thread=1, seed=7, verbose=0)
-CUTOFF = 80_000  # rows kept by quantisation: words and n-gram buckets with the largest norms
+CUTOFF = 300_000  # rows kept by quantisation: words and n-gram buckets with the largest norms
 
 
 def _unquote(text: str) -> str:
@@ -242,7 +242,7 @@ def main() -> None:
             path = Path(tmp) / "train.txt"
             _write(train, path, keywords)
             model = fasttext.train_supervised(input=str(path), **HYPER)
-            model.quantize(input=str(path), qnorm=True, retrain=False, cutoff=CUTOFF, dsub=2)
+            model.quantize(input=str(path), qnorm=True, retrain=False, cutoff=CUTOFF, dsub=4)
         model.save_model(str(model_path))
         print(f"wrote {model_path} ({model_path.stat().st_size:,} bytes)")
     spec = calibrate(model, team_dev, sib_dev, keywords)
