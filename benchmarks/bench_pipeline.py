@@ -27,7 +27,10 @@ Each Beam row runs once per ``--modes`` entry: ``1`` is the runner's default (on
 ``2`` is ``--direct_num_workers=2 --direct_running_mode=multi_processing``; "of baseline" compares
 with the read -> avro row of the same mode. Rates are articles (feed items) per wall-clock second
 of ``pipeline.run()``, pipeline construction included; the fixed cost of a run (the whole
-pipeline over a 10-article feed) is printed so that it can be seen not to dominate.
+pipeline over a 10-article feed) is printed so that it can be seen not to dominate. Beside the
+wall-clock rate, each row gives the median CPU seconds the run took (this process and its
+worker processes) and that CPU time's share of the baseline's: on a machine shared with other
+work the wall clock measures the neighbours too, the CPU time mostly the pipeline.
 """
 
 from __future__ import annotations
@@ -36,8 +39,13 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import resource
+import statistics
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from email.utils import formatdate
 from functools import partial
 from pathlib import Path
@@ -137,6 +145,25 @@ class _Pass(beam.DoFn):
         yield event
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of its waited-for worker processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def median_wall_and_cpu(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and median CPU seconds of ``repeats`` calls after a warm-up."""
+    cpu: list[float] = []
+
+    def timed() -> None:
+        started = _cpu_seconds()
+        run()
+        cpu.append(_cpu_seconds() - started)
+
+    wall = median_seconds(timed, repeats, warm_up=True)
+    return wall, statistics.median(cpu[1:])  # cpu[0]: the warm-up
+
+
 def codec_table(archive: Path, out: Path, repeats: int) -> None:
     """Size and speed of each Avro codec on the article events of one whole-pipeline run."""
     run_wirewatch(f"--input_jsonl={archive}", out)
@@ -187,7 +214,8 @@ def main() -> None:
             codec_table(write_jsonl(articles, Path(tmp)), Path(tmp) / "out", args.repeats)
         return
     n = len(articles)
-    tables: dict[str, dict[str, dict[int, float]]] = {}
+    # input -> row -> mode -> (wall seconds, CPU seconds)
+    tables: dict[str, dict[str, dict[int, tuple[float, float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         feeds = write_feeds(articles, folder)
@@ -203,8 +231,8 @@ def main() -> None:
             pattern, option = sources[name]
             rows = tables[name] = {}
             if name == "feeds":
-                rows["feedparser alone"] = {1: median_seconds(lambda: parse_alone(feeds),
-                                                              args.repeats, warm_up=True)}
+                rows["feedparser alone"] = {1: median_wall_and_cpu(lambda: parse_alone(feeds),
+                                                                   args.repeats)}
             for mode in args.modes:
                 out = folder / f"{name}-{mode}"
                 runs = {
@@ -216,24 +244,26 @@ def main() -> None:
                     "wirewatch": partial(run_wirewatch, option, out / "c", mode=mode),
                 }
                 for row, fn in runs.items():
-                    rows.setdefault(row, {})[mode] = median_seconds(fn, args.repeats,
-                                                                    warm_up=True)
+                    rows.setdefault(row, {})[mode] = median_wall_and_cpu(fn, args.repeats)
     print(f"\n{n} articles ({sum(len(a.text) for a in articles) / n:.0f} characters each) in "
           f"{len({a.outlet for a in articles})} feed files or one JSON-lines file, DirectRunner, "
           f"median of {args.repeats} runs after a warm-up; fixed cost of a run (10 articles): "
           f"{fixed:.2f} s")
     for name, rows in tables.items():
         print(f"\n{'input: ' + name:30s}"
-              + "".join(f" | {f'{mode} process(es)':^32s}" for mode in args.modes))
-        print(f"{'pipeline':30s}" + f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
+              + "".join(f" | {f'{mode} process(es)':^56s}" for mode in args.modes))
+        print(f"{'pipeline':30s}" + (f" | {'seconds':>8s} {'articles/s':>10s} {'of baseline':>12s}"
+                                     f" {'CPU s':>8s} {'CPU of baseline':>15s}")
               * len(args.modes))
         for row, by_mode in rows.items():
             line = f"{row:30s}"
             for mode in args.modes:
-                took, base = by_mode.get(mode), rows["beam read -> avro"][mode]
-                line += (f" | {took:8.2f} {n / took:10.0f} {base / took:12.1%}" if took else
-                         f" | {'-':>8s} {'-':>10s} {'-':>12s}")
+                (base, base_cpu), took = rows["beam read -> avro"][mode], by_mode.get(mode)
+                line += (f" | {took[0]:8.2f} {n / took[0]:10.0f} {base / took[0]:12.1%}"
+                         f" {took[1]:8.2f} {base_cpu / took[1]:15.1%}" if took else
+                         f" | {'-':>8s} {'-':>10s} {'-':>12s} {'-':>8s} {'-':>15s}")
             print(line)
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -40,12 +40,14 @@ READ = -1
 class Offsets(NamedTuple):
     """Offsets of one partition, as runs ``[start, stop)`` flattened into ``bounds``
     (start0, stop0, start1, stop1, ...): read (``sink == READ``) or made durable by sink
-    number ``sink``."""
+    number ``sink``; ``staged``: not yet durable, only out of memory (the file sink's part
+    files, which wait for the file period), for the read's backpressure."""
 
     topic: str
     partition: int
     sink: int
     bounds: tuple[int, ...]
+    staged: bool = False
 
     def each(self) -> Iterator[int]:
         """Every offset in the runs, in order."""

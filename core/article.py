@@ -43,7 +43,7 @@ def _credible(name: str, value: int | None, fetched_ms: int, notes: list[str]) -
 
 
 def build_event(raw: RawArticle) -> dict:
-    """The article event for ``raw``, with dedup, language and topics still unset.
+    """The article event for ``raw``, with dedup, language, topics and story still unset.
 
     Raises :class:`Rejected` when the item has no usable link or no text at all.
     """
@@ -109,4 +109,5 @@ def build_event(raw: RawArticle) -> dict:
         },
         "pipeline_version": __version__,
         "language_hint": raw.language_hint,
+        "story": None,
     }

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from wirewatch.schemas.records import OPENING
+
 __all__ = [
     "DeadLetterSample",
     "EventSample",
@@ -143,6 +145,8 @@ class EventSample:
     language: str
     topics: tuple[str, ...]
     lag_ms: int | None
+    story_id: str | None = None  # None: written without the link step
+    opened_story: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,12 +167,15 @@ def event_sample(event: Mapping, timestamp_ms: int) -> EventSample:
     topic after its outlet published it; unknown without a published time.
     """
     published = event["published_time"]
+    story = event.get("story")
     return EventSample(
         timestamp_ms=timestamp_ms,
         is_duplicate=bool(event["dedup"]["is_duplicate"]),
         language=event["language"]["code"],
         topics=tuple(f"{t['code']} {t['label']}" for t in event["topics"]),
         lag_ms=None if published is None else max(0, timestamp_ms - published),
+        story_id=story["story_id"] if story else None,
+        opened_story=bool(story) and story["linked_by"] in OPENING,
     )
 
 
@@ -187,8 +194,13 @@ def dead_letter_sample(letter: Mapping, timestamp_ms: int) -> DeadLetterSample:
 
 
 def event_window(samples: Sequence[EventSample]) -> dict:
-    """Duplicate ratio, language mix, topic mix and p50/p99 event-time lag of ``samples``."""
+    """Duplicate ratio, language mix, topic mix, stories and p50/p99 event-time lag of
+    ``samples``. Stories: how many distinct ones the window's events are in, how many of the
+    events opened a story and how many joined one (events written without the link step are in
+    neither)."""
     lags = [s.lag_ms for s in samples if s.lag_ms is not None]
+    linked = [s for s in samples if s.story_id is not None]
+    opened = sum(s.opened_story for s in linked)
     duplicates = sum(s.is_duplicate for s in samples)
     topics: Counter = Counter(t for s in samples for t in s.topics)
     return {
@@ -198,6 +210,8 @@ def event_window(samples: Sequence[EventSample]) -> dict:
         "languages": mix(Counter(s.language for s in samples), len(samples)),
         # a share of events: an event may carry several topics, or none
         "topics": mix(topics, len(samples)),
+        "stories": {"stories": len({s.story_id for s in linked}), "opened": opened,
+                    "joined": len(linked) - opened},
         "event_time_lag_ms": {"count": len(lags), "p50": percentile(lags, 50),
                               "p99": percentile(lags, 99)},
     }

@@ -50,7 +50,8 @@ def _run_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="wirewatch run",
-        description="Run the ingest pipeline: read feeds | normalise | dedupe | tag | write Avro.",
+        description="Run the ingest pipeline: read feeds | normalise | dedupe | tag | link | "
+                    "write Avro.",
         epilog=_RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     WirewatchOptions._add_argparse_args(parser)
     # Beam defines --bootstrap_servers (KafkaStreamsRunnerOptions); listed here for --help
@@ -84,8 +85,14 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--file_period_s must be > 0 seconds, not {args.file_period_s}")
     if args.max_in_flight < 1:
         raise UsageError(f"--max_in_flight must be >= 1 record, not {args.max_in_flight}")
+    if args.max_backlog < 1:
+        raise UsageError(f"--max_backlog must be >= 1 record, not {args.max_backlog}")
     if not args.dedup_horizon_hours > 0 or args.dedup_shards < 1:
         raise UsageError("--dedup_horizon_hours must be > 0 and --dedup_shards >= 1")
+    if (not args.story_horizon_hours > 0 or not 0 < args.story_threshold <= 1
+            or args.story_max_size < 1):
+        raise UsageError("--story_horizon_hours must be > 0, --story_threshold in (0, 1] and "
+                         "--story_max_size >= 1")
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output and "://" not in args.output:  # local folder: create it now, check access
@@ -177,6 +184,8 @@ def run_summary(counters: dict[str, int],
         EVENTS_WITHOUT_PUBLISHED_TIME,
         FEED_POLL_FAILURES,
         FEED_POLLS,
+        STORIES_JOINED,
+        STORIES_OPENED,
         parse_name,
     )
 
@@ -201,6 +210,8 @@ def run_summary(counters: dict[str, int],
              line("by language", EVENTS_BY_LANGUAGE.family),
              line("by topic", EVENTS_BY_TOPIC.family),
              line("duplicates by method", DUPLICATES_BY_METHOD.family),
+             _stories_line(families.get(STORIES_OPENED.family),
+                           families.get(STORIES_JOINED.family)),
              line("dead letters by stage/error_type", DEAD_LETTERS_BY_REASON.family),
              line("feed polls", FEED_POLLS.family),
              line("feed poll failures", FEED_POLL_FAILURES.family)]
@@ -212,6 +223,17 @@ def run_summary(counters: dict[str, int],
                      f"mean {human_ms(total / count)}, max {human_ms(high)} over {count} events"
                      + (f" ({undated} without a published time)" if undated else ""))
     return [text for text in lines if text]
+
+
+def _stories_line(opened: Counter | None, joined: Counter | None) -> str | None:
+    """``  stories: 16 opened (capped 1); joined by duplicate 4, names 2``, or None."""
+    if not opened and not joined:
+        return None
+    opened, joined = opened or Counter(), joined or Counter()
+    capped = f" (capped {opened['capped']})" if opened["capped"] else ""
+    ways = ", ".join(f"{k} {n}" for k, n in sorted(joined.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"  stories: {sum(opened.values())} opened{capped}"
+            + (f"; joined by {ways}" if ways else ""))
 
 
 def run(argv: Sequence[str]) -> int:
@@ -307,14 +329,50 @@ def _avro_files(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def summarise(paths: Sequence[str]) -> dict:
-    """Counts over wirewatch Avro files: what ``inspect --json`` prints."""
+class _Story:
+    """What ``inspect`` keeps of one story while it reads: no article, only counts."""
+
+    __slots__ = ("first_ms", "headline", "languages", "last_ms", "outlets", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.languages: Counter = Counter()
+        self.outlets: Counter = Counter()
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        self.headline: tuple[int, str, str] | None = None  # (event time, id, title) earliest
+
+    def add(self, event: dict) -> None:
+        self.size += 1
+        self.languages[event["language"]["code"]] += 1
+        self.outlets[event["source"]["outlet"]] += 1
+        at = event["event_time"]
+        self.first_ms = at if self.first_ms is None else min(self.first_ms, at)
+        self.last_ms = at if self.last_ms is None else max(self.last_ms, at)
+        candidate = (at, event["event_id"], event["title"])
+        if self.headline is None or candidate < self.headline:
+            self.headline = candidate
+
+    def summary(self, story_id: str) -> dict:
+        def ranked(counts: Counter) -> dict:
+            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+        return {"story_id": story_id, "size": self.size,
+                "languages": ranked(self.languages), "outlets": ranked(self.outlets),
+                "first_time_ms": self.first_ms, "last_time_ms": self.last_ms,
+                "headline": self.headline[2] if self.headline else ""}
+
+
+def summarise(paths: Sequence[str], stories: int = 10) -> dict:
+    """Counts over wirewatch Avro files: what ``inspect --json`` prints; ``stories``: how many
+    of the biggest stories to list (most articles first; ties: the earlier first)."""
     from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
     summary = {"records": 0, "duplicates": 0, "dead_letters": 0}
     counters = {k: Counter() for k in ("by_outlet", "by_language", "by_topic",
                                        "duplicates_by_method", "dead_letters_by_reason",
                                        "dead_letters_by_stage")}
+    found: dict[str, _Story] = {}
     for kind, record in read_records(_avro_files(paths)):
         if kind == ARTICLE_EVENT:
             summary["records"] += 1
@@ -325,17 +383,29 @@ def summarise(paths: Sequence[str]) -> dict:
             if record["dedup"]["is_duplicate"]:
                 summary["duplicates"] += 1
                 counters["duplicates_by_method"][record["dedup"]["method"]] += 1
+            if record.get("story"):  # None: written before the link step existed
+                found.setdefault(record["story"]["story_id"], _Story()).add(record)
         elif kind == DEAD_LETTER:
             summary["dead_letters"] += 1
             counters["dead_letters_by_reason"][record["error_type"]] += 1
             counters["dead_letters_by_stage"][record["stage"]] += 1
     summary.update({k: dict(c.most_common()) for k, c in counters.items()})
+    biggest = sorted(found.items(), key=lambda kv: (-kv[1].size, kv[1].first_ms, kv[0]))
+    summary["stories"] = len(found)
+    summary["biggest_stories"] = [story.summary(story_id) for story_id, story
+                                  in biggest[:stories]]
     return summary
+
+
+def _utc_minute(ms: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def _print_summary(summary: dict) -> None:
     print(f"{summary['records']} article events, {summary['duplicates']} duplicates, "
-          f"{summary['dead_letters']} dead letters")
+          f"{summary['stories']} stories, {summary['dead_letters']} dead letters")
     for key, title in (("by_outlet", "by outlet"), ("by_language", "by language"),
                        ("by_topic", "by topic"), ("duplicates_by_method", "duplicates by method"),
                        ("dead_letters_by_reason", "dead letters by reason"),
@@ -345,6 +415,16 @@ def _print_summary(summary: dict) -> None:
             print("  (none)")
         for name, n in summary[key].items():
             print(f"  {n:6d}  {name}")
+    if not summary["biggest_stories"]:
+        return
+    print(f"\nbiggest stories ({len(summary['biggest_stories'])} of {summary['stories']}; "
+          "articles, first and last event time UTC, languages, outlets, headline):")
+    for story in summary["biggest_stories"]:
+        languages = ", ".join(f"{k} {n}" for k, n in story["languages"].items())
+        outlets = ", ".join(story["outlets"])
+        print(f"  {story['size']:6d}  {_utc_minute(story['first_time_ms'])} .. "
+              f"{_utc_minute(story['last_time_ms'])}  {languages}  |  {outlets}\n"
+              f"          {story['headline']}")
 
 
 def inspect(argv: Sequence[str]) -> int:
@@ -352,15 +432,25 @@ def inspect(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="wirewatch inspect",
         description="Summarise wirewatch Avro files (article events and dead letters): counts "
-                    "by outlet, language, topic, duplicates, and dead letters by reason.")
+                    "by outlet, language, topic, duplicates, the biggest stories, and dead "
+                    "letters by reason.")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="Avro files, or folders searched for *.avro (e.g. out)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (records, duplicates, dead_letters, "
-                             "by_outlet, by_language, by_topic, dead_letters_by_reason, ...)")
+                             "by_outlet, by_language, by_topic, dead_letters_by_reason, "
+                             "stories, biggest_stories, ...)")
+    parser.add_argument("--stories", type=int, default=10, metavar="N",
+                        help="list the N biggest stories: articles, languages, outlets, first "
+                             "and last event time, the first article's headline (default 10; "
+                             "0: none)")
     args = parser.parse_args(argv)
+    if args.stories < 0:
+        print(f"wirewatch inspect: error: --stories must be >= 0, not {args.stories}",
+              file=sys.stderr)
+        return 2
     try:
-        summary = summarise(args.paths)
+        summary = summarise(args.paths, args.stories)
     except UsageError as e:
         print(f"wirewatch inspect: error: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""The wirewatch pipeline: ``read | normalise | dedupe | tag | write``, built from options."""
+"""The wirewatch pipeline: ``read | normalise | dedupe | tag | link | write``, built from
+options."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from wirewatch.connectors.rss.fetch import FetchConfig
 from wirewatch.connectors.rss.health import HEALTH
 from wirewatch.connectors.rss.source import PollFeeds, WatchFeeds
 from wirewatch.pipelines.dedupe import Dedupe
+from wirewatch.pipelines.link import Link
 from wirewatch.pipelines.measure import MeasureDeadLetters, MeasureEvents
 from wirewatch.pipelines.normalise import Normalise
 from wirewatch.pipelines.options import (
@@ -25,6 +27,7 @@ from wirewatch.pipelines.options import (
     dead_letter_topic,
     kafka_config,
     start_from,
+    story_settings,
 )
 from wirewatch.pipelines.tag import Tag
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, FEED_HEALTH
@@ -54,6 +57,7 @@ def _read(pipeline: beam.Pipeline, options: PipelineOptions) -> tuple[list, obje
             input_format=opts.input_format,
             max_out_of_orderness_s=opts.max_out_of_orderness_s,
             idle_after_s=opts.idle_after_s, max_in_flight=opts.max_in_flight,
+            max_backlog=opts.max_backlog,
             discovery_interval_s=opts.partition_discovery_interval_s,
             stop_after_idle_s=opts.stop_after_idle_s, registry_url=opts.schema_registry_url)
         reads.append(kafka)
@@ -70,10 +74,11 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     deduped = normalised.events | "Dedupe" >> Dedupe(
         timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
     tagged = deduped.events | "Tag" >> Tag(opts.language_backend, topic_tagger=opts.topic_tagger)
+    linked = tagged.events | "Link" >> Link(**story_settings(options))
 
-    events = tagged.events | "MeasureEvents" >> MeasureEvents()
+    events = linked.events | "MeasureEvents" >> MeasureEvents()
     letters = ([r[DEAD_LETTERS] for r in reads] + [normalised[DEAD_LETTERS], deduped.dead_letters,
-                                               tagged[DEAD_LETTERS]]
+                                               tagged[DEAD_LETTERS], linked.dead_letters]
                | "AllDeadLetters" >> beam.Flatten()
                | "MeasureDeadLetters" >> MeasureDeadLetters())
     # Each destination is one sink, numbered: a record reaches it once, as an article event

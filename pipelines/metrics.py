@@ -19,6 +19,8 @@ from typing import Protocol
 
 from apache_beam.metrics.metric import Metrics
 
+from wirewatch.schemas.records import OPENING
+
 __all__ = [
     "ARTICLES_READ",
     "COUNTER",
@@ -39,10 +41,14 @@ __all__ = [
     "FEED_POLL_LATENCY_MS",
     "KAFKA_BROKER_UNAVAILABLE",
     "KAFKA_READ_PAUSED",
+    "LINK_BATCHES_INCOMPLETE",
+    "LINK_VERDICTS_LATE",
     "METRICS",
     "NAMESPACE",
     "OFFSETS_COMMITTED",
     "OFFSETS_IN_FLIGHT",
+    "STORIES_JOINED",
+    "STORIES_OPENED",
     "Metric",
     "Mirror",
     "counter",
@@ -113,6 +119,14 @@ EVENT_TIME_LAG_MS = Metric(
 EVENTS_WITHOUT_PUBLISHED_TIME = Metric(
     "events_without_published_time", COUNTER,
     "Article events written with no published time (not in event_time_lag_ms).")
+STORIES_OPENED = Metric(
+    "stories_opened", COUNTER,
+    "Article events written that opened a story (its first article, or a capped story's "
+    "successor).", ("linked_by",))
+STORIES_JOINED = Metric(
+    "stories_joined", COUNTER,
+    "Article events written that joined an earlier story, per how (names, duplicate).",
+    ("linked_by",))
 DEAD_LETTERS_WRITTEN = Metric(
     "dead_letters_written", COUNTER, "Dead letters that reached the dead-letter sink.")
 DEAD_LETTERS_BY_REASON = Metric(
@@ -137,14 +151,21 @@ DEDUPE_BATCHES_INCOMPLETE = Metric(
 DEDUPE_VERDICTS_LATE = Metric(
     "dedupe_verdicts_late", COUNTER,
     "Verdict parts that came behind the watermark, after their batch went out.")
+LINK_BATCHES_INCOMPLETE = Metric(
+    "link_batches_incomplete", COUNTER,
+    "Batches whose articles went out before all their story verdicts were in (each noted).")
+LINK_VERDICTS_LATE = Metric(
+    "link_verdicts_late", COUNTER,
+    "Story verdicts that came behind the watermark, after their batch went out.")
 
 #: Every named family, by family name.
 METRICS: Mapping[str, Metric] = {m.family: m for m in (
     ARTICLES_READ, FEED_POLLS, FEED_POLL_FAILURES, FEED_POLL_LATENCY_MS, EVENTS_WRITTEN,
     EVENTS_BY_SOURCE, EVENTS_BY_LANGUAGE, EVENTS_BY_TOPIC, DUPLICATES_BY_METHOD, EVENT_TIME_LAG_MS,
-    EVENTS_WITHOUT_PUBLISHED_TIME, DEAD_LETTERS_WRITTEN, DEAD_LETTERS_BY_REASON,
+    EVENTS_WITHOUT_PUBLISHED_TIME, STORIES_OPENED, STORIES_JOINED, DEAD_LETTERS_WRITTEN,
+    DEAD_LETTERS_BY_REASON,
     KAFKA_BROKER_UNAVAILABLE, KAFKA_READ_PAUSED, OFFSETS_COMMITTED, OFFSETS_IN_FLIGHT,
-    DEDUPE_BATCHES_INCOMPLETE, DEDUPE_VERDICTS_LATE)}
+    DEDUPE_BATCHES_INCOMPLETE, DEDUPE_VERDICTS_LATE, LINK_BATCHES_INCOMPLETE, LINK_VERDICTS_LATE)}
 
 
 def parse_name(name: str) -> tuple[str, dict[str, str]]:
@@ -230,6 +251,11 @@ def event_metric_names(event: Mapping) -> list[str]:
         names.append(DUPLICATES_BY_METHOD.name(method=event["dedup"]["method"]))
     if event["published_time"] is None:
         names.append(EVENTS_WITHOUT_PUBLISHED_TIME.name())
+    linked = event.get("story")  # None: written by a pipeline without the link step
+    if linked is not None:
+        opened = linked["linked_by"] in OPENING
+        names.append((STORIES_OPENED if opened else STORIES_JOINED).name(
+            linked_by=linked["linked_by"]))
     return names
 
 

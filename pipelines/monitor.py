@@ -5,7 +5,8 @@ messages per second. Per input partition also how far the written output trails 
 highest input offset that an article event or dead letter on the watched topics came from, and
 how many input messages lie beyond it (so "committed but not written" never looks healthy). For
 the article-event topic (``--output_topic``), decoded from Avro: the duplicate ratio, language
-and topic mix and p50/p99 event-time lag over a sliding window. For the dead-letter topic
+and topic mix, stories (distinct, opened, joined) and p50/p99 event-time lag over a sliding
+window. For the dead-letter topic
 (``--dead_letter_topic``): counts by error type and the latest examples. ``--once --json``
 prints one snapshot for scripts and alerting.
 
@@ -327,10 +328,12 @@ def render(snapshot: dict, refresh: int | None = None) -> Group:
         if t["kind"] == ARTICLE_EVENT:
             table = Table(title=f"{topic}: article events, {span}", title_justify="left",
                           show_header=False)
-            lag = window["event_time_lag_ms"]
+            lag, stories = window["event_time_lag_ms"], window["stories"]
             for key, value in (
                     ("events", str(window["events"])),
                     ("duplicates", f"{window['duplicates']} ({window['duplicate_ratio']:.1%})"),
+                    ("stories", f"{stories['stories']} ({stories['opened']} opened, "
+                                f"{stories['joined']} joined an earlier one)"),
                     ("event-time lag", f"p50 {human_ms(lag['p50'])}  p99 {human_ms(lag['p99'])}"
                                        f"  ({lag['count']} with a published time)"),
                     ("languages", _mix(window["languages"])),
@@ -367,7 +370,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="wirewatch monitor",
         description="Watch the Kafka topics a wirewatch deployment reads and writes: offsets, "
                     "the group's lag, how far the written output trails the input, messages/s; "
-                    "duplicates, languages, topics and event-time lag of the article events; "
+                    "duplicates, languages, topics, stories and event-time lag of the article "
+                    "events; "
                     "dead letters by error type.",
         epilog="Example:\n  wirewatch monitor --bootstrap_servers localhost:9092 --group_id "
                "wirewatch \\\n    --input_topic articles --output_topic article-events "

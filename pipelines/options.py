@@ -7,18 +7,20 @@ accepted as well; these are ours.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions, PipelineOptions
 
 from wirewatch import __version__
 from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.kafka.admin import KafkaConfig
-from wirewatch.connectors.kafka.source import MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
+from wirewatch.connectors.kafka.source import MAX_BACKLOG, MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
 from wirewatch.core.topic_model import DEFAULT_TOPIC_TAGGER, TOPIC_TAGGERS
+from wirewatch.pipelines.link.decide import DEFAULTS as STORY_DEFAULTS
 
-__all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from"]
+__all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from",
+           "story_settings"]
 
 
 class WirewatchOptions(PipelineOptions):
@@ -83,6 +85,14 @@ class WirewatchOptions(PipelineOptions):
                  "(--file_period_s + --max_out_of_orderness_s) or it caps throughput "
                  f"(default {MAX_IN_FLIGHT}).")
         group.add_argument(
+            "--max_backlog", type=int, default=MAX_BACKLOG,
+            help="Backpressure on memory, with --max_in_flight: a partition is not read while "
+                 "this many of its records are past its watermark (nothing holds them back but "
+                 "the pipeline's own speed) and not yet in a part file or acknowledged by the "
+                 "output topic; a step slower than the input then slows the read instead of "
+                 "queueing. Too low a value caps throughput at about this many records per "
+                 f"partition per second of processing delay (default {MAX_BACKLOG}).")
+        group.add_argument(
             "--idle_after_s", type=float, default=10.0,
             help="A partition caught up this long moves its watermark with wall time.")
         group.add_argument(
@@ -97,6 +107,23 @@ class WirewatchOptions(PipelineOptions):
             "--dedup_shards", type=int, default=2,
             help="Keys the near-duplicate index is spread over: the parallelism of dedup "
                  "(default 2; each shard an article touches keeps ~170 bytes of it).")
+        group = parser.add_argument_group("wirewatch stories")
+        group.add_argument(
+            "--story_horizon_hours", type=float,
+            default=STORY_DEFAULTS["horizon_ms"] / 3_600_000,
+            help="How long (event time) a story stays open after its last article: a later "
+                 "report of the same event opens a new story. Story state is bounded by it "
+                 "(default %(default)g).")
+        group.add_argument(
+            "--story_threshold", type=float, default=STORY_DEFAULTS["threshold"],
+            help="Similarity in (0, 1] of an article's rare names, places and numbers to a "
+                 "story's that it needs to join the story; higher splits more (default "
+                 "%(default)g).")
+        group.add_argument(
+            "--story_max_size", type=int, default=STORY_DEFAULTS["max_size"],
+            help="Articles a story takes at most: a live blog or a 'latest news' page is "
+                 "capped there, and the next article opens a successor story with a note "
+                 "(default %(default)d).")
         group = parser.add_argument_group("wirewatch tagging")
         group.add_argument(
             "--language_backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
@@ -209,6 +236,13 @@ def kafka_config(options: PipelineOptions) -> KafkaConfig:
         ssl_keyfile=opts.kafka_ssl_keyfile,
         extra=tuple(_setting(s) for s in opts.kafka_config or ()),
     )
+
+
+def story_settings(options: PipelineOptions) -> dict:
+    """``Link``'s keyword arguments from ``--story_*``."""
+    opts = options.view_as(WirewatchOptions)
+    return {"horizon": timedelta(hours=opts.story_horizon_hours),
+            "threshold": opts.story_threshold, "max_size": opts.story_max_size}
 
 
 def dead_letter_topic(options: PipelineOptions) -> str | None:

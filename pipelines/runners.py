@@ -232,8 +232,12 @@ class _Stop(Exception):
 def _raise_stop(signum: int, frame: object) -> None:
     # From here on the job server's streams end under the SDK worker's threads (at once, when
     # a terminal's Ctrl-C reached the job server too): expected, so not logged as errors.
+    # A bundle running at that moment fails on its next state read (the state stream is gone);
+    # Beam's DoFnRunner logs that under apache_beam.runners.common. Such a bundle commits
+    # nothing, so what it held is read again by the next run: not an error either.
     threading.excepthook = _quiet_excepthook
-    logging.getLogger("apache_beam.runners.worker").setLevel(logging.CRITICAL)
+    for name in ("apache_beam.runners.worker", "apache_beam.runners.common"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     raise _Stop(signal.Signals(signum).name)
 
 

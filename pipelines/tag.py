@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 
@@ -62,6 +63,9 @@ class _TagBatchFn(beam.DoFn):
     def setup(self) -> None:
         self._detector = make_detector(self._backend)
         self._tagger = TOPIC_TAGGERS[self._topic_tagger]()
+        # The models are hundreds of thousands of long-lived objects: out of the collector's
+        # generations, every full collection stops rescanning them (a worker's lifetime).
+        gc.freeze()
 
     def start_bundle(self) -> None:
         self._pending: list[WindowedValue] = []

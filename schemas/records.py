@@ -27,6 +27,8 @@ __all__ = [
     "ARTICLE_EVENT",
     "DEAD_LETTER",
     "FEED_HEALTH",
+    "LINKED_BY",
+    "OPENING",
     "PAYLOAD_LIMIT",
     "RawArticle",
     "dead_letter",
@@ -38,6 +40,7 @@ __all__ = [
     "read_records",
     "schema_path",
     "source",
+    "story",
 ]
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -112,6 +115,35 @@ def source(
         "guid": guid,
         "path": path,
     }
+
+
+def _symbols(name: str) -> tuple[str, ...]:
+    """The symbols of the enum ``name`` in ``article_event.avsc`` (its one definition)."""
+    with schema_path(ARTICLE_EVENT).open(encoding="utf-8") as f:
+        pending = [json.load(f)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "enum" and node.get("name") == name:
+                return tuple(node["symbols"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    raise ValueError(f"no enum {name!r} in {ARTICLE_EVENT}.avsc")
+
+
+#: How an article came into its story: the symbols of ``StoryLinkedBy``.
+LINKED_BY = _symbols("StoryLinkedBy")
+#: The ``linked_by`` of an article that opened a story (its first, or a capped story's
+#: successor) rather than joined one.
+OPENING = ("first", "capped")
+
+
+def story(story_id: str, linked_by: str, similarity: float) -> dict:
+    """A ``Story`` record: the story an article is in, how it got there, and how similar."""
+    if linked_by not in LINKED_BY:
+        raise ValueError(f"linked_by must be one of {LINKED_BY}, not {linked_by!r}")
+    return {"story_id": story_id, "linked_by": linked_by, "similarity": float(similarity)}
 
 
 def now_ms() -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from wirewatch.core.article import build_event
-from wirewatch.schemas.records import RawArticle, dead_letter, is_valid, source
+from wirewatch.schemas.records import RawArticle, dead_letter, is_valid, source, story
 
 
 def article_event(guid: str, *, outlet: str = "Nordic Wire", language: str = "en",
                   published_ms: int | None = 1_795_000_000_000, duplicate_of: str | None = None,
-                  topics: tuple[tuple[str, str], ...] = ()) -> dict:
-    """A tagged article event; ``duplicate_of`` marks it an exact-content duplicate."""
+                  topics: tuple[tuple[str, str], ...] = (),
+                  story_of: tuple[str, str] | None = None) -> dict:
+    """A tagged article event; ``duplicate_of`` marks it an exact-content duplicate,
+    ``story_of`` = (story_id, linked_by) puts it in a story (else it has none, as a record
+    written before the link step)."""
     raw = RawArticle(source=source("rss", outlet, feed_url="https://nw.example/rss", guid=guid),
                      url=f"https://nw.example/{guid}", title=f"Story {guid}",
                      summary="A story.", published_ms=published_ms,
@@ -21,6 +24,8 @@ def article_event(guid: str, *, outlet: str = "Nordic Wire", language: str = "en
     if duplicate_of:
         event["dedup"] = {**event["dedup"], "is_duplicate": True, "duplicate_of": duplicate_of,
                           "similarity": 1.0, "method": "exact_content"}
+    if story_of:
+        event["story"] = story(*story_of, 1.0)
     assert is_valid(event, "article_event")
     return event
 

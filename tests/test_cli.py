@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SAMPLES
 from wirewatch.pipelines.cli import main, summarise
+from wirewatch.schemas.records import ARTICLE_EVENT, read_records
 
 
 def _wirewatch(*args: str) -> subprocess.CompletedProcess:
@@ -137,6 +140,38 @@ def test_inspect_json_summary(tmp_path, capsys):
     assert summary["by_topic"]["medtop:17000000 weather"] == 3
     assert summary["dead_letters_by_reason"] == {"invalid_link": 2, "empty_item": 1,
                                                  "not_a_feed": 1}
+    # What inspect counts, from the records themselves (how well the samples are linked is
+    # tests/test_sample_pipeline.py's business)
+    events = [r for kind, r in read_records(sorted(tmp_path.rglob("*.avro")))
+              if kind == ARTICLE_EVENT]
+    sizes = sorted(Counter(e["story"]["story_id"] for e in events).values(), reverse=True)
+    assert summary["stories"] == len(sizes) and len(summary["biggest_stories"]) == 10
+    for story in summary["biggest_stories"]:
+        members = sorted((e for e in events if e["story"]["story_id"] == story["story_id"]),
+                         key=lambda e: (e["event_time"], e["event_id"]))
+        assert story == {
+            "story_id": members[0]["event_id"], "size": len(members),
+            "languages": dict(sorted(Counter(e["language"]["code"] for e in members).items(),
+                                     key=lambda kv: (-kv[1], kv[0]))),
+            "outlets": dict(sorted(Counter(e["source"]["outlet"] for e in members).items(),
+                                   key=lambda kv: (-kv[1], kv[0]))),
+            "first_time_ms": members[0]["event_time"],
+            "last_time_ms": max(e["event_time"] for e in members),
+            "headline": members[0]["title"]}
+    assert [s["size"] for s in summary["biggest_stories"]] == sizes[:10]
+    assert summary["biggest_stories"][0]["size"] >= 3  # Rotterdam, Ingrid: 3 reports at least
+    assert main(["inspect", str(tmp_path), "--stories", "2"]) == 0
+    text = capsys.readouterr().out
+    assert f"22 article events, 4 duplicates, {len(sizes)} stories, 4 dead letters" in text
+    assert f"biggest stories (2 of {len(sizes)};" in text
+    first, second, third = summary["biggest_stories"][:3]
+    began = time.strftime("%Y-%m-%d %H:%M", time.gmtime(first["first_time_ms"] / 1000))
+    assert f"{first['size']:6d}  {began} .. " in text
+    for story in (first, second):
+        assert story["headline"] in text
+    assert third["headline"] not in text  # not among the 2 asked for
+    assert main(["inspect", str(tmp_path), "--stories", "-1"]) == 2
+    assert "--stories must be >= 0" in capsys.readouterr().err
 
 
 def test_inspect_text_summary_and_missing_path(tmp_path, capsys):

@@ -19,7 +19,7 @@ from benchmarks.corpus import generate
 from wirewatch.core.article import build_event
 from wirewatch.pipelines import dedupe
 from wirewatch.pipelines.dedupe import LATE_NOTE, Dedupe
-from wirewatch.pipelines.dedupe.records import Verdicts
+from wirewatch.pipelines.dedupe.records import Part
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
 
 HOUR_MS = 3600 * 1000
@@ -326,10 +326,9 @@ def test_runs_behind_a_splittable_source_on_the_direct_runner():
 
 def test_join_lets_a_batch_out_without_its_late_verdicts_and_notes_it():
     from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, join
-    from wirewatch.pipelines.dedupe.records import Sketched
 
     article = event("Wire", 1, STORY, 0)
-    out = list(join(("batch", [Sketched(0, (article,), probes=3, letters=())])))
+    out = list(join(("batch", [Part.batch(0, (article,), (), probes=3)])))
     assert [o.value["dedup"]["is_duplicate"] for o in out] == [False]
     assert INCOMPLETE_NOTE in out[0].value["notes"]
     assert list(join(("batch", []))) == []  # verdicts after their batch went out: dropped
@@ -358,11 +357,11 @@ class _Stamp(beam.DoFn):
 
 def test_dedupe_records_cross_shuffles_as_opaque_deterministic_bytes():
     """Rows, but under a Python coder: a Java GroupByKey (Flink's job server) only moves them."""
-    coder = beam.coders.registry.get_coder(Verdicts)
-    verdicts = Verdicts("b1", 1795094400999, [0, 3], ["", "e9"], [0, 17], [0.0, 0.93], [0, 2],
-                        [False, True])  # sequences come back as lists
+    coder = beam.coders.registry.get_coder(Part)
+    verdicts = Part(1795094400999, rows=b"\0\0\0\0", matches=["e9"], match_times=bytes(8),
+                    similarities=bytes(8), methods=b"\2", late=b"\1")  # sequences: lists
     assert coder.is_deterministic()
     assert coder.decode(coder.encode(verdicts)) == verdicts
-    assert type(coder.decode(coder.encode(verdicts))) is Verdicts
+    assert type(coder.decode(coder.encode(verdicts))) is Part
     urn = coder.to_runner_api(PipelineContext()).spec.urn
     assert urn != common_urns.coders.ROW.urn

@@ -1,5 +1,6 @@
 """The sample pipeline on an embedded Flink (Beam's job server, LOOPBACK workers) gives the same
-records as on the DirectRunner: same ids, duplicate flags and languages; and its log no ERROR.
+records as on the DirectRunner: same ids, duplicate flags, languages and story ids; and its log no
+ERROR.
 
 Needs the job server provisioned by ``deploy/local/flink.sh`` (``make provision``); without it
 the test fails and says so (Beam would otherwise try to download it).
@@ -30,7 +31,8 @@ def _run(out: Path, *runner_args: str) -> dict[str, list[dict]]:
 
 def _verdicts(events: list[dict]) -> dict[str, tuple]:
     return {e["event_id"]: (e["dedup"]["is_duplicate"], e["dedup"]["duplicate_of"],
-                            e["dedup"]["method"], e["language"]["code"]) for e in events}
+                            e["dedup"]["method"], e["language"]["code"], e["story"]["story_id"],
+                            e["story"]["linked_by"]) for e in events}
 
 
 @pytest.mark.flink

@@ -1,5 +1,6 @@
-"""max_in_flight: how far a partition's read may run ahead of its group's commit. The decision
-alone, then a read against the session broker that stops at the bound while nobody commits."""
+"""max_in_flight: how far a partition's read may run ahead of its group's commit; max_backlog:
+how many records past the watermark it may hold that no sink has staged. The decisions alone,
+then a read against the session broker that stops at the bound while nobody commits."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ from tests.test_kafka_pipeline import (
     counted,
 )
 from wirewatch.connectors.kafka import KafkaConfig
-from wirewatch.connectors.kafka.backpressure import ASK_EVERY_S, InFlight
+from wirewatch.connectors.kafka.backpressure import (
+    ASK_EVERY_S,
+    InFlight,
+    staged_metadata,
+    staged_offset,
+)
 
 
 def test_before_the_first_commit_the_start_of_the_read_counts_as_committed():
@@ -57,6 +63,35 @@ def test_a_failed_ask_keeps_the_last_answer_and_asks_again_a_second_later():
     bound.answer(None, now=0.5)  # the broker did not answer
     assert bound.committed == 50
     assert not bound.due(0.5 + ASK_EVERY_S / 2) and bound.due(0.5 + ASK_EVERY_S)
+
+
+def test_records_past_the_watermark_not_yet_staged_pause_the_read():
+    bound = InFlight(limit=1000, floor=0, backlog_limit=3)
+    bound.read([0, 1, 2, 3, 4], [100, 200, 300, 400, 500])
+    assert bound.check(5, watermark_ms=250) == (995, False)  # 2 past the watermark: not yet
+    assert bound.check(5, watermark_ms=450) == (0, True)  # 4 past it, none staged: pause
+    bound.answer(0, now=1.0, staged=2)  # the sinks staged offsets 0 and 1
+    assert bound.check(5, watermark_ms=450) == (995, True)
+
+
+def test_records_the_watermark_still_holds_never_pause_the_read():
+    """Only reading moves the watermark: pausing for the records it holds would stall."""
+    bound = InFlight(limit=1000, floor=0, backlog_limit=2)
+    bound.read(list(range(100)), [1000] * 100)
+    assert bound.room(100, watermark_ms=1000) == 900
+    assert bound.room(100, watermark_ms=None) == 900  # no watermark yet
+
+
+def test_without_a_backlog_limit_nothing_is_kept_per_record():
+    bound = InFlight(limit=10, floor=0)
+    bound.read([0, 1], [1, 2])
+    assert bound.backlog(watermark_ms=10) == 0 and bound.room(2, watermark_ms=10) == 8
+
+
+def test_the_staged_offset_travels_in_the_commit_metadata():
+    assert staged_offset(staged_metadata(1234)) == 1234
+    assert staged_offset("") is None and staged_offset(None) is None
+    assert staged_offset("written by someone else") is None
 
 
 def _commit(bootstrap: str, topic: str, group: str, offset: int) -> None:

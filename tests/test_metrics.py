@@ -3,6 +3,7 @@ the Prometheus endpoint."""
 
 from __future__ import annotations
 
+import re
 import socket
 import urllib.request
 
@@ -51,6 +52,10 @@ def test_what_one_event_and_one_dead_letter_count():
         "duplicates_by_method{method=exact_content}"]
     assert "events_without_published_time" in event_metric_names(
         article_event("b", published_ms=None))
+    assert event_metric_names(article_event("c", story_of=("c" * 32, "first")))[-1] == (
+        "stories_opened{linked_by=first}")
+    assert event_metric_names(article_event("d", story_of=("c" * 32, "names")))[-1] == (
+        "stories_joined{linked_by=names}")
     assert dead_letter_metric_names(failed("parse", "not_a_feed")) == [
         "dead_letters_written", "dead_letters_by_reason{stage=parse,error_type=not_a_feed}"]
 
@@ -62,6 +67,10 @@ def test_run_prints_a_summary_of_the_metrics(tmp_path, capsys):
                                "4 dead letters")
     assert "  by language: en 9, de 3, es 3, fr 3, it 2, sv 2" in lines
     assert "  duplicates by method: exact_url 2, exact_content 1, near 1" in lines
+    [stories] = [x for x in lines if x.startswith("  stories: ")]
+    opened, names = re.fullmatch(r"  stories: (\d+) opened; joined by duplicate 4, names (\d+)",
+                                 stories).groups()
+    assert int(opened) + 4 + int(names) == 22  # every article event opened or joined a story
     assert "  feed polls: new 8, not_a_feed 1" in lines
     assert "  feed poll failures: not_a_feed 1" in lines
     assert ("  dead letters by stage/error_type: normalise/invalid_link 2, normalise/empty_item 1, "
@@ -74,6 +83,13 @@ def test_summary_names_the_eight_largest_and_counts_the_rest():
     counters = {f"events_by_language{{language=l{i}}}": 20 - i for i in range(10)}
     assert run_summary(counters, {}) == [
         "  by language: l0 20, l1 19, l2 18, l3 17, l4 16, l5 15, l6 14, l7 13 (+2 more)"]
+
+
+def test_summary_of_stories_says_how_many_opened_and_how_the_rest_joined():
+    counters = {"stories_opened{linked_by=first}": 7, "stories_opened{linked_by=capped}": 1,
+                "stories_joined{linked_by=names}": 3, "stories_joined{linked_by=duplicate}": 5}
+    assert run_summary(counters, {}) == [
+        "  stories: 8 opened (capped 1); joined by duplicate 5, names 3"]
 
 
 def test_summary_leaves_out_what_did_not_happen():

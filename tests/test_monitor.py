@@ -61,9 +61,12 @@ def topics(kafka_broker) -> dict:
 
     def event(at: int, guid: str, language: str, lag_ms: int | None, duplicate: bool = False,
               tags: tuple = (), origin: tuple | None = None) -> dict:
+        # e1 opens a story that e2 (its copy) and e3 join; e4 opens one, e5 is its copy
+        story_of = {"e1": ("e1", "first"), "e2": ("e1", "duplicate"), "e3": ("e1", "names"),
+                    "e4": ("e4", "first"), "e5": ("e4", "duplicate")}.get(guid)
         made = article_event(guid, language=language, topics=tags,
                              published_ms=None if lag_ms is None else at - lag_ms,
-                             duplicate_of="e1" * 16 if duplicate else None)
+                             duplicate_of="e1" * 16 if duplicate else None, story_of=story_of)
         if origin:
             made["source"] = source("kafka", "Wire", topic=origin[0], partition=origin[1],
                                     offset=origin[2])
@@ -157,6 +160,7 @@ def test_once_json_snapshot_is_exact(topics, capsys):
                     "languages": [share("en", 3, 6), share("de", 2, 6), share("fr", 1, 6)],
                     "topics": [share("medtop:15000000 sport", 3, 6),
                                share("medtop:11000000 politics", 2, 6)],
+                    "stories": {"stories": 2, "opened": 2, "joined": 3},  # e6 has none
                     "event_time_lag_ms": {"count": 5, "p50": 3000, "p99": 5000},
                     "undecodable": 1}},
             topics["dead"]: {
@@ -257,7 +261,8 @@ def test_live_view_redraws_under_a_terminal(topics):
     assert re.search(r"committed\W+lag\W+written\W+unwritten", text)
     assert "unwritten = end - (written + 1)" in text  # the caption says what they mean
     for row in (f"{topics['input']} (all)", "en 50%", "de 33%", "fr 17%",
-                "2 (33.3%)", "p50 3.0 s  p99 5.0 s", "not_a_feed", "invalid_link happened"):
+                "2 (33.3%)", "2 (2 opened, 3 joined an earlier one)", "p50 3.0 s  p99 5.0 s",
+                "not_a_feed", "invalid_link happened"):
         assert row in text, row
 
 

@@ -103,12 +103,15 @@ def test_event_samples_and_their_window():
     b = 1_795_000_000_000
     samples = [
         event_sample(article_event("a", language="en", published_ms=b + 1000,
-                                   topics=(("medtop:15000000", "sport"),)), b + 4000),
+                                   topics=(("medtop:15000000", "sport"),),
+                                   story_of=("a" * 32, "first")), b + 4000),
         event_sample(article_event("b", language="de", published_ms=b + 2000,
-                                   duplicate_of="a" * 32), b + 3000),
+                                   duplicate_of="a" * 32, story_of=("a" * 32, "duplicate")),
+                     b + 3000),
         event_sample(article_event("c", language="en", published_ms=None), b + 3000),
         # published "after" it was written: an outlet's clock ahead, not a negative lag
-        event_sample(article_event("d", language="en", published_ms=b + 3500), b + 3000),
+        event_sample(article_event("d", language="en", published_ms=b + 3500,
+                                   story_of=("d" * 32, "capped")), b + 3000),
     ]
     assert [s.lag_ms for s in samples] == [3000, 1000, None, 0]
     assert event_window(samples) == {
@@ -116,6 +119,8 @@ def test_event_samples_and_their_window():
         "languages": [{"name": "en", "count": 3, "share": 0.75},
                       {"name": "de", "count": 1, "share": 0.25}],
         "topics": [{"name": "medtop:15000000 sport", "count": 1, "share": 0.25}],
+        # c was written without the link step: in no story; d opened a capped story's successor
+        "stories": {"stories": 2, "opened": 2, "joined": 1},
         "event_time_lag_ms": {"count": 3, "p50": 1000, "p99": 3000}}
     assert event_window([])["duplicate_ratio"] == 0.0
 

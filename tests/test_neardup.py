@@ -265,3 +265,53 @@ def test_runs_stay_few_and_lookups_find_every_resident(corpus):
     found = index.add(*args)
     assert all(m is not None for m in found)  # every text is a resident already
     assert again.add(*args) == found
+
+
+def _stream(index, texts, times, batch=16, expire=True):
+    """Feed ``texts`` in batches, expiring before each one as Dedupe does; the verdicts and
+    how many slots the index held after each batch."""
+    out, slots = [], []
+    fps = fingerprint(texts)
+    for start in range(0, len(texts), batch):
+        rows = slice(start, start + batch)
+        sub = type(fps)(fps.signatures[rows], fps.sizes[rows], fps.keys[rows])
+        if expire:
+            index.expire(int(times[start]) - index.horizon_ms)
+        out += index.add([f"e{i}" for i in range(start, start + len(sub))], times[rows], sub,
+                         *entries(sub))
+        slots.append(index.slots)
+    return out, slots
+
+
+def test_expiry_forgets_the_oldest_and_keeps_every_verdict(corpus):
+    # Residents leave in time order: the dead prefix is dropped, and what is left decides as
+    # an index that never forgets (the horizon alone would keep the old ones from matching).
+    texts = [a.text for a in corpus] * 3
+    times = np.arange(len(texts)) * (HOUR // 10)
+    horizon = (len(corpus) + 50) * (HOUR // 10)  # round 2 repeats round 1, round 3 round 2
+    expiring = NearDupIndex(horizon_ms=horizon)
+    found, slots = _stream(expiring, texts, times)
+    kept, _ = _stream(NearDupIndex(horizon_ms=horizon), texts, times, expire=False)
+    assert found == kept
+    assert sum(m is not None for m in found) >= 2 * len(corpus)  # rounds 2 and 3 repeat 1
+    assert max(slots) <= 1.25 * horizon // (HOUR // 10) + 16 + 1
+    live = len(expiring)
+    expiring.expire(int(times[-1]) + 1)
+    assert live > 0 and len(expiring) == 0 and expiring.slots == 0 and expiring.oldest() is None
+
+
+def test_a_resident_from_the_future_does_not_pin_the_dead(corpus):
+    # The first slot stays live (its time is far ahead), so no prefix is dead: once half the
+    # slots are, they are dropped anyway.
+    texts = [corpus[0].text] + [a.text for a in corpus] * 2
+    times = np.arange(len(texts)) * (HOUR // 10)
+    times[0] = 10**12
+    horizon = 30 * (HOUR // 10)
+    index = NearDupIndex(horizon_ms=horizon)
+    found, slots = _stream(index, texts, times)
+    kept, _ = _stream(NearDupIndex(horizon_ms=horizon), texts, times, expire=False)
+    assert found == kept
+    assert max(slots) <= 2 * horizon // (HOUR // 10) + 16 + 1
+    fps = fingerprint([corpus[0].text])
+    late, = index.add(["later"], np.array([10**12 + 1]), fps, *entries(fps))
+    assert late is not None and late.event_id == "e0"  # the live one was kept

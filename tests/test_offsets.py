@@ -8,11 +8,13 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.made_records import article_event
-from wirewatch.connectors.files import DEFAULT_CODEC, _WriteRolledFileFn, output_prefix
+from tests.test_files import roll, write_parts
+from wirewatch.connectors.files import DEFAULT_CODEC, output_prefix
 from wirewatch.connectors.kafka.admin import KafkaConfig, create_topic
+from wirewatch.connectors.kafka.backpressure import staged_offset
 from wirewatch.connectors.kafka.commit import CommitWritten
 from wirewatch.connectors.offsets import OFFSETS_WRITTEN, READ, Ledger, Offsets, offsets_of, runs
-from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema, read_records, source
+from wirewatch.schemas.records import ARTICLE_EVENT, read_records, source
 
 
 def read(*offsets: int) -> Offsets:
@@ -87,14 +89,9 @@ def test_a_rolled_file_reports_its_offsets_only_after_it_has_its_final_name(tmp_
     records = [article_event(f"k{i}") for i in range(3)]
     for i, record in enumerate(records):
         record["source"] = source("kafka", "Probe", topic="in", partition=0, offset=100 + i)
-    fn = _WriteRolledFileFn(output_prefix(str(tmp_path), ARTICLE_EVENT),
-                            parsed_schema(ARTICLE_EVENT), sink=0, codec=DEFAULT_CODEC)
-
-    class Pane:
-        index = 0
-
-    out = list(fn.process((0, iter(records)), pane=Pane()))
-    path, reported = out[0], out[1]
+    prefix = output_prefix(str(tmp_path), ARTICLE_EVENT)
+    parts = write_parts(prefix, ARTICLE_EVENT, [records[:2], records[2:]], DEFAULT_CODEC)
+    path, reported = roll(prefix, ARTICLE_EVENT, parts, DEFAULT_CODEC)
     assert reported.tag == OFFSETS_WRITTEN
     assert reported.value == Offsets("in", 0, 0, (100, 103))
     # By the time the offsets are out, the file is complete under its final name.
@@ -121,6 +118,26 @@ def test_commit_written_commits_what_every_sink_wrote_and_no_further(kafka_broke
     with beam.Pipeline() as p:
         _ = (p | beam.Create(marks) | CommitWritten(config, "committed-group", sinks=2))
     assert _committed(kafka_broker.bootstrap, "committed-group", "committed-in") == 6
+
+
+@pytest.mark.kafka
+def test_what_the_sinks_staged_goes_with_the_commit_and_is_not_committed(kafka_broker):
+    """Part files (staged) are not durable: only their offset for the read's backpressure
+    travels, as the commit's metadata; the committed offset stays at what was written."""
+    config = KafkaConfig(kafka_broker.bootstrap)
+    create_topic(config, "staged-in")
+    marks = [Offsets("staged-in", 0, READ, runs(range(0, 10))),
+             Offsets("staged-in", 0, 0, runs(range(0, 8)), staged=True),
+             Offsets("staged-in", 0, 0, runs(range(0, 4)))]
+    with beam.Pipeline() as p:
+        _ = (p | beam.Create(marks) | CommitWritten(config, "staged-group", sinks=1))
+    consumer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id="staged-group",
+                             enable_auto_commit=False)
+    try:
+        committed = consumer.committed(TopicPartition("staged-in", 0), metadata=True)
+    finally:
+        consumer.close()
+    assert (committed.offset, staged_offset(committed.metadata)) == (4, 8)
 
 
 def test_commit_written_refuses_bad_settings():

@@ -159,7 +159,62 @@ def test_one_record_field_by_field(output):
                   "duplicate_of": None, "similarity": None, "method": None},
         "pipeline_version": "0.1.0",
         "language_hint": "en",
+        "story": {"story_id": "13a3d07fbf89d279aa1948c515c8fb30", "linked_by": "first",
+                  "similarity": 1.0},
     }
+
+
+# The samples' stories of more than one article (titles, earliest first); every other article
+# is a story of its own. A copy is in its original's story; reports in other languages join by
+# the names they share (Rotterdam; Ingrid).
+STORIES = [
+    ["Dock workers in Rotterdam walk out over automation plans",
+     "Europe's biggest port grinds to a halt as dockers strike",
+     "Rotterdam : les dockers en grève contre l'automatisation du port"],
+    ["Storm Ingrid cuts power to 200,000 homes in northern Germany",
+     'Sturm "Ingrid" legt Norddeutschland lahm',
+     "Storm Ingrid: trains to Denmark halted, homes without power"],
+    ["Central bank holds rates, signals cut early next year",
+     "Rates unchanged, but a cut is coming, central bank says"],
+    ["Researchers map the deep ocean floor with autonomous drones",
+     "Drones map the sea bed off Norway"],
+]
+_ORDER = lambda e: (e["event_time"], e["event_id"])  # noqa: E731
+
+
+def _stories(events: list[dict]) -> list[list[str]]:
+    """Titles per story of more than one article, earliest first."""
+    stories: dict[str, list[dict]] = {}
+    for e in events:
+        stories.setdefault(e["story"]["story_id"], []).append(e)
+    return sorted([e["title"] for e in sorted(members, key=_ORDER)]
+                  for members in stories.values() if len(members) > 1)
+
+
+def test_stories_of_the_sample_set_hold_their_reports_and_their_first_article_names_them(
+        output):
+    events = output[ARTICLE_EVENT]
+    found = _stories(events)
+    for story in STORIES:
+        assert any(set(story) <= set(titles)
+                   for titles in found), story
+    by_id = {e["event_id"]: e for e in events}
+    for e in events:
+        members = [m for m in events if m["story"]["story_id"] == e["story"]["story_id"]]
+        first = min(members, key=_ORDER)
+        assert first["event_id"] == e["story"]["story_id"] == first["story"]["story_id"]
+        assert first["story"]["linked_by"] == "first"
+        if e["dedup"]["is_duplicate"]:
+            assert e["story"] == {**by_id[e["dedup"]["duplicate_of"]]["story"],
+                                  "linked_by": "duplicate", "similarity": 1.0}
+        elif e is not first:
+            assert e["story"]["linked_by"] == "names" and 0 < e["story"]["similarity"] <= 1
+
+
+def test_no_unrelated_sample_articles_share_a_story(output):
+    # With the 48 h time decay two pairs merged through one shared key each (Senat / Santé,
+    # Denmark); the 12 h decay keeps them apart.
+    assert _stories(output[ARTICLE_EVENT]) == sorted(STORIES)
 
 
 def test_absurd_date_falls_back_to_fetch_time_and_says_so(output):

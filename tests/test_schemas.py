@@ -64,6 +64,7 @@ def _event():
         "dedup": {"content_hash": "ab", "is_duplicate": True, "duplicate_of": "1" * 32,
                   "similarity": 0.75, "method": "near"},
         "pipeline_version": "0.1.0", "language_hint": "en-GB",
+        "story": records.story("1" * 32, "duplicate", 1.0),
     }
 
 
@@ -115,3 +116,33 @@ def test_old_reader_can_read_new_records_with_added_optional_field():
     upgraded = fastavro.schemaless_reader(__import__("io").BytesIO(plain),
                                           fastavro.parse_schema(old), fastavro.parse_schema(new))
     assert upgraded["extra"] is None
+
+
+def _without_story():
+    """``article_event.avsc`` as it was before the story field was appended."""
+    old = _load(ARTICLE_EVENT)
+    old["fields"] = [f for f in old["fields"] if f["name"] != "story"]
+    return fastavro.parse_schema(old)
+
+
+def test_story_field_follows_the_evolution_rule_both_ways():
+    import io
+    event = _event()
+    older = {k: v for k, v in event.items() if k != "story"}
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, _without_story(), older)
+    # A record written before stories existed reads with no story ...
+    assert records.decode(buf.getvalue(), ARTICLE_EVENT, writer=_without_story()) == {
+        **older, "story": None}
+    # ... and an old reader skips the story of a new one.
+    read = fastavro.schemaless_reader(io.BytesIO(records.encode(event, ARTICLE_EVENT)),
+                                      records.parsed_schema(ARTICLE_EVENT), _without_story())
+    assert records.from_avro(read) == older
+
+
+def test_story_record_takes_only_the_schemas_linked_by_symbols():
+    assert records.LINKED_BY == ("first", "names", "duplicate", "capped")
+    assert records.story("a" * 32, "names", 0.4) == {
+        "story_id": "a" * 32, "linked_by": "names", "similarity": 0.4}
+    with pytest.raises(ValueError, match="linked_by must be one of"):
+        records.story("a" * 32, "guessed", 0.4)

@@ -1,8 +1,9 @@
 """Local streaming on Prism over the RSS connector: ``wirewatch run --streaming --feeds`` on the
 bundled samples, in a child process. Every sample item was published before the job started
 (far behind the watermark when read), and each still comes out while the job runs, with the
-same id, duplicate verdict, language and topics as the batch run; the broken feed comes out as
-a dead letter; Ctrl-C (SIGINT to the terminal's whole process group) stops the job cleanly.
+same id, duplicate verdict, language, topics and story id as the batch run; the broken feed
+comes out as a dead letter; Ctrl-C (SIGINT to the terminal's whole process group) stops the job
+cleanly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def _verdicts(out: Path) -> tuple[dict[str, tuple], list[tuple]]:
         if kind == ARTICLE_EVENT:
             events[r["event_id"]] = (r["title"], r["dedup"]["is_duplicate"],
                                      r["dedup"]["duplicate_of"], r["dedup"]["method"],
-                                     r["language"]["code"], tuple(t["code"] for t in r["topics"]))
+                                     r["language"]["code"], tuple(t["code"] for t in r["topics"]),
+                                     r["story"]["story_id"], r["story"]["linked_by"])
         elif kind == DEAD_LETTER:
             letters.append((r["stage"], r["error_type"], r["source"]["feed_url"]))
     return events, letters

@@ -139,9 +139,10 @@ def partitions(client: KafkaConsumer, topic: str, config: KafkaConfig) -> list[i
     return sorted(found)
 
 
-def commit(client: KafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-    """Commit ``offsets`` (the next offset to read, per partition) for the client's group."""
-    client.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+def commit(client: KafkaConsumer, offsets: dict[TopicPartition, int], metadata: str = "") -> None:
+    """Commit ``offsets`` (the next offset to read, per partition) for the client's group, each
+    with ``metadata``."""
+    client.commit({tp: OffsetAndMetadata(offset, metadata, -1) for tp, offset in offsets.items()})
 
 
 def create_topic(config: KafkaConfig, topic: str, num_partitions: int = 1,

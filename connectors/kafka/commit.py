@@ -3,7 +3,11 @@
 In: ``Offsets`` records, from the reader (``ReadFromKafka(...)[OFFSETS_READ]``) and from each
 sink (``[OFFSETS_WRITTEN]``). Per partition a :class:`~wirewatch.connectors.offsets.Ledger`
 folds them into "everything below offset N is written by every sink", and N is committed for the
-consumer group whenever it moves. Out: the committed ``(topic, partition, offset)``.
+consumer group whenever it moves. A second ledger folds what the sinks have *staged* (``staged``
+reports, the file sink's part files, and everything written) into "everything below offset S is
+out of memory"; S goes with each commit as its metadata (``staged=S``, committed again when
+only S moved), for the read's ``max_backlog``. Out: the committed ``(topic, partition,
+offset)``.
 
 Why here and not in the reader's bundle finalizer: a finalizer runs when the runner has the
 read bundle, while the articles still wait in Dedupe for the watermark and in the file sink for
@@ -27,6 +31,7 @@ from kafka.errors import KafkaError
 
 from wirewatch.connectors.kafka import admin
 from wirewatch.connectors.kafka.admin import KafkaConfig
+from wirewatch.connectors.kafka.backpressure import staged_metadata
 from wirewatch.connectors.kafka.errors import KafkaConnectorError
 from wirewatch.connectors.offsets import Ledger, Offsets
 from wirewatch.pipelines.metrics import (
@@ -44,7 +49,7 @@ log = logging.getLogger(__name__)
 class _CommitFn(beam.DoFn):
     """((topic, partition), Offsets) in; the newly committed (topic, partition, offset) out."""
 
-    LEDGER = userstate.ReadModifyWriteStateSpec("ledger", PickleCoder())
+    LEDGER = userstate.ReadModifyWriteStateSpec("ledger", PickleCoder())  # written, staged
     COMMITTED = userstate.ReadModifyWriteStateSpec("committed", PickleCoder())
 
     def __init__(self, config: KafkaConfig, group_id: str, sinks: int) -> None:
@@ -65,23 +70,29 @@ class _CommitFn(beam.DoFn):
                 ledger_state=beam.DoFn.StateParam(LEDGER),
                 committed_state=beam.DoFn.StateParam(COMMITTED)) -> Iterator:
         (topic, partition), offsets = element
-        ledger = ledger_state.read() or Ledger(self._sinks)
-        ledger.add(offsets)
-        ledger_state.write(ledger)
-        self._in_flight.update(ledger.in_flight())
-        to, done = ledger.committable(), committed_state.read()
-        if to is None or (done is not None and to <= done):
+        written, staged = ledger_state.read() or (Ledger(self._sinks), Ledger(self._sinks))
+        if not offsets.staged:
+            written.add(offsets)
+        staged.add(offsets._replace(staged=False))
+        ledger_state.write((written, staged))
+        self._in_flight.update(written.in_flight())
+        to, done = written.committable(), committed_state.read() or (None, None)
+        if to is None or (done[0] is not None and to < done[0]):
             return
-        if self._commit(TopicPartition(topic, partition), to):
-            committed_state.write(to)
-            self._committed.inc()
-            yield topic, partition, to
+        staged_to = max(to, staged.committable() or to)
+        if (to, staged_to) == done:
+            return
+        if self._commit(TopicPartition(topic, partition), to, staged_to):
+            committed_state.write((to, staged_to))
+            if to != done[0]:
+                self._committed.inc()
+                yield topic, partition, to
 
-    def _commit(self, tp: TopicPartition, offset: int) -> bool:
+    def _commit(self, tp: TopicPartition, offset: int, staged: int) -> bool:
         try:
             if self._client is None:
                 self._client = admin.consumer(self._config, group_id=self._group_id)
-            admin.commit(self._client, {tp: offset})
+            admin.commit(self._client, {tp: offset}, staged_metadata(staged))
             return True
         except (KafkaError, KafkaConnectorError) as e:
             # Not fatal: the next Offsets of this partition commits again, from further on;

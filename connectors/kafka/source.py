@@ -32,6 +32,9 @@ How it reads (after ``apache_beam/transforms/periodicsequence.py``):
   once a second; before the first commit, the offset this read started at) is not polled
   until the group commits more (``backpressure.py``). Since commits follow writes, this bounds
   what the pipeline holds in flight, and what a crash makes the next run read and write again.
+  ``max_backlog`` bounds what memory holds: a partition with that many records past its
+  watermark and not yet staged by the sinks (the commit's metadata says how far they staged) is
+  not polled either, so a step slower than the input slows the read instead of queueing.
 - **Watermark**, per partition (a ``ManualWatermarkEstimator`` per restriction): the largest
   record timestamp seen minus ``max_out_of_orderness_s``, never backwards. A partition that has
   been caught up (confirmed by the broker) for ``idle_after_s`` moves its watermark to wall
@@ -71,7 +74,7 @@ from kafka import KafkaConsumer, TopicPartition
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.connectors.kafka import admin
 from wirewatch.connectors.kafka.admin import KafkaConfig
-from wirewatch.connectors.kafka.backpressure import InFlight
+from wirewatch.connectors.kafka.backpressure import InFlight, staged_offset
 from wirewatch.connectors.kafka.broker import Calls, Unavailable
 from wirewatch.connectors.kafka.errors import BadMessage
 from wirewatch.connectors.kafka.restriction import UNBOUNDED, Ranges, RangesTracker, size
@@ -91,8 +94,8 @@ from wirewatch.pipelines.metrics import (
 )
 from wirewatch.schemas.records import dead_letter, source
 
-__all__ = ["MAX_IN_FLIGHT", "MAX_OUT_OF_ORDERNESS_S", "OFFSETS_READ", "READ_TO", "UNBOUNDED",
-           "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
+__all__ = ["MAX_BACKLOG", "MAX_IN_FLIGHT", "MAX_OUT_OF_ORDERNESS_S", "OFFSETS_READ", "READ_TO",
+           "UNBOUNDED", "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,10 @@ log = logging.getLogger(__name__)
 READ_TO = "read_to"
 #: Default of ``ReadFromKafka(max_in_flight=...)``: records per partition read and not committed.
 MAX_IN_FLIGHT = 50_000
+#: Default of ``ReadFromKafka(max_backlog=...)``: records per partition past the watermark and
+#: not yet staged by every sink (``backpressure.py``). At 500 records/s per partition, 10 s of
+#: processing behind the input before the read slows.
+MAX_BACKLOG = 5_000
 #: Default of ``ReadFromKafka(max_out_of_orderness_s=...)``: how far the watermark trails the
 #: newest record timestamp of a partition. Producers stamp records as they send them, so a
 #: partition is near ordered; what is later than this is late data, still written (noted by
@@ -196,6 +203,7 @@ class _Slice:
 
     next: int
     offsets: list[int] = field(default_factory=list)
+    timestamps_ms: list[int] = field(default_factory=list)
     min_timestamp_ms: int | None = None
     ended: bool = False
     unavailable: bool = False
@@ -218,7 +226,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                  bounded: bool, max_out_of_orderness_s: float, idle_after_s: float,
                  discovery_interval_s: float, stop_after_idle_s: float | None,
                  max_records_per_call: int, max_in_flight: int | None = None,
-                 registry_url: str | None = None) -> None:
+                 registry_url: str | None = None, max_backlog: int | None = None) -> None:
         self._config = config
         self._group_id = group_id
         self._input_format = input_format
@@ -230,6 +238,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         self._max_records = max_records_per_call
         # Bounded reads commit at the end anyway: nothing to wait for before that.
         self._max_in_flight = max_in_flight if group_id and not bounded else None
+        self._max_backlog = max_backlog
         self._registry_url = registry_url
 
     # -- restrictions
@@ -292,7 +301,8 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
             self._calls.ask(tp, "connect", connect)
         state = self._partitions[tp]
         if self._max_in_flight is not None and state.in_flight is None:
-            state.in_flight = InFlight(self._max_in_flight, floor=began)
+            state.in_flight = InFlight(self._max_in_flight, floor=began,
+                                       backlog_limit=self._max_backlog)
         return state
 
     # -- reading
@@ -368,16 +378,21 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
         if bound.due(now):
             try:
                 committed = self._calls.ask("commit", "committed offset", lambda: self._client(
-                    "commit").committed(tp, timeout_ms=_TIMEOUT_MS))
-                bound.answer(committed, now)
+                    "commit").committed(tp, metadata=True, timeout_ms=_TIMEOUT_MS))
+                bound.answer(committed and committed.offset, now,
+                             staged_offset(committed and committed.metadata))
             except Unavailable:
                 bound.answer(None, now)  # keep the last answer; ask again in a second
-        room, flipped = bound.check(position)
+        watermark = self._partition_watermark(state)
+        room, flipped = bound.check(position, None if watermark is None
+                                    else watermark.micros // 1000)
         if flipped and bound.paused:
             self._paused.inc()
             log.info("pausing %s:%d at offset %d: max_in_flight (%d) records read and not yet "
-                     "committed by group %s", tp.topic, tp.partition, position,
-                     self._max_in_flight, self._group_id)
+                     "committed by group %s (committed %s), or max_backlog (%s) past the "
+                     "watermark and not yet staged by the sinks (staged %s)", tp.topic,
+                     tp.partition, position, self._max_in_flight, self._group_id,
+                     bound.committed, self._max_backlog, bound.staged)
         elif flipped:
             log.info("resuming %s:%d at offset %d: group %s committed %s", tp.topic,
                      tp.partition, position, self._group_id, bound.committed)
@@ -426,6 +441,8 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                 poll_ms, tracker)
             if read.offsets:
                 read_any, all_idle = True, False
+                if state.in_flight is not None:
+                    state.in_flight.read(read.offsets, read.timestamps_ms)
                 if not self._bounded:
                     yield self._offsets_read(tp, read)
             elif read.ended:
@@ -488,6 +505,7 @@ class _ReadPartitionsFn(beam.DoFn, RestrictionProvider):
                         return read
                     read.next = record.offset + 1
                     read.offsets.append(record.offset)
+                    read.timestamps_ms.append(record.timestamp)
                     if read.min_timestamp_ms is None or record.timestamp < read.min_timestamp_ms:
                         read.min_timestamp_ms = record.timestamp
                     state.max_timestamp_ms = max(state.max_timestamp_ms or 0, record.timestamp)
@@ -529,6 +547,8 @@ class ReadFromKafka(beam.PTransform):
 
     ``max_in_flight`` (unbounded, with a ``group_id``; None: no bound): records per partition
     that may be read and not yet committed by the group before the partition pauses.
+    ``max_backlog`` (with ``max_in_flight``; None: no bound): records per partition past its
+    watermark and not yet staged by every sink before the partition pauses.
 
     ``registry_url`` (Avro input): the Schema Registry to fetch the writer schemas of
     Confluent-framed messages from (``serde``); an unreachable registry fails the bundle.
@@ -553,6 +573,7 @@ class ReadFromKafka(beam.PTransform):
         max_records_per_call: int = 5000,
         max_in_flight: int | None = MAX_IN_FLIGHT,
         registry_url: str | None = None,
+        max_backlog: int | None = MAX_BACKLOG,
     ) -> None:
         super().__init__()
         if not topics:
@@ -568,6 +589,8 @@ class ReadFromKafka(beam.PTransform):
             raise ValueError("durations must be positive")
         if max_in_flight is not None and max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1 (or None), not {max_in_flight}")
+        if max_backlog is not None and max_backlog < 1:
+            raise ValueError(f"max_backlog must be at least 1 (or None), not {max_backlog}")
         self._config = config
         self._topics = list(topics)
         self._group_id = group_id
@@ -576,7 +599,7 @@ class ReadFromKafka(beam.PTransform):
         fn = _ReadPartitionsFn if bounded else _ReadPartitionsUnboundedFn
         self._fn = fn(config, group_id, input_format, bounded, max_out_of_orderness_s,
                       idle_after_s, discovery_interval_s, stop_after_idle_s,
-                      max_records_per_call, max_in_flight, registry_url)
+                      max_records_per_call, max_in_flight, registry_url, max_backlog)
 
     def expand(self, root: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         launch = partitions_at_launch(self._config, self._topics, self._group_id,

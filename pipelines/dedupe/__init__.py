@@ -38,35 +38,21 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
-from apache_beam.transforms.window import FixedWindows, GlobalWindows
-from apache_beam.utils.timestamp import Duration
+from apache_beam.transforms.window import GlobalWindows
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import NearDupConfig
 from wirewatch.pipelines.dedupe.decide import DecideGrouped, DecideInShard
 from wirewatch.pipelines.dedupe.join import INCOMPLETE_NOTE, LATE_NOTE, join
-from wirewatch.pipelines.dedupe.records import Probes, RecordCoder, Sketched, Verdicts
+from wirewatch.pipelines.dedupe.records import Part, Probes, RecordCoder
 from wirewatch.pipelines.dedupe.sketch import SKETCHED, SketchFn
+from wirewatch.pipelines.ticks import TICK_MS, ticks
 
 __all__ = ["INCOMPLETE_NOTE", "LATE_NOTE", "Dedupe", "Deduped"]
 
-#: Probes are decided per tick of element time, once the watermark has passed the tick.
-_TICK_MS = 1000
-#: Late probes are never dropped (a record arriving days late is still decided and written).
-_FOREVER = Duration(seconds=10 * 365 * 24 * 3600)
-
-for _record in (Probes, Sketched, Verdicts):
+for _record in (Part, Probes):
     beam.coders.registry.register_coder(_record, RecordCoder)
 
-
-def _windows() -> beam.WindowInto:
-    """Windows of one tick whose pane fires once the watermark has passed it, then once more
-    for each late element; late elements are never dropped."""
-    return beam.WindowInto(FixedWindows(_TICK_MS / 1000),
-                           trigger=AfterWatermark(late=AfterCount(1)),
-                           accumulation_mode=AccumulationMode.DISCARDING,
-                           allowed_lateness=_FOREVER)
 
 
 class Deduped(NamedTuple):
@@ -109,9 +95,10 @@ class Dedupe(beam.PTransform):
             # earlier window of the caller's; back into the caller's windows at the end
             events = events | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
         sketched = (events
-                    | "Sketch" >> beam.ParDo(SketchFn(self._config, self._shards,
-                                                      self._batch_size, _TICK_MS))
-                    .with_output_types(tuple[str, Probes], sketched=tuple[str, Sketched])
+                    | "Sketch" >> beam.ParDo(SketchFn(
+                        self._config, self._shards, self._batch_size,
+                        None if events.is_bounded else TICK_MS))
+                    .with_output_types(tuple[str, Probes], sketched=tuple[str, Part])
                     .with_outputs(SKETCHED, main="probes"))
         if events.is_bounded:
             # Bounded input is decided once, at its end: a GroupByKey per shard and per batch
@@ -120,23 +107,23 @@ class Dedupe(beam.PTransform):
                         | "ShardGroups" >> beam.GroupByKey()
                         | "DecideInShards" >> beam.ParDo(
                             DecideGrouped(self._config, self._horizon_ms))
-                        .with_output_types(tuple[str, Verdicts]))
+                        .with_output_types(tuple[str, Part]))
             parts = (sketched[SKETCHED], verdicts) | "Together" >> beam.Flatten()
         else:
             # The runner holds each shard's probes of a tick until the watermark has passed
             # it; a late probe gets a pane of its own (nothing is ever dropped as late).
             verdicts = (sketched.probes
-                        | "Ticks" >> _windows()
+                        | "Ticks" >> ticks()
                         | "ShardTicks" >> beam.GroupByKey()
                         | "Decided" >> beam.WindowInto(GlobalWindows())
                         | "DecideInShards" >> beam.ParDo(
                             DecideInShard(self._config, self._horizon_ms))
-                        .with_output_types(tuple[str, Verdicts]))
+                        .with_output_types(tuple[str, Part]))
             # A batch's parts all carry the end of its last tick: its pane fires once every
             # tick up to it is decided. The join needs no late pane: Prism (Beam 2.77) fired
             # none before the window closed, so the join goes on without a late part instead.
             parts = ((sketched[SKETCHED], verdicts) | "Together" >> beam.Flatten()
-                     | "BatchTicks" >> _windows())
+                     | "BatchTicks" >> ticks())
         joined = (parts
                   | "JoinGroups" >> beam.GroupByKey()
                   | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))

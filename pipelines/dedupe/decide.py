@@ -1,4 +1,4 @@
-"""Decide in a shard: ``(shard, Probes)`` in, ``(batch id, Verdicts)`` out.
+"""Decide in a shard: ``(shard, Probes)`` in, ``(batch id, Part)`` verdicts out.
 
 A shard of the LSH index decides its probes in (event time, id) order against its residents,
 the earlier probes within the horizon: the verdict is the earliest verified match.
@@ -29,7 +29,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from wirewatch.core.neardup import NearDupConfig, NearDupIndex
-from wirewatch.pipelines.dedupe.records import Probes, Verdicts, gather, verdicts
+from wirewatch.pipelines.dedupe.records import Part, Probes, gather, verdicts
 
 __all__ = ["DECIDE_CHUNK", "DecideGrouped", "DecideInShard"]
 
@@ -39,7 +39,7 @@ DECIDE_CHUNK = 4096
 
 
 def _decide(index: NearDupIndex, parts: Sequence[Probes], late_before: int | None
-            ) -> list[Verdicts]:
+            ) -> list[tuple[str, Part]]:
     """Decide ``parts`` against ``index`` and keep them as residents. A probe earlier than
     ``late_before`` (the shard had already decided past it) is marked late."""
     decision = gather(parts, index.config.bins)
@@ -50,10 +50,9 @@ def _decide(index: NearDupIndex, parts: Sequence[Probes], late_before: int | Non
     return verdicts(decision, matches, late)
 
 
-def _out(verdict: Verdicts) -> WindowedValue:
+def _out(verdict: tuple[str, Part]) -> WindowedValue:
     """Stamped where the batch meets its other parts in the join."""
-    return WindowedValue((verdict.batch, verdict), Timestamp(micros=verdict.until * 1000),
-                         (GlobalWindow(),))
+    return WindowedValue(verdict, Timestamp(micros=verdict[1].until * 1000), (GlobalWindow(),))
 
 
 class DecideInShard(beam.DoFn):

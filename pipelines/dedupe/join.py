@@ -1,5 +1,5 @@
-"""Join: ``(batch id, [Sketched, Verdicts, ...])`` after a GroupByKey; each article with
-``dedup`` filled out.
+"""Join: ``(batch id, [Part, ...])`` after a GroupByKey (the batch and its shards' verdicts);
+each article with ``dedup`` filled out.
 
 Per article the verdict is the earliest verified match over the shards it visited (a
 commutative choice, so shard order and runner do not matter). Out: article events on the main
@@ -18,7 +18,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.core.neardup import METHODS, Match
-from wirewatch.pipelines.dedupe.records import Sketched, Verdicts
+from wirewatch.pipelines.dedupe.records import Part
 from wirewatch.pipelines.metrics import DEDUPE_BATCHES_INCOMPLETE, DEDUPE_VERDICTS_LATE, counter
 
 __all__ = ["INCOMPLETE_NOTE", "LATE_NOTE", "join"]
@@ -47,37 +47,38 @@ def _decided(event: dict, found: list[tuple[Match | None, bool]], incomplete: bo
     return {**event, "dedup": dedup, "notes": notes}
 
 
-def _emit(sketched: Sketched, verdicts: Iterable[Verdicts]) -> Iterator:
-    found: list[list[tuple[Match | None, bool]]] = [[] for _ in sketched.events]
+def _emit(batch: Part, verdicts: Iterable[Part]) -> Iterator:
+    events, letters = batch.events_and_letters()
+    found: list[list[tuple[Match | None, bool]]] = [[] for _ in events]
     rows = 0
     for verdict in verdicts:
         for row, match, late in verdict.each():
             found[row].append((match, late))
             rows += 1
-    if rows < sketched.probes:
+    if rows < batch.probes:
         # A verdict part missed its pane (it came behind the watermark): the articles still go
         # on, each with a note, rather than wait for a late pane that some runners never fire.
         counter(DEDUPE_BATCHES_INCOMPLETE).inc()
-    for event, mine in zip(sketched.events, found, strict=True):
-        yield TimestampedValue(_decided(event, mine, rows < sketched.probes),
+    for event, mine in zip(events, found, strict=True):
+        yield TimestampedValue(_decided(event, mine, rows < batch.probes),
                                event["event_time"] / 1000)
-    for letter in sketched.letters:
+    for letter in letters:
         yield beam.pvalue.TaggedOutput(DEAD_LETTERS,
                                        TimestampedValue(letter, letter["time"] / 1000))
 
 
-def join(keyed: tuple[str, Iterable[Sketched | Verdicts]]) -> Iterator:
+def join(keyed: tuple[str, Iterable[Part]]) -> Iterator:
     """A batch's parts, after a GroupByKey on its id (one discarding pane, when the watermark has
     passed the batch): its articles, decided. Verdicts without their batch (a pane of parts
     that came late, after the batch went out) are counted and dropped."""
-    _, items = keyed
-    sketched, verdicts = None, []
-    for item in items:
-        if isinstance(item, Sketched):
-            sketched = item
+    _, parts = keyed
+    batch, verdicts = None, []
+    for part in parts:
+        if part.articles is not None:
+            batch = part
         else:
-            verdicts.append(item)
-    if sketched is None:
+            verdicts.append(part)
+    if batch is None:
         counter(DEDUPE_VERDICTS_LATE).inc(len(verdicts))
         return
-    yield from _emit(sketched, verdicts)
+    yield from _emit(batch, verdicts)

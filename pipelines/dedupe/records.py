@@ -8,16 +8,20 @@ raw bytes: fast to encode, and the same bytes on every runner.
 
 # No ``from __future__ import annotations`` here: Beam reads the NamedTuples' field types at run
 # time to build their row schemas, and string annotations would make every field a pickled "any".
+# Optional[...] for the same reason: Beam 2.77 makes ``bytes | None`` a pickled "any" field and
+# ``Optional[bytes]`` a nullable bytes field.
+# ruff: noqa: UP045
 
+import pickle
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import numpy as np
 
 from wirewatch.core.neardup import Fingerprints, Match
 
-__all__ = ["Decision", "Probes", "RecordCoder", "Sketched", "Verdicts", "gather", "verdicts"]
+__all__ = ["Decision", "Part", "Probes", "RecordCoder", "gather", "verdicts"]
 
 
 class Probes(NamedTuple):
@@ -92,54 +96,71 @@ def gather(parts: Sequence[Probes], bins: int) -> Decision:
         {p.batch: p.until for p in parts})
 
 
-class Verdicts(NamedTuple):
-    """One shard's verdicts for some rows of one sketched batch: per row, the earliest verified
-    match in the shard (``matches[i] == ""``: none) and whether it was decided late. ``until``
-    as in :class:`Probes`."""
+class Part(NamedTuple):
+    """One part of a sketched batch, as the join groups them under the batch id: either the
+    batch itself (``articles`` set) or one shard's verdicts for some of its rows (``rows`` set).
 
-    batch: str
+    One record kind, so the join's GroupByKey has one row coder (two kinds made it a pickled
+    union).
+
+    - The batch: ``articles``, its article event dicts and dead letters pickled once for the
+      whole batch (a schema has no type for the dicts, and one pickle beats one per article);
+      ``probes``, how many verdict rows its shards will send.
+    - Verdicts, per row of the batch: ``rows`` (int32), the earliest verified match in the shard
+      (``matches[i] == ""``: none) with its ``match_times`` (int64), ``similarities``
+      (float64) and ``methods`` (uint8), and ``late`` (bool) whether it was decided late.
+
+    ``until`` as in :class:`Probes`.
+    """
+
     until: int
-    rows: tuple[int, ...]
-    matches: tuple[str, ...]
-    match_times: tuple[int, ...]
-    similarities: tuple[float, ...]
-    methods: tuple[int, ...]
-    late: tuple[bool, ...]
+    articles: Optional[bytes] = None
+    probes: Optional[int] = None
+    rows: Optional[bytes] = None
+    matches: Optional[tuple[str, ...]] = None
+    match_times: Optional[bytes] = None
+    similarities: Optional[bytes] = None
+    methods: Optional[bytes] = None
+    late: Optional[bytes] = None
+
+    @classmethod
+    def batch(cls, until: int, events: Sequence[dict], letters: Sequence[dict], probes: int
+              ) -> "Part":
+        return cls(until, articles=pickle.dumps((tuple(events), tuple(letters)),
+                                                pickle.HIGHEST_PROTOCOL), probes=probes)
+
+    def events_and_letters(self) -> tuple[tuple[dict, ...], tuple[dict, ...]]:
+        """The batch's article events and dead letters."""
+        return pickle.loads(self.articles)
 
     def each(self) -> list[tuple[int, Match | None, bool]]:
         """(row, match or None, late) per verdict."""
         return [(row, Match(m, t, s, how) if m else None, late) for row, m, t, s, how, late
-                in zip(self.rows, self.matches, self.match_times, self.similarities,
-                       self.methods, self.late, strict=True)]
+                in zip(np.frombuffer(self.rows, np.int32).tolist(), self.matches,
+                       np.frombuffer(self.match_times, np.int64).tolist(),
+                       np.frombuffer(self.similarities, np.float64).tolist(),
+                       np.frombuffer(self.methods, np.uint8).tolist(),
+                       np.frombuffer(self.late, bool).tolist(), strict=True)]
 
 
 def verdicts(decision: Decision, matches: Sequence[Match | None], late: np.ndarray
-             ) -> list[Verdicts]:
-    """The verdicts of a decision, one record per batch they go back to."""
+             ) -> list[tuple[str, Part]]:
+    """The verdicts of a decision: (batch id, part) for each batch they go back to."""
     by_batch: dict[str, list[int]] = {}
     for i, batch in enumerate(decision.batches):
         by_batch.setdefault(batch, []).append(i)
     out = []
     for batch, probes in by_batch.items():
         found = [matches[i] for i in probes]
-        out.append(Verdicts(
-            batch, decision.untils[batch], tuple(decision.rows[probes].tolist()),
-            tuple(m.event_id if m else "" for m in found),
-            tuple(m.event_time if m else 0 for m in found),
-            tuple(m.similarity if m else 0.0 for m in found),
-            tuple(m.method if m else 0 for m in found),
-            tuple(late[probes].tolist())))
+        out.append((batch, Part(
+            decision.untils[batch], rows=decision.rows[probes].astype(np.int32).tobytes(),
+            matches=tuple(m.event_id if m else "" for m in found),
+            match_times=np.array([m.event_time if m else 0 for m in found], np.int64).tobytes(),
+            similarities=np.array([m.similarity if m else 0.0 for m in found],
+                                  np.float64).tobytes(),
+            methods=np.array([m.method if m else 0 for m in found], np.uint8).tobytes(),
+            late=np.asarray(late[probes], bool).tobytes())))
     return out
-
-
-class Sketched(NamedTuple):
-    """The articles of one sketched batch, to be joined with ``probes`` verdict rows (one per
-    shard an article touched), and the batch's dead letters. ``until`` as in :class:`Probes`."""
-
-    until: int
-    events: tuple[Any, ...]  # article event dicts: a schema has no type for them, so pickled
-    probes: int
-    letters: tuple[Any, ...] = ()
 
 
 class RecordCoder(beam.coders.Coder):

@@ -1,9 +1,9 @@
-"""Sketch: article events in batches -> one ``Probes`` per shard and tick (of element timestamps)
-touched, and the batch itself.
+"""Sketch: article events in batches -> one ``Probes`` per shard (and, in a stream, per tick of
+element timestamps) touched, and the batch itself.
 
 In: article event dicts. Out: ``("shard<n>", Probes)`` on the main output and ``(batch id,
-Sketched)`` on ``SKETCHED``, both in the global window. An event too malformed to compare
-becomes a dead letter inside its batch's ``Sketched``, so the join is the one step that emits
+Part)`` (the batch) on ``SKETCHED``, both in the global window. An event too malformed to
+compare becomes a dead letter inside its batch's part, so the join is the one step that emits
 both kinds.
 """
 
@@ -21,7 +21,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from wirewatch.core.neardup import NearDupConfig, entries, fingerprint, shard_of
 from wirewatch.core.text import compared_text
-from wirewatch.pipelines.dedupe.records import Probes, Sketched
+from wirewatch.pipelines.dedupe.records import Part, Probes
 from wirewatch.pipelines.metrics import distribution
 from wirewatch.schemas.records import dead_letter
 
@@ -53,10 +53,14 @@ def _letter(event: object, reason: str) -> dict:
 
 
 class SketchFn(beam.DoFn):
-    """Buffers a bundle's events (at most ``batch_size``), then sketches them as one batch."""
+    """Buffers a bundle's events (at most ``batch_size``), then sketches them as one batch.
 
-    def __init__(self, config: NearDupConfig, shards: int, batch_size: int, tick_ms: int
-                 ) -> None:
+    ``tick_ms``: a stream's probes are cut by tick of element time, the unit its shards decide
+    in. ``None`` (bounded input, decided once at its end): one ``Probes`` per shard and batch.
+    """
+
+    def __init__(self, config: NearDupConfig, shards: int, batch_size: int,
+                 tick_ms: int | None) -> None:
         self._config = config
         self._shards = shards
         self._batch_size = batch_size
@@ -92,7 +96,8 @@ class SketchFn(beam.DoFn):
         # Where the batch's parts meet again in the join: the end of its last tick, so that no
         # part is stamped before the tick pane it is decided in (and none is late there).
         last = max(stamps, default=int(time.time() * 1000))
-        until = (last // self._tick_ms + 1) * self._tick_ms - 1
+        tick = self._tick_ms
+        until = (last // tick + 1) * tick - 1 if tick else last
         probes = 0
         for shard, stamp, part in self._probes(batch, until, events, stamps):
             probes += len(part.ids)
@@ -100,15 +105,15 @@ class SketchFn(beam.DoFn):
             # watermark), and orders them by event time within and across ticks.
             yield _global((shard, part), stamp)
         yield beam.pvalue.TaggedOutput(SKETCHED, _global(
-            (batch, Sketched(until, tuple(events), probes, tuple(letters))), until))
+            (batch, Part.batch(until, events, letters, probes)), until))
         if events:
             distribution("dedupe_sketch_us_per_article").update(
                 int((time.perf_counter() - started) * 1e6 / len(events)))
 
     def _probes(self, batch: str, until: int, events: list[dict], stamps: list[int]
                 ) -> Iterator[tuple[str, int, Probes]]:
-        """One ``Probes`` per shard and tick that the batch touches, with the latest element
-        timestamp of its rows."""
+        """One ``Probes`` per shard (and tick, in a stream) that the batch touches, with the
+        latest element timestamp of its rows."""
         if not events:
             return
         fps = fingerprint([compared_text(e["title"], e["summary"], e["body"]) for e in events],
@@ -121,7 +126,9 @@ class SketchFn(beam.DoFn):
         order = np.argsort(owner, kind="stable")
         keys, owner, methods = keys[order], owner[order], methods[order]
         stamps = np.array(stamps, np.int64)
-        cell = shard_of(keys, self._shards) * (1 << 48) + stamps[owner] // self._tick_ms
+        cell = shard_of(keys, self._shards) * (1 << 48)
+        if self._tick_ms:
+            cell += stamps[owner] // self._tick_ms
         for c in np.unique(cell).tolist():
             mine = cell == c
             rows, counts = np.unique(owner[mine], return_counts=True)

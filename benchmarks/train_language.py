@@ -1,0 +1,136 @@
+"""Train the n-gram judge of the language cascade (``core/data/language/ngrams.npz``).
+
+    git clone https://github.com/dadelani/sib-200      # commit 593cea8 was used
+    python benchmarks/train_language.py --sib sib-200/data/annotated
+
+Reads only ``train.tsv`` of each language in ``LABELS`` (SIB-200's dev and test splits are
+what ``bench_tagging.py`` measures on, so they stay out). Serbian is Cyrillic in SIB-200; its
+Latin column is trained on the same sentences transliterated (Serbian's two alphabets map letter
+for letter). The output is deterministic: the same input gives the same file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from wirewatch.core.language.ngrams import hashed_ngrams
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent / "core" / "data" / "language" / "ngrams.npz"
+
+# model label -> SIB-200 (Flores-200) folder. A label is the BCP-47 answer, with a script
+# subtag where one language is trained in two scripts (sr: Latin answers sr, so does sr-Cyrl).
+LABELS = {
+    # groups that fastText's small model confuses
+    "id": "ind_Latn", "ms": "zsm_Latn",
+    "cs": "ces_Latn", "sk": "slk_Latn",
+    "bs": "bos_Latn", "hr": "hrv_Latn", "sr": "srp_Cyrl", "sl": "slv_Latn",
+    "gl": "glg_Latn", "pt": "por_Latn", "es": "spa_Latn", "ca": "cat_Latn",
+    "bg": "bul_Cyrl", "mk": "mkd_Cyrl", "sr-Cyrl": "srp_Cyrl", "ru": "rus_Cyrl",
+    "uk": "ukr_Cyrl", "be": "bel_Cyrl",
+    "am": "amh_Ethi", "ti": "tir_Ethi",
+    "da": "dan_Latn", "no": "nob_Latn", "nn": "nno_Latn", "sv": "swe_Latn",
+    "nl": "nld_Latn", "af": "afr_Latn",
+    # African languages in Latin script: fastText knows few of them (so, sw, yo, mg)
+    "ha": "hau_Latn", "ig": "ibo_Latn", "om": "gaz_Latn", "rn": "run_Latn", "sn": "sna_Latn",
+    "so": "som_Latn", "xh": "xho_Latn", "yo": "yor_Latn", "zu": "zul_Latn", "sw": "swh_Latn",
+    "rw": "kin_Latn", "ny": "nya_Latn", "st": "sot_Latn", "tn": "tsn_Latn", "ts": "tso_Latn",
+    "lg": "lug_Latn", "ln": "lin_Latn", "wo": "wol_Latn", "ee": "ewe_Latn", "ss": "ssw_Latn",
+    "nso": "nso_Latn", "tw": "twi_Latn", "bm": "bam_Latn", "ki": "kik_Latn", "luo": "luo_Latn",
+    "mg": "plt_Latn", "bem": "bem_Latn", "fon": "fon_Latn", "kab": "kab_Latn", "umb": "umb_Latn",
+    "kmb": "kmb_Latn", "lua": "lua_Latn", "kam": "kam_Latn", "tum": "tum_Latn", "mos": "mos_Latn",
+    "sg": "sag_Latn", "ff": "fuv_Latn", "kg": "kon_Latn",
+    # the Latin-script languages fastText most often answers for those: they compete with them
+    "en": "eng_Latn", "fr": "fra_Latn", "de": "deu_Latn", "it": "ita_Latn", "pl": "pol_Latn",
+    "tr": "tur_Latn", "ro": "ron_Latn", "hu": "hun_Latn", "fi": "fin_Latn", "et": "est_Latn",
+    "lv": "lvs_Latn", "lt": "lit_Latn", "sq": "als_Latn", "eu": "eus_Latn", "tl": "tgl_Latn",
+    "ceb": "ceb_Latn", "jv": "jav_Latn", "su": "sun_Latn", "vi": "vie_Latn", "mt": "mlt_Latn",
+    "cy": "cym_Latn", "ga": "gle_Latn", "eo": "epo_Latn", "ht": "hat_Latn", "war": "war_Latn",
+    "ilo": "ilo_Latn",
+}
+_CYRILLIC_TO_LATIN = {
+    **dict(zip("абвгдђежзиклмнопрстћуфхцчш", "abvgdđežziklmnoprstćufhcčš", strict=True)),
+    "ј": "j", "љ": "lj", "њ": "nj", "џ": "dž",
+}
+
+
+def latin_serbian(text: str) -> str:
+    """Serbian Cyrillic -> Latin, letter for letter (upper case keeps its first letter)."""
+    out = []
+    for ch in text:
+        low = ch.lower()
+        latin = _CYRILLIC_TO_LATIN.get(low)
+        if latin is None:
+            out.append(ch)
+        else:
+            out.append(latin.capitalize() if ch != low else latin)
+    return "".join(out)
+
+
+def unquote(text: str) -> str:
+    """Undo the upstream CSV quoting (once or twice) of texts that contain a quotation mark."""
+    for _ in range(2):
+        if len(text) > 1 and text[0] == '"' and text[-1] == '"':
+            text = text[1:-1].replace('""', '"')
+    return text
+
+
+def sentences(sib: Path, folder: str, split: str) -> list[tuple[int, str]]:
+    """(Flores id, text) of one split of one SIB-200 language."""
+    with (sib / folder / f"{split}.tsv").open(encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(int(r[0]), unquote(r[2])) for r in rows if r[0] != "index_id"]
+
+
+def train(sib: Path, bits: int, alpha: float) -> dict[str, np.ndarray]:
+    size = 1 << bits
+    labels = list(LABELS)
+    logp = np.empty((len(labels), size), dtype=np.float64)
+    for row, label in enumerate(labels):
+        texts = [t for _, t in sentences(sib, LABELS[label], "train")]
+        if label == "sr":
+            texts = [latin_serbian(t) for t in texts]
+        buckets, _ = hashed_ngrams(texts, bits)
+        counts = np.bincount(buckets, minlength=size).astype(np.float64)
+        logp[row] = np.log((counts + alpha) / (counts.sum() + alpha * size))
+    # one scale for all columns, so quantised sums still compare across labels
+    low, high = logp.min(), logp.max()
+    scale = (high - low) / 254
+    weights = np.round((logp - low) / scale - 127).astype(np.int8)
+    return {"labels": np.array(labels), "weights": weights, "scale": np.float64(scale),
+            "bits": np.int64(bits)}
+
+
+def save(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Compressed npz without timestamps in the zip, so that a retrain gives the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sib", type=Path, required=True,
+                        help="SIB-200's data/annotated folder (one folder per language)")
+    parser.add_argument("--bits", type=int, default=16, help="log2 of the hashed feature space")
+    parser.add_argument("--alpha", type=float, default=0.2, help="additive smoothing")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    save(train(args.sib, args.bits, args.alpha), args.out)
+    print(f"{args.out}: {len(LABELS)} labels, 2**{args.bits} buckets, "
+          f"{args.out.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,487 @@
+"""Stories: one ``story_id`` for every report of the same event, across outlets and languages.
+
+Pure logic, no Beam. An article becomes a :class:`StoryProfile` (its *keys*: names and numbers
+that survive translation), and a :class:`StoryLinker` decides online, in event-time order,
+which live story each profile joins:
+
+    linker = StoryLinker()
+    linker.link(story_profile(swedish_report))  # StoryVerdict('a1..', linked_by='first', ..)
+    linker.link(story_profile(dutch_report))    # StoryVerdict('a1..', linked_by='names', ..)
+
+**Keys.** Names are the words that carry a story across languages: capitalised words that are
+not function words (``data/stories/function_words.txt``), acronyms, and numbers. A capitalised
+word at the start of a sentence, or in a headline written in headline case or all caps, counts
+only if the rest of the text confirms it (capitalised elsewhere), since there the capital says
+nothing. Names are transliterated to ASCII (``anyascii``: Сирия -> Siriya, سوريا -> swry) and
+reduced to a *consonant skeleton*: up to two inflection endings are cut, vowels and h dropped
+(in Arabic and Hebrew w, v and y too: they write long vowels), letters that scripts and
+languages write differently merged (c/k/q, s/z/x, b/p, f/v/w), and at most
+:data:`SKELETON_MAX` consonants kept: Syrien, Syrië, Syria, Siriya, swry -> ``sr``; Hasakah,
+Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separators (``1,300``,
+``1.300`` and ``1 300`` -> ``#1300``; ``7,8`` -> ``#7.8``). Text in scripts without case
+(Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a function
+word is a candidate, and rarity sorts them out. In Japanese and Chinese, Katakana runs are names
+(they mostly spell foreign ones), Han runs give character pairs, Hiragana is grammar. Only the
+title, the lead and the start of the body are read (bounded time for 1 MB bodies) and at most
+:data:`MAX_KEYS` keys are kept.
+
+**Linking.** Each key weighs its rarity in the stream so far (IDF counted in-stream, in a table
+that halves every :data:`IDF_HALF_LIFE` articles so it stays bounded), times a factor for weak
+keys (numbers, short skeletons) and for keys no earlier article had (:data:`UNSEEN_WEIGHT`: in
+German, where every noun is capitalised, and in scripts without case most of those are words,
+not names; they cannot link and should not dilute much). A story keeps how often each key
+occurs in its articles (the :data:`STORY_KEYS` most frequent). The similarity of an article to
+a story is ``sum(w_k * share_k) / sqrt(W_article * W_story)`` over shared keys, where
+``share_k`` is the share of the story's articles with key ``k``, times a time decay from the
+story's last article (1 / (1 + gap / :data:`DECAY_MS`)). Numbers confirm but do not link on
+their own: a story shared only through numbers scores 0. The best story at or above
+``threshold`` is joined (ties: the smaller story id); otherwise the article opens a story
+whose id is its own event_id. Fed in (event time, event_id) order, that is the event_id of the
+story's earliest article, the same on every runner and rerun.
+
+**Bounds.** A story expires ``horizon_ms`` after its last article; a story that reaches
+``max_size`` articles is closed and the next article that would join it opens a successor
+(``linked_by='capped'``, with a note naming the predecessor), which inherits its keys. Each
+key's postings keep the :data:`POSTINGS` stories it was most recently seen in, so the work per
+article does not grow with the number of live stories.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import itertools
+import math
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from anyascii import anyascii
+
+__all__ = [
+    "LINKED_BY",
+    "StoryLinker",
+    "StoryProfile",
+    "StoryVerdict",
+    "story_profile",
+    "story_text",
+]
+
+# How a verdict was reached: first article of its story; joined by shared names; a duplicate
+# in its original's story; opened a successor of a story that reached max_size.
+LINKED_BY = ("first", "names", "duplicate", "capped")
+
+# Title, lead and the start of the body name the event; the rest costs time.
+MAX_CHARS = 2000
+MAX_KEYS = 40
+# Keys a story remembers (its most frequent), and stories a key's postings remember.
+STORY_KEYS = 64
+POSTINGS = 32
+# The in-stream document frequencies halve every this many articles (bounded table).
+IDF_HALF_LIFE = 1 << 13
+# Weight factors of keys that also occur by chance: numbers, skeletons of 2 letters.
+NUMBER_WEIGHT = 0.5
+SHORT_WEIGHT = 0.6
+# Weight factor of a key no other article has had: in a language whose nouns are all capitalised
+# (German) or a script without case, most of those are words, not names.
+UNSEEN_WEIGHT = 0.25
+# A skeleton keeps its first consonants only: inflections and compounds differ after them
+# (Afghanistan / Afganistan'da, Cherson / chersońskim, Erdogan / Erdoğan'ın).
+SKELETON_MAX = 4
+# Time decay: similarity x 1 / (1 + gap / DECAY_MS), gap from the story's last article.
+# 12 h: a report of another event at the same place with the same actors a day or two later (a
+# drone strike on the SDF near Hasakah after the IS attack on its prison) shares most names.
+DECAY_MS = 12 * 3600 * 1000
+# Similarity an article needs to join a story (bench_stories.py --sweep shows the trade-off).
+THRESHOLD = 0.15
+# A segment is headline-cased (or all caps) when this share of its words starts upper case.
+HEADLINE_SHARE = 0.7
+
+# A number with thousands separators (1,200 / 1.200 / 1 200) or a decimal (7,8 / 7.8) is one
+# word; so is a run of one script among Han, Katakana and Hiragana (Japanese and Chinese put
+# no spaces between words, Katakana mostly spells foreign names).
+_WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}(?!\d)"
+                   r"|[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\u3040-\u309f]+"
+                   r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
+_THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
+# Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
+_ENDINGS = sorted(
+    ("ien", "ije", "ija", "iya", "iyah", "ia", "ie", "ya", "ah", "eh", "en", "es", "an", "ns",
+     "je", "ian", "ians", "isch", "ische", "ischen", "ese", "isk", "iska", "iske", "ska", "ske",
+     "ais", "aise", "ienne", "iens", "ens", "ov", "om", "ow", "em", "ym", "ego", "ogo",
+     "a", "e", "i", "o", "s", "y", "u"),
+    key=len, reverse=True)
+_VOWELS = frozenset("aeiouyh")
+# Scripts that write long vowels with consonant letters (waw, yod): w, v and y are vowels there.
+_SEMITIC_VOWELS = frozenset("aeiouyhwv")
+_DIGRAPHS = (("sch", "s"), ("sz", "s"), ("cz", "k"), ("ch", "k"), ("ck", "k"), ("ph", "f"),
+             ("dj", "j"))
+# Sounds that scripts and languages write differently: one letter each (b/p: Arabic has no p;
+# f/v/w: Arabic has no v, German writes w).
+_SKELETON_MAP = str.maketrans({"c": "k", "q": "k", "z": "s", "x": "s", "p": "b", "v": "f",
+                               "w": "f"})
+# Arabic prefixes written onto the word: the article and the conjunctions/prepositions before it.
+_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_SEMITIC = re.compile(r"[\u0590-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+# Han (and Thai, Lao, Khmer, Myanmar) runs have no spaces: one key per pair of characters.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
+                  r"\u1000-\u109f\u1780-\u17ff]")
+
+
+class StoryProfile(NamedTuple):
+    """What linking needs of one article: small and picklable, computed in parallel."""
+
+    event_id: str
+    event_time_ms: int
+    title: str
+    language: str | None
+    outlet: str | None
+    keys: tuple[str, ...]
+
+
+class StoryVerdict(NamedTuple):
+    """The story an article is in, how it got there (one of :data:`LINKED_BY`) and the
+    similarity that decided it (1.0 for first articles and duplicates)."""
+
+    story_id: str
+    linked_by: str
+    similarity: float
+    note: str | None
+
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    path = importlib.resources.files("wirewatch.core") / "data" / "stories" / "function_words.txt"
+    words: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0]
+        if ":" in line:
+            words.update(line.split(":", 1)[1].split())
+    return frozenset(words)
+
+
+def story_text(title: str, summary: str, body: str) -> str:
+    """The part of an article that names its event: title, lead, start of the body."""
+    lead = summary if summary else body
+    text = f"{title}\n{lead}"
+    if summary and body and not body.startswith(summary[:80]):
+        text = f"{text}\n{body}"
+    return text[:MAX_CHARS]
+
+
+def _skeleton(word: str, semitic: bool = False) -> str:
+    """Consonant skeleton of a transliterated, lower-case word (see the module docstring)."""
+    for _ in range(2):
+        for ending in _ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                word = word[: -len(ending)]
+                break
+    for digraph, letter in _DIGRAPHS:
+        word = word.replace(digraph, letter)
+    vowels = _SEMITIC_VOWELS if semitic else _VOWELS
+    out = []
+    for ch in word:
+        if ch not in vowels:
+            ch = ch.translate(_SKELETON_MAP)
+            if not out or ch != out[-1]:
+                out.append(ch)
+    return "".join(out)
+
+
+def _name_key(word: str) -> str | None:
+    """The key of a name as written (any script), or None if nothing of it is left."""
+    semitic = _SEMITIC.match(word) is not None
+    if semitic:
+        for prefix in _ARABIC_PREFIXES:
+            if word.startswith(prefix) and len(word) > len(prefix) + 2:
+                word = word[len(prefix):]
+                break
+        else:
+            if word[0] == "و" and len(word) > 4:
+                word = word[1:]
+    ascii_word = "".join(ch for ch in anyascii(word).lower() if "a" <= ch <= "z")
+    if len(ascii_word) < 2:
+        return None
+    skeleton = _skeleton(ascii_word, semitic)
+    return skeleton[:SKELETON_MAX] if len(skeleton) >= 2 else ascii_word
+
+
+def _cased(word: str) -> bool:
+    return word.lower() != word.upper()
+
+
+def _segment_words(segment: str) -> list[tuple[str, bool]]:
+    """(word, sentence-initial) for each word of a segment."""
+    out = []
+    end = 0
+    for match in _WORD.finditer(segment):
+        initial = end == 0 or _SENTENCE_END.search(segment, end, match.start()) is not None
+        out.append((match.group(), initial))
+        end = match.end()
+    return out
+
+
+def _keys(title: str, rest: str) -> tuple[str, ...]:
+    """Keys of an article, in order of first occurrence (title first), at most MAX_KEYS."""
+    function_words = _function_words()
+    segments = [_segment_words(title), _segment_words(rest)]
+    # Words capitalised somewhere the capital means something: not sentence-initial, not in
+    # a headline-cased or all-caps segment. They confirm capitals where it means nothing.
+    shouting = []
+    confirmed: set[str] = set()
+    for words in segments:
+        cased = [w for w, _ in words if w[0].isalpha() and _cased(w)]
+        upper = sum(1 for w in cased if w[0].isupper())
+        loud = len(cased) >= 4 and upper >= HEADLINE_SHARE * len(cased)
+        shouting.append(loud)
+        if not loud:
+            confirmed.update(w.lower() for w, initial in words
+                             if not initial and w[0].isupper())
+    keys: dict[str, None] = {}
+    for words, loud in zip(segments, shouting, strict=True):
+        for word, initial in words:
+            if word[0].isdigit():
+                number = _THOUSANDS.sub("", word).replace(",", ".")
+                if number.replace(".", "", 1).isdigit():
+                    keys["#" + (number.lstrip("0") or "0")[:12]] = None
+                continue
+            if "\u3040" <= word[0] <= "\u309f":  # Hiragana: grammar, not names
+                continue
+            lower = word.lower()
+            # An acronym is a name even where it spells a function word (IS, US, AND).
+            acronym = not loud and 2 <= len(word) <= 6 and word.isupper()
+            if len(word) < 2 or (lower in function_words and not acronym):
+                continue
+            if _HAN.match(word):
+                for pair in itertools.pairwise(word):
+                    keys["".join(pair)] = None
+                continue
+            if _cased(word) and not acronym and (
+                    not word[0].isupper() or ((initial or loud) and lower not in confirmed)):
+                continue
+            key = _name_key(word)
+            if key is not None:
+                keys[key] = None
+            if len(keys) >= MAX_KEYS:
+                return tuple(keys)
+    return tuple(keys)
+
+
+def story_profile(article: Mapping[str, Any]) -> StoryProfile:
+    """The profile of an article event (``schemas/article_event.avsc``: event_id, event_time,
+    title, summary, body, language, source); missing fields count as empty."""
+    language = article.get("language")
+    if isinstance(language, Mapping):
+        language = language.get("code")
+    source = article.get("source")
+    outlet = source.get("outlet") if isinstance(source, Mapping) else None
+    title = unicodedata.normalize("NFC", (article.get("title") or "")[:MAX_CHARS])
+    summary = article.get("summary") or ""
+    body = article.get("body") or ""
+    rest = unicodedata.normalize("NFC", story_text("", summary[:MAX_CHARS], body[:MAX_CHARS]))
+    return StoryProfile(
+        event_id=article["event_id"],
+        event_time_ms=int(article["event_time"]),
+        title=title[:300],
+        language=language,
+        outlet=outlet,
+        keys=_keys(title, rest[: max(0, MAX_CHARS - len(title))]),
+    )
+
+
+class _Story:
+    """A live story: its id, size, last event time and key counts."""
+
+    __slots__ = ("closed", "counts", "last_ms", "mass", "size", "story_id")
+
+    def __init__(self, story_id: str, last_ms: int) -> None:
+        self.story_id = story_id
+        self.size = 0
+        self.last_ms = last_ms
+        self.counts: dict[str, int] = {}
+        self.mass = 0.0  # W_story under the weights of its last update
+        self.closed = False
+
+    def __getstate__(self) -> tuple:
+        return (self.story_id, self.size, self.last_ms, self.counts, self.mass, self.closed)
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.story_id, self.size, self.last_ms, self.counts, self.mass, self.closed) = state
+
+
+class StoryLinker:
+    """Online story linking for one shard of state; feed it profiles in (event time, event_id)
+    order. Picklable: its pickle is the state snapshot of the Beam step."""
+
+    def __init__(self, horizon_ms: int = 72 * 3600 * 1000, threshold: float = THRESHOLD,
+                 max_size: int = 1000) -> None:
+        if horizon_ms <= 0 or max_size < 1 or not 0.0 < threshold <= 1.0:
+            raise ValueError(f"need horizon_ms > 0, max_size >= 1, 0 < threshold <= 1; got "
+                             f"{horizon_ms}, {max_size}, {threshold}")
+        self.horizon_ms = horizon_ms
+        self.threshold = threshold
+        self.max_size = max_size
+        # Live stories, least recently joined first (expiry pops from the front).
+        self._stories: OrderedDict[str, _Story] = OrderedDict()
+        # key -> story ids it was seen in, least recent first (at most POSTINGS).
+        self._postings: dict[str, OrderedDict[str, None]] = {}
+        # article event_id -> story id, for duplicates; dropped with the story.
+        self._members: dict[str, str] = {}
+        self._members_of: dict[str, list[str]] = {}
+        self._df: dict[str, float] = {}
+        self._articles = 0.0
+        self._since_halving = 0
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def _weight(self, key: str, df: float) -> float:
+        idf = math.log((self._articles + 1.0) / (df + 1.0)) + 1.0
+        if df <= 0.0:
+            idf *= UNSEEN_WEIGHT
+        if key[0] == "#":
+            return idf * NUMBER_WEIGHT
+        if len(key) <= 2:
+            return idf * SHORT_WEIGHT
+        return idf
+
+    def _count(self, keys: Iterable[str]) -> None:
+        df = self._df
+        for key in keys:
+            df[key] = df.get(key, 0.0) + 1.0
+        self._articles += 1.0
+        self._since_halving += 1
+        if self._since_halving >= IDF_HALF_LIFE:
+            self._since_halving = 0
+            self._articles /= 2.0
+            # A key seen once in a half-life is forgotten: the table holds the keys of the
+            # last IDF_HALF_LIFE articles and the recurring ones, not every name ever seen.
+            self._df = {k: v / 2.0 for k, v in df.items() if v >= 2.0}
+
+    def _score(self, profile: StoryProfile) -> tuple[_Story | None, float]:
+        """The best live story for a profile and its similarity (0.0 if none)."""
+        df = self._df
+        weights = {k: self._weight(k, df.get(k, 0.0)) for k in profile.keys}
+        mass = sum(weights.values())
+        if mass <= 0.0:
+            return None, 0.0
+        dots: dict[str, float] = {}
+        names: set[str] = set()
+        stories = self._stories
+        earliest = profile.event_time_ms - self.horizon_ms
+        numbers = []
+        for key, weight in weights.items():
+            if key[0] == "#":
+                numbers.append((key, weight))
+                continue
+            posting = self._postings.get(key)
+            if not posting:
+                continue
+            for story_id in posting:
+                story = stories[story_id]
+                if story.last_ms < earliest or story.closed:
+                    continue
+                dots[story_id] = dots.get(story_id, 0.0) + (
+                    weight * story.counts.get(key, 0) / story.size)
+                names.add(story_id)
+        # Numbers only add to stories a name found (they never link alone): look them up in
+        # those stories instead of walking their postings.
+        for key, weight in numbers:
+            for story_id in names:
+                story = stories[story_id]
+                count = story.counts.get(key)
+                if count:
+                    dots[story_id] += weight * count / story.size
+        best, best_score = None, 0.0
+        for story_id in sorted(names):
+            story = stories[story_id]
+            gap = max(0, profile.event_time_ms - story.last_ms)
+            score = dots[story_id] / math.sqrt(mass * story.mass) / (1.0 + gap / DECAY_MS)
+            if score > best_score:
+                best, best_score = story, score
+        return best, min(best_score, 1.0)
+
+    def _join(self, story: _Story, profile: StoryProfile) -> None:
+        story.size += 1
+        story.last_ms = max(story.last_ms, profile.event_time_ms)
+        self._stories.move_to_end(story.story_id)
+        counts = story.counts
+        for key in profile.keys:
+            counts[key] = counts.get(key, 0) + 1
+        if len(counts) > 2 * STORY_KEYS:
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            story.counts = counts = dict(ranked[:STORY_KEYS])
+            self._unpost(story.story_id, (k for k, _ in ranked[STORY_KEYS:]))
+        # Full weights here, although the article's unseen keys weigh less: a story whose other
+        # keys nobody else had must not look like a strong match for one shared name.
+        df = self._df
+        story.mass = sum(self._weight(k, df.get(k, 1.0)) * c
+                         for k, c in counts.items()) / story.size
+        for key in counts:
+            posting = self._postings.setdefault(key, OrderedDict())
+            posting[story.story_id] = None
+            posting.move_to_end(story.story_id)
+            if len(posting) > POSTINGS:
+                posting.popitem(last=False)
+        self._members[profile.event_id] = story.story_id
+        self._members_of[story.story_id].append(profile.event_id)
+
+    def _unpost(self, story_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            posting = self._postings.get(key)
+            if posting is not None:
+                posting.pop(story_id, None)
+                if not posting:
+                    del self._postings[key]
+
+    def _open(self, profile: StoryProfile, inherit: _Story | None = None) -> _Story:
+        story = _Story(profile.event_id, profile.event_time_ms)
+        self._stories[story.story_id] = story
+        self._members_of[story.story_id] = []
+        if inherit is not None:
+            # The successor starts from its predecessor's key shares, as one article's worth.
+            story.counts = {k: 1 for k, c in inherit.counts.items() if 2 * c >= inherit.size}
+            story.size = 0
+        self._join(story, profile)
+        return story
+
+    def link(self, profile: StoryProfile, duplicate_of: str | None = None) -> StoryVerdict:
+        """The story of one article; a duplicate goes to its original's story if that is live."""
+        if duplicate_of is not None:
+            story_id = self._members.get(duplicate_of)
+            if story_id is not None:
+                story = self._stories[story_id]
+                story.last_ms = max(story.last_ms, profile.event_time_ms)
+                self._stories.move_to_end(story_id)
+                return StoryVerdict(story_id, "duplicate", 1.0, None)
+        story, score = self._score(profile)
+        self._count(profile.keys)
+        if story is None or score < self.threshold:
+            self._open(profile)
+            return StoryVerdict(profile.event_id, "first", 1.0, None)
+        if story.size >= self.max_size:
+            story.closed = True
+            successor = self._open(profile, inherit=story)
+            return StoryVerdict(
+                successor.story_id, "capped", score,
+                f"story {story.story_id} reached {self.max_size} articles; continued here")
+        self._join(story, profile)
+        return StoryVerdict(story.story_id, "names", score, None)
+
+    def expire(self, now_ms: int) -> int:
+        """Drop stories whose last article is older than the horizon at ``now_ms``; how many."""
+        cutoff = now_ms - self.horizon_ms
+        dropped = 0
+        while self._stories:
+            story_id, story = next(iter(self._stories.items()))
+            if story.last_ms >= cutoff:
+                break
+            del self._stories[story_id]
+            self._unpost(story_id, story.counts)
+            for member in self._members_of.pop(story_id):
+                self._members.pop(member, None)
+            dropped += 1
+        return dropped

@@ -1,0 +1,117 @@
+"""Link: puts every article in a story, one ``story_id`` for all reports of one real event,
+across outlets and languages, decided in event time.
+
+Input: article event dicts (``schemas/article_event.avsc`` shape) after Dedupe and Tag, in the
+global window. Output (:class:`Linked`): ``events``, the same dicts with ``story`` filled
+(``story_id``: the event_id of the story's first article, earliest by event time, then
+smallest id; ``linked_by``: first | names | duplicate | capped; ``similarity``), timestamped
+with their event time; ``dead_letters`` (stage ``link``): input that is not an article event,
+and articles that could not be profiled or linked, which also go on, each as its own story,
+with a note.
+
+The sentence is ``profile | decide in order | join``, one module each:
+
+1. **Profile** (``profile.py``) a bundle's events as one batch, in parallel on every worker:
+   :func:`wirewatch.core.stories.story_profile` (names, places, numbers). The small profiles
+   go to the decider; the articles wait for their verdicts, keyed by batch.
+2. **Decide in order** (``decide.py``): one :class:`wirewatch.core.stories.StoryLinker` links
+   the profiles in (event time, event_id) order; a duplicate joins its original's story.
+   Stories whose last article is older than the horizon are forgotten, so state is bounded by
+   the horizon. Bounded input is decided once, at its end; a stream in ticks of 1 s of element
+   time, each once the watermark has passed it (the runner's GroupByKey waits, as in Dedupe).
+3. **Join** (``join.py``) per batch, after a GroupByKey: each article with its story.
+
+Scaling: the decider is **one key**. A story may link any two articles in the horizon, by any
+of their names, so every profile must be seen by the one linker that decides in event-time
+order; the decider therefore runs on one worker however many the runner has (it scales up, not
+out). Profiling (the costly part per article) and the join run on every worker. Sharding the
+decider by a key derived from the story keys would need a deterministic merge of the stories
+that span shards; it is not done (README, Stories).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from wirewatch.connectors.deadletter import DEAD_LETTERS
+from wirewatch.pipelines.dedupe.records import RecordCoder
+from wirewatch.pipelines.link.decide import DecideAll, DecideInOrder, LinkerSettings
+from wirewatch.pipelines.link.join import INCOMPLETE_NOTE, join
+from wirewatch.pipelines.link.profile import HELD, ProfileFn
+from wirewatch.pipelines.link.records import Held, Profiles, StoryVerdicts
+from wirewatch.pipelines.ticks import TICK_MS, ticks
+
+__all__ = ["INCOMPLETE_NOTE", "Link", "Linked"]
+
+for _record in (Held, Profiles, StoryVerdicts):
+    beam.coders.registry.register_coder(_record, RecordCoder)
+
+
+
+class Linked(NamedTuple):
+    """What :class:`Link` returns."""
+
+    events: beam.PCollection
+    dead_letters: beam.PCollection
+
+
+class Link(beam.PTransform):
+    """Article events in; the same events with ``story`` filled out (see the module docstring).
+
+    ``horizon``: how long (event time) a story stays open after its last article; state is
+    bounded by it. ``threshold``: the similarity in (0, 1] an article needs to join a story by
+    names. ``max_size``: articles a story takes at most (a live blog is capped: the next
+    article opens a successor, with a note). Unset: the linker's defaults
+    (:data:`~wirewatch.pipelines.link.decide.DEFAULTS`). ``batch_size``: most events profiled
+    as one batch.
+    """
+
+    def __init__(self, horizon: timedelta | None = None, *, threshold: float | None = None,
+                 max_size: int | None = None, batch_size: int = 1000) -> None:
+        super().__init__()
+        given = {"horizon_ms": None if horizon is None else horizon // timedelta(milliseconds=1),
+                 "threshold": threshold, "max_size": max_size}
+        self._settings = LinkerSettings(**{k: v for k, v in given.items() if v is not None})
+        self._settings.linker()  # the linker checks them: fail here, not on a worker
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self._batch_size = batch_size
+
+    def expand(self, events: beam.PCollection) -> Linked:
+        if not events.windowing.is_default():
+            raise ValueError("Link decides over the whole stream: give it events in the "
+                             "global window (window them after it)")
+        profiled = (events
+                    | "Profile" >> beam.ParDo(ProfileFn(self._batch_size, TICK_MS))
+                    .with_output_types(tuple[str, Profiles], held=tuple[str, Held])
+                    .with_outputs(HELD, main="profiles"))
+        if events.is_bounded:
+            # Bounded input is decided once, at its end, without the windows a stream needs.
+            verdicts = (profiled.profiles
+                        | "AllProfiles" >> beam.GroupByKey()
+                        | "DecideInOrder" >> beam.ParDo(DecideAll(self._settings))
+                        .with_output_types(tuple[str, StoryVerdicts]))
+            parts = (profiled[HELD], verdicts) | "Together" >> beam.Flatten()
+        else:
+            # The runner holds each tick's profiles until the watermark has passed it; a late
+            # profile gets a pane of its own (nothing is ever dropped as late).
+            verdicts = (profiled.profiles
+                        | "Ticks" >> ticks()
+                        | "TickProfiles" >> beam.GroupByKey()
+                        | "Decided" >> beam.WindowInto(GlobalWindows())
+                        | "DecideInOrder" >> beam.ParDo(DecideInOrder(self._settings))
+                        .with_output_types(tuple[str, StoryVerdicts]))
+            parts = ((profiled[HELD], verdicts) | "Together" >> beam.Flatten()
+                     | "BatchTicks" >> ticks())
+        joined = (parts
+                  | "JoinGroups" >> beam.GroupByKey()
+                  | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))
+        events_out, letters = joined.events, joined[DEAD_LETTERS]
+        if not events.is_bounded:  # a stream's join left them in ticks
+            events_out = events_out | "BackToGlobalEvents" >> beam.WindowInto(GlobalWindows())
+            letters = letters | "BackToGlobalDeadLetters" >> beam.WindowInto(GlobalWindows())
+        return Linked(events_out, letters)
