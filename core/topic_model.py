@@ -22,6 +22,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+import numpy
+
 from wirewatch.core.topics import IPTC_LABELS, MAX_CHARS, KeywordTopicTagger, Topic
 
 __all__ = ["DEFAULT_TOPIC_TAGGER", "TOPIC_TAGGERS", "LearnedTopicTagger", "features"]
@@ -84,10 +86,13 @@ class LearnedTopicTagger:
         self.threshold: float = spec["threshold"]
         self.floor: float = spec["floor"]
         self.max_topics = max_topics
-        self._platt: dict[str, tuple[float, float]] = {
-            code: (ab[0], ab[1]) for code, ab in spec["platt"].items()}
-        if set(self._platt) != set(IPTC_LABELS):
+        if set(spec["platt"]) != set(IPTC_LABELS):
             raise ValueError("topics.json must calibrate every IPTC top-level code")
+        self._codes = sorted(IPTC_LABELS)
+        self._column = {LABEL + code.removeprefix("medtop:"): i
+                        for i, code in enumerate(self._codes)}
+        self._a = numpy.array([spec["platt"][code][0] for code in self._codes])
+        self._b = numpy.array([spec["platt"][code][1] for code in self._codes])
 
     def supports(self, language: str | None) -> bool:
         return bool(language) and language != "und"
@@ -95,33 +100,45 @@ class LearnedTopicTagger:
     def scores(self, texts: Sequence[str], languages: Sequence[str | None]
                ) -> list[dict[str, float]]:
         """Calibrated score of every topic, per text (texts in no language get {})."""
-        if len(texts) != len(languages):
-            raise ValueError(f"{len(languages)} languages for {len(texts)} texts")
-        lines = [features(t, lang, self.keywords) if self.supports(lang) else ""
-                 for t, lang in zip(texts, languages, strict=True)]
-        out: list[dict[str, float]] = []
-        model = _model()
-        for line in lines:
-            scores: dict[str, float] = {}
-            if line:  # one line at a time: fasttext-predict 0.9.2.4's list predict is broken
-                labels, probs = model.predict(line, k=-1, threshold=0.0)
-                for name, p in zip(labels, probs, strict=True):
-                    code = "medtop:" + name.removeprefix(LABEL)
-                    scores[code] = calibrated(float(p), *self._platt[code])
-            out.append(scores)
-        return out
+        matrix, read = self._calibrated(texts, languages)
+        return [dict(zip(self._codes, map(float, row), strict=True)) if ok else {}
+                for row, ok in zip(matrix, read, strict=True)]
 
     def tag_batch(
         self, texts: Sequence[str], languages: Sequence[str | None]
     ) -> list[list[Topic]]:
-        return [self._chosen(s) for s in self.scores(texts, languages)]
+        matrix, read = self._calibrated(texts, languages)
+        # Best first; a stable sort keeps equal scores in code order.
+        order = numpy.argsort(-matrix, axis=1, kind="stable")
+        return [self._chosen(row, ranks) if ok else []
+                for row, ranks, ok in zip(matrix, order, read, strict=True)]
 
-    def _chosen(self, scores: dict[str, float]) -> list[Topic]:
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        chosen = [(c, p) for c, p in ranked if p >= self.threshold][: self.max_topics]
-        if not chosen and ranked and ranked[0][1] >= self.floor:
-            chosen = ranked[:1]
-        return [Topic(code, IPTC_LABELS[code], round(p, 4)) for code, p in chosen]
+    def _calibrated(self, texts: Sequence[str], languages: Sequence[str | None]
+                    ) -> tuple[numpy.ndarray, list[bool]]:
+        """Calibrated scores (texts x topics, columns in code order), and whether each text was
+        read at all (a language, and words)."""
+        if len(texts) != len(languages):
+            raise ValueError(f"{len(languages)} languages for {len(texts)} texts")
+        raw = numpy.zeros((len(texts), len(self._codes)))
+        read = []
+        model = _model()
+        for i, (text, language) in enumerate(zip(texts, languages, strict=True)):
+            line = features(text, language, self.keywords) if self.supports(language) else ""
+            read.append(bool(line))
+            if line:  # one line at a time: fasttext-predict 0.9.2.4's list predict is broken
+                labels, probs = model.predict(line, k=-1, threshold=0.0)
+                raw[i, [self._column[name] for name in labels]] = probs
+        # Platt scaling, all topics of all texts at once (see ``calibrated``).
+        raw = numpy.clip(raw, 1e-6, 1 - 1e-6)
+        z = numpy.clip(self._a * numpy.log(raw / (1 - raw)) + self._b, -40.0, 40.0)
+        return 1 / (1 + numpy.exp(-z)), read
+
+    def _chosen(self, scores: numpy.ndarray, ranks: numpy.ndarray) -> list[Topic]:
+        chosen = [int(c) for c in ranks[: self.max_topics] if scores[c] >= self.threshold]
+        if not chosen and scores[ranks[0]] >= self.floor:
+            chosen = [int(ranks[0])]
+        return [Topic(self._codes[c], IPTC_LABELS[self._codes[c]], round(float(scores[c]), 4))
+                for c in chosen]
 
 
 # What ``--topic_tagger`` chooses from; each is built once per worker.
