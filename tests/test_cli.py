@@ -127,8 +127,7 @@ def test_append_keeps_the_earlier_run(tmp_path):
 
 
 def test_inspect_json_summary(tmp_path, capsys):
-    assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(tmp_path),
-                 "--topic_tagger", "keywords"]) == 0  # the topic counts below are its answers
+    assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(tmp_path)]) == 0
     capsys.readouterr()
     assert main(["inspect", str(tmp_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -24,10 +24,7 @@ FETCHED_AT = 1_795_132_800_000  # 2026-11-20T00:00:00Z: pinned so every field is
 @pytest.fixture(scope="module")
 def output(tmp_path_factory) -> dict[str, list[dict]]:
     out = tmp_path_factory.mktemp("out")
-    # the keyword tagger: its answers on these samples are known right (the learned model,
-    # the default, calls the storm no topic and the Rotterdam strike politics)
     code = main(["run", "--feeds", str(SAMPLES / "feeds.yaml"), "--output", str(out),
-                 "--topic_tagger", "keywords",
                  f"--fetched_at_ms={FETCHED_AT}"])
     assert code == 0
     found: dict[str, list[dict]] = {ARTICLE_EVENT: [], DEAD_LETTER: [], FEED_HEALTH: []}
