@@ -73,7 +73,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     normalised = articles | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe(
         timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
-    tagged = deduped.events | "Tag" >> Tag(language_backend=opts.language_backend)
+    tagged = deduped.events | "Tag" >> Tag(opts.language_backend, topic_tagger=opts.topic_tagger)
     linked = tagged.events | "Link" >> Link(**story_settings(options))
 
     events = linked.events | "MeasureEvents" >> MeasureEvents()

@@ -16,6 +16,7 @@ from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.kafka.admin import KafkaConfig
 from wirewatch.connectors.kafka.source import MAX_BACKLOG, MAX_IN_FLIGHT, MAX_OUT_OF_ORDERNESS_S
 from wirewatch.core.language import BACKENDS, DEFAULT_BACKEND
+from wirewatch.core.topic_model import DEFAULT_TOPIC_TAGGER, TOPIC_TAGGERS
 from wirewatch.pipelines.link.decide import DEFAULTS as STORY_DEFAULTS
 
 __all__ = ["WirewatchOptions", "dead_letter_topic", "kafka_config", "start_from",
@@ -129,6 +130,10 @@ class WirewatchOptions(PipelineOptions):
             help="Language detector: 'cascade' (default: script, fastText, lingua for "
                  "confusable languages, the feed's language as a prior), 'fasttext', 'lingua' "
                  "(accurate, slow) or 'langdetect' (seeded).")
+        group.add_argument(
+            "--topic_tagger", choices=sorted(TOPIC_TAGGERS), default=DEFAULT_TOPIC_TAGGER,
+            help="Topics: 'keywords' (default: the keyword definitions, 12 languages, "
+                 "explainable) or 'learned' (the shipped fastText model, any language).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",

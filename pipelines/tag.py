@@ -17,7 +17,8 @@ from wirewatch.core.language import (
     detection_text,
     make_detector,
 )
-from wirewatch.core.topics import KeywordTopicTagger, TopicTagger, topic_text
+from wirewatch.core.topic_model import DEFAULT_TOPIC_TAGGER, TOPIC_TAGGERS
+from wirewatch.core.topics import TopicTagger, topic_text
 from wirewatch.pipelines.metrics import counter
 from wirewatch.schemas.records import dead_letter
 
@@ -41,7 +42,7 @@ def _tag(events: list[dict], detector: LanguageDetector, tagger: TopicTagger) ->
             "language": {"code": guess.code, "confidence": guess.confidence,
                          "method": guess.method},
             "topics": [{"code": t.code, "label": t.label, "score": t.score} for t in found],
-            # null says "not computed": a language without topic definitions gets no tagger
+            # null says "not computed": a language the tagger cannot read gets no tagger
             "topics_tagger": tagger.name if supported else None,
         })
     return out
@@ -54,13 +55,14 @@ class _TagBatchFn(beam.DoFn):
     window of a streaming run is the end of time, so no downstream window would ever close.
     """
 
-    def __init__(self, language_backend: str, max_batch_size: int) -> None:
+    def __init__(self, language_backend: str, topic_tagger: str, max_batch_size: int) -> None:
         self._backend = language_backend
+        self._topic_tagger = topic_tagger
         self._max_batch_size = max_batch_size
 
     def setup(self) -> None:
         self._detector = make_detector(self._backend)
-        self._tagger = KeywordTopicTagger()
+        self._tagger = TOPIC_TAGGERS[self._topic_tagger]()
         # The models are hundreds of thousands of long-lived objects: out of the collector's
         # generations, every full collection stops rescanning them (a worker's lifetime).
         gc.freeze()
@@ -114,26 +116,32 @@ class Tag(beam.PTransform):
 
     The language comes from title + lead through the chosen backend of
     ``wirewatch.core.language`` (the feed's declared ``language_hint`` as a prior); topics from
-    title, lead and the start of the body through ``KeywordTopicTagger`` in that language.
+    title, lead and the start of the body through the chosen topic tagger (``learned``: the
+    fastText model of ``wirewatch.core.topic_model``; ``keywords``: the keyword definitions).
     Events are tagged in batches (up to ``max_batch_size`` per bundle) so the models are called
     once per batch; each keeps its own timestamp and window.
     An event that cannot be tagged goes on untagged, with a dead letter saying why.
     """
 
-    def __init__(self, language_backend: str = DEFAULT_BACKEND, max_batch_size: int = 256):
+    def __init__(self, language_backend: str = DEFAULT_BACKEND, max_batch_size: int = 256,
+                 topic_tagger: str = DEFAULT_TOPIC_TAGGER):
         super().__init__()
         if language_backend not in BACKENDS:
             raise ValueError(
                 f"unknown language backend {language_backend!r}; one of {sorted(BACKENDS)}")
+        if topic_tagger not in TOPIC_TAGGERS:
+            raise ValueError(
+                f"unknown topic tagger {topic_tagger!r}; one of {sorted(TOPIC_TAGGERS)}")
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be >= 1")
         self.language_backend = language_backend
         self.max_batch_size = max_batch_size
+        self.topic_tagger = topic_tagger
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (
             events
             | "LanguageAndTopics" >> beam.ParDo(
-                _TagBatchFn(self.language_backend, self.max_batch_size))
+                _TagBatchFn(self.language_backend, self.topic_tagger, self.max_batch_size))
             .with_outputs(DEAD_LETTERS, main="events")
         )

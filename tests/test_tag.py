@@ -45,6 +45,19 @@ def test_language_topics_and_tagger_filled_per_event():
         assert_that(tagged[DEAD_LETTERS], equal_to([]), label="NoDeadLetters")
 
 
+def test_learned_topics_in_any_language():
+    with test_pipeline.TestPipeline() as p:
+        tagged = (p | beam.Create([EVENTS[0], *EVENTS[2:]])
+                  | Tag(max_batch_size=3, topic_tagger="learned"))
+        assert_that(tagged.events | beam.Map(lambda e: (
+            e["title"], tuple(t["code"] for t in e["topics"])[:1], e["topics_tagger"])),
+            equal_to([
+                (EVENTS[0]["title"], ("medtop:15000000",), "learned-1"),
+                (EVENTS[2]["title"], ("medtop:11000000",), "learned-1"),  # Chinese: politics
+                (EVENTS[3]["title"], (), None),  # no language: "not computed"
+            ]))
+
+
 def test_backend_is_chosen_by_name():
     with test_pipeline.TestPipeline() as p:
         tagged = p | beam.Create(EVENTS[:1]) | Tag(language_backend="langdetect")
