@@ -33,3 +33,28 @@ def test_event_id_is_stable_and_outlet_scoped():
     assert event_id("Nordic Wire", "nw-1") != event_id("Harbour Daily", "nw-1")
     # pinned: a change here changes every id ever written
     assert event_id("Nordic Wire", "nw-1") == "711988cee0e9fd04592aecff4bff75e4"
+
+
+def test_collapse_space_is_split_and_join_on_every_kind_of_white_space():
+    import random
+
+    from wirewatch.core.text import _OTHER_SPACE_NON_ASCII, collapse_space
+
+    every = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert every == set(_OTHER_SPACE_NON_ASCII) | {" ", "\n"}  # the fast path misses none
+    rng = random.Random(7)
+    alphabet = [*sorted(every), "a", "Z", "é", "ж", "中", "\u200b", "\u00ad", "-"]
+    texts = ["", " ", "\n", "a b\nc", " a ", "a  b", "a \nb", "a\u3000b", "a\tb", "日本\u3000語"]
+    texts += ["".join(rng.choices(alphabet, weights=[1] * len(every) + [30] * 8, k=n))
+              for n in range(200) for _ in range(5)]
+    for text in texts:
+        assert collapse_space(text) == " ".join(text.split()), repr(text)
+
+
+def test_hash_text_is_pinned():
+    import hashlib
+
+    # a change here changes every content hash ever written (exact dedup across releases)
+    expected = hashlib.sha256(b"strasse wire copy").hexdigest()
+    assert hash_text(" Straße \n wire\u3000copy ") == expected  # casefold: ß is ss
+    assert hash_text("STRASSE wire\ncopy") == expected
