@@ -208,7 +208,8 @@ def test_identical_output_in_separate_processes(tmp_path):
 # Simplified and Traditional characters, letters outside every listed script, a non-BMP letter.
 SCRIPT_CASES = [
     "", "plain Latin text", "Привет мир", "Привет Γειά", "Γειά Привет", "ab Привет",
-    "東京で会議が開かれた", "国会で議論", "國會議員說", "国會", "漢字 カ", "漢字漢字漢字漢字漢字漢字 カタ",
+    "東京で会議が開かれた", "国会で議論", "國會議員說", "国會", "漢字 カ",
+    "漢字漢字漢字漢字漢字漢字 カタ",
     "ሰላም ነው", "שלום עולם and more Latin words than Hebrew ones here", "𝔸𝔹ℂ Привет",
     "ᚠᚢᚦ runes", "١٢٣ مرحبا", "한국어 日本語 中文", "mixed кириллица and Latin letters",
 ]
