@@ -150,17 +150,24 @@ class NgramModel:
                 texts_of.setdefault(self._rows[label], []).append(i)
         totals = np.zeros((len(counts), len(column)), dtype=np.float32)
         for row, listed in texts_of.items():
-            mine = np.array(listed)
-            lengths = counts[mine]
-            firsts = np.cumsum(lengths) - lengths
-            spans = np.arange(firsts[-1] + lengths[-1]) + np.repeat(starts[mine] - firsts, lengths)
-            if not len(spans):
+            first, last = listed[0], listed[-1]
+            if last - first + 1 == len(listed):  # texts side by side (the caller sorts them so)
+                mine = slice(first, last + 1)
+                firsts = starts[mine] - starts[first]
+                mine_buckets = buckets[starts[first]: starts[last] + counts[last]]
+            else:
+                mine = np.array(listed)
+                lengths = counts[mine]
+                firsts = np.cumsum(lengths) - lengths
+                mine_buckets = buckets[np.arange(firsts[-1] + lengths[-1])
+                                       + np.repeat(starts[mine] - firsts, lengths)]
+            if not len(mine_buckets):
                 continue
             # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
-            gathered = self._weights32[row].take(buckets[spans])
+            gathered = self._weights32[row].take(mine_buckets)
             # a text without n-grams gets its neighbour's sum here: the caller zeroes it
             totals[mine, column[row]] = np.add.reduceat(
-                gathered, np.minimum(firsts, len(spans) - 1))
+                gathered, np.minimum(firsts, len(mine_buckets) - 1))
         return totals
 
     def best(
