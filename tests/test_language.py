@@ -212,6 +212,7 @@ SCRIPT_CASES = [
     "漢字漢字漢字漢字漢字漢字 カタ",
     "ሰላም ነው", "שלום עולם and more Latin words than Hebrew ones here", "𝔸𝔹ℂ Привет",
     "ᚠᚢᚦ runes", "١٢٣ مرحبا", "한국어 日本語 中文", "mixed кириллица and Latin letters",
+    "😀😀 Привет 😀", "𠀀𠀁𠀂 中文", "𐌰𐌱𐌲𐌳 Привет", "\U0001d400\U0001d401 ab",
 ]
 
 

@@ -317,8 +317,9 @@ _SIMPLIFIED, _TRADITIONAL = len(_COLUMNS), len(_COLUMNS) + 1
 
 @functools.cache
 def _script_table() -> np.ndarray:
-    """The column of ``_COLUMNS`` of every code point: ``_char_script`` as one array."""
-    letters = np.fromiter((chr(c).isalpha() for c in range(0x110000)), bool, count=0x110000)
+    """The column of ``_COLUMNS`` of every code point of the Basic Multilingual Plane (where all
+    of ``_SCRIPT_RANGES`` lie): ``_char_script`` as one array."""
+    letters = np.fromiter((chr(c).isalpha() for c in range(0x10000)), bool, count=0x10000)
     table = letters.astype(np.uint8)  # 1: a letter, "Other" until a script claims it
     # the first script whose ranges hold a letter names it, as in _char_script: the last written
     for column, ranges in reversed(list(enumerate(_SCRIPT_RANGES.values(), 2))):
@@ -347,10 +348,15 @@ def _scripts(texts: Sequence[str]) -> list[str]:
     joined = "".join(texts[i] for i in todo)
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     owner = np.repeat(np.arange(len(todo)), [len(texts[i]) for i in todo])
-    width = len(_COLUMNS) + 2
-    counts = np.bincount(owner * width + _script_table()[cps],
-                         minlength=len(todo) * width).reshape(len(todo), width)
     bmp = np.minimum(cps, 0xFFFF)
+    columns = _script_table()[bmp]
+    astral = cps > 0xFFFF
+    if astral.any():  # emoji, historic scripts: no script of ours, a letter ("Other") or not
+        found, where = np.unique(cps[astral], return_inverse=True)
+        columns[astral] = np.array([chr(c).isalpha() for c in found.tolist()], np.uint8)[where]
+    width = len(_COLUMNS) + 2
+    counts = np.bincount(owner * width + columns,
+                         minlength=len(todo) * width).reshape(len(todo), width)
     hans, hant = _han_tables()
     counts[:, _SIMPLIFIED] = np.bincount(owner, weights=hans[bmp], minlength=len(todo))
     counts[:, _TRADITIONAL] = np.bincount(owner, weights=hant[bmp], minlength=len(todo))
