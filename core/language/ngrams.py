@@ -139,22 +139,26 @@ class NgramModel:
         """(texts, columns) float32 sums of each text's weights under each of its candidates
         (``buckets`` grouped by text, ``counts`` a text); 0 where a label is not a candidate.
 
-        Label by label over the texts that have it as a candidate: the work is the sum of
-        n-grams times candidates over the texts, not n-grams times every label of the chunk (a
-        batch mixes groups of 2 labels with the 40 of the African languages).
+        By the set of texts that have a label as a candidate, all the labels of a set at once:
+        the work is the n-grams of each text times its own candidates, not times every label of
+        the chunk (a batch mixes groups of 2-6 labels with the 40 of the African languages),
+        and one gather for a text alone, however many candidates it has.
         """
         starts = np.cumsum(counts) - counts
         texts_of: dict[int, list[int]] = {}
         for i, labels in enumerate(candidates):
             for label in labels:
                 texts_of.setdefault(self._rows[label], []).append(i)
-        totals = np.zeros((len(counts), len(column)), dtype=np.float32)
+        rows_of: dict[tuple[int, ...], list[int]] = {}
         for row, listed in texts_of.items():
+            rows_of.setdefault(tuple(listed), []).append(row)
+        totals = np.zeros((len(counts), len(column)), dtype=np.float32)
+        for listed, rows in rows_of.items():
             first, last = listed[0], listed[-1]
             if last - first + 1 == len(listed):  # texts side by side (the caller sorts them so)
-                mine = slice(first, last + 1)
-                firsts = starts[mine] - starts[first]
+                mine = np.arange(first, last + 1)
                 mine_buckets = buckets[starts[first]: starts[last] + counts[last]]
+                firsts = starts[mine] - starts[first]
             else:
                 mine = np.array(listed)
                 lengths = counts[mine]
@@ -164,10 +168,11 @@ class NgramModel:
             if not len(mine_buckets):
                 continue
             # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
-            gathered = self._weights32[row].take(mine_buckets)
+            gathered = (self._weights32[rows[0]].take(mine_buckets)[None, :] if len(rows) == 1
+                        else np.take(self.weights[rows], mine_buckets, axis=1).astype(np.float32))
             # a text without n-grams gets its neighbour's sum here: the caller zeroes it
-            totals[mine, column[row]] = np.add.reduceat(
-                gathered, np.minimum(firsts, len(mine_buckets) - 1))
+            totals[np.ix_(mine, [column[row] for row in rows])] = np.add.reduceat(
+                gathered, np.minimum(firsts, len(mine_buckets) - 1), axis=1).T
         return totals
 
     def best(
