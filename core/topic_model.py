@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy
 
+from wirewatch.core.fasttext_models import shipped_model
 from wirewatch.core.topics import IPTC_LABELS, MAX_CHARS, KeywordTopicTagger, Topic
 
 __all__ = ["DEFAULT_TOPIC_TAGGER", "TOPIC_TAGGERS", "LearnedTopicTagger", "features"]
@@ -46,15 +47,6 @@ def features(text: str, language: str | None, keywords: KeywordTopicTagger) -> s
         if raw > 0:
             words.append(f"kw{code[7:9]}{'s' if raw >= _STRONG else 'w'}")
     return " ".join(words)
-
-
-@functools.cache
-def _model():
-    import fasttext  # fasttext-predict: load and predict only
-
-    path = importlib.resources.files("wirewatch.core") / "data" / "topics.ftz"
-    with importlib.resources.as_file(path) as model_path:
-        return fasttext.load_model(str(model_path))
 
 
 @functools.cache
@@ -121,7 +113,7 @@ class LearnedTopicTagger:
             raise ValueError(f"{len(languages)} languages for {len(texts)} texts")
         raw = numpy.zeros((len(texts), len(self._codes)))
         read = []
-        model = _model()
+        model = shipped_model("topics.ftz")
         for i, (text, language) in enumerate(zip(texts, languages, strict=True)):
             line = features(text, language, self.keywords) if self.supports(language) else ""
             read.append(bool(line))
