@@ -7,7 +7,7 @@ features of the model: each topic whose patterns match adds one token to what it
 
     tagger = LearnedTopicTagger()
     tagger.tag_batch(["Hertha gewinnt Derby gegen Union mit 2:1"], ["de"])
-    -> [[Topic(code='medtop:15000000', label='sport', score=0.98)]]
+    -> [[Topic(code='medtop:15000000', label='sport', score=0.97)]]
 
 Every language gets topics (the model read ~200); ``und`` or no language gets none.
 """
@@ -147,6 +147,6 @@ class LearnedTopicTagger:
 
 # What ``--topic_tagger`` chooses from; each is built once per worker. The learned model is the
 # default: on the held-out set it beats the keyword definitions (README, Topics), which cover 12
-# languages; they stay for review and explanation.
+# languages; they stay as its fallback and as the explainable ``keywords`` tagger.
 TOPIC_TAGGERS: dict[str, type] = {"learned": LearnedTopicTagger, "keywords": KeywordTopicTagger}
 DEFAULT_TOPIC_TAGGER = "learned"
