@@ -37,6 +37,10 @@ _UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u
 _WORD = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
 # A keyword-definition topic at or above the keyword tagger's threshold reads as "strong".
 _STRONG = 3.0
+# The model learned from headlines and headline + lead (at most 253 characters in the team
+# data): a body's further sentences only thin its scores and cost time (fastText's cost grows
+# with the characters), so it reads this much of an article; the keyword fallback reads more.
+MODEL_CHARS = 300
 
 
 def features(text: str, language: str | None, keywords: KeywordTopicTagger) -> str:
@@ -127,7 +131,8 @@ class LearnedTopicTagger:
         read = []
         model = shipped_model("topics.ftz")
         for i, (text, language) in enumerate(zip(texts, languages, strict=True)):
-            line = features(text, language, self.keywords) if self.supports(language) else ""
+            line = (features(text[:MODEL_CHARS], language, self.keywords)
+                    if self.supports(language) else "")
             read.append(bool(line))
             if line:  # one line at a time: fasttext-predict 0.9.2.4's list predict is broken
                 labels, probs = model.predict(line, k=-1, threshold=0.0)

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from wirewatch.core.topic_model import (
+    MODEL_CHARS,
     TOPIC_TAGGERS,
     LearnedTopicTagger,
     calibrated,
@@ -73,6 +74,8 @@ def test_html_mixed_script_and_huge_texts_get_a_defined_answer(tagger):
     topics = tagger.tag_batch(texts, ["en", "zh", "en", "en"])
     assert topics[0][0].code == WEATHER
     assert topics[2] == topics[3]  # read up to MAX_CHARS only
+    # the model itself reads what it learned from: about a headline and a lead
+    assert tagger.scores([huge], ["en"]) == tagger.scores([huge[:MODEL_CHARS]], ["en"])
     assert all(isinstance(t, list) for t in topics)
 
 
