@@ -2,6 +2,7 @@
 
     python benchmarks/bench_streaming.py [--rate 1000] [--seconds 600] [--partitions 2]
                                          [--job-arg=--file_period_s=10 ...]
+    python benchmarks/bench_streaming.py --commit-step
 
 It starts a Kafka broker of its own (loopback, a temp dir), launches ``wirewatch run
 --streaming`` on Prism reading a new topic with a new group (default options except the ones
@@ -40,6 +41,12 @@ At the end:
 - RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
   runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
 
+``--commit-step`` measures only the commit step's ledger, without Kafka or a runner: CPU per
+call to load a partition's ledgers from their state coder, fold reports in and save them,
+at 1,000 to 20,000 records in flight (a partition at 500 records/s: reads in slices of 250,
+part files of 50 records in shuffled order staged, rolled files every 60 s), per report and
+per pane of one second of reports, as ``CommitWritten`` folds them.
+
 The issue-16 target: at 1,000/s for 600 s on 2 partitions, written rate = produced rate, p99
 <= file period + 15 s, RSS growth < 10 %, no failure. This process reads the output and
 produces on the same machine (about 10-20 % of a core at 1,000/s): on 2 cores it competes with
@@ -49,6 +56,8 @@ the job. Needs the ``dev`` extra and a provisioned Kafka and Prism (``make provi
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import shutil
 import sys
 import tempfile
@@ -58,6 +67,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from apache_beam.coders import PickleCoder
 
 from benchmarks.load import (
     ArticleMaker,
@@ -71,6 +82,7 @@ from tests.kafka_broker import KafkaBroker
 from tests.live_job import LiveJob, command_line, errors_in
 from wirewatch.connectors.kafka import KafkaConfig
 from wirewatch.connectors.kafka.admin import create_topic
+from wirewatch.connectors.offsets import READ, Ledger, Offsets, runs
 from wirewatch.core.monitoring import percentile
 from wirewatch.pipelines.runners import prism_binary
 
@@ -104,6 +116,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                              "everything ends the drain (default file period 60 s + "
                              "out-of-orderness 30 s + 10 s)")
     parser.add_argument("--interval-s", type=float, default=10, help="seconds between rows")
+    parser.add_argument("--commit-step", action="store_true",
+                        help="measure only the commit step's ledger (no Kafka, no runner)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp dir (broker data, output, job.log) and print it")
     return parser.parse_args(argv)
@@ -156,8 +170,69 @@ def _growth(rss: list[tuple[float, float]], start_t: float, end_t: float) -> str
            f"{window[-1]:.0f} MB)"
 
 
+def _partition_reports(in_flight: int, seed: int = 3) -> list[Offsets]:
+    """One partition's reports, in arrival order, until ``in_flight`` records are read and not
+    in a rolled file: read in slices of 250; staged in part files of 50 records each drawn at
+    random from the newest 2,500 read and not staged (5 s at 500/s: the order a keyed step
+    leaves them in); nothing rolled yet (the file period has not fired)."""
+    rng = random.Random(seed)
+    reports: list[Offsets] = []
+    waiting: list[int] = []
+    for start in range(0, in_flight, 250):
+        reports.append(Offsets("articles", 0, READ, (start, start + 250)))
+        waiting += range(start, start + 250)
+        while len(waiting) > 2_500:
+            rng.shuffle(waiting)
+            part, waiting = waiting[:50], waiting[50:]
+            reports.append(Offsets("articles", 0, 0, runs(part), staged=True))
+    return reports
+
+
+def _fold(state: bytes | None, reports: list[Offsets], sinks: int = 1) -> bytes:
+    """What the commit step does per call: load the ledgers, fold ``reports`` in, save."""
+    coder = PickleCoder()
+    written, staged = coder.decode(state) if state else (Ledger(sinks), Ledger(sinks))
+    for offsets in reports:
+        if not offsets.staged:
+            written.add(offsets)
+        staged.add(offsets._replace(staged=False))
+    written.committable(), staged.committable()
+    return coder.encode((written, staged))
+
+
+def commit_step_cost(in_flight: int, calls: int = 20) -> dict[str, float]:
+    """CPU ms per call at ``in_flight`` records in flight, per report and per one-second pane
+    (500 records/s: 2 reads and 10 parts), and the saved ledgers' size in KB."""
+    reports = _partition_reports(in_flight)
+    state = _fold(None, reports)
+    more = _partition_reports(in_flight + 250 * calls * 2)[len(reports):]
+    result = {"KB": len(state) / 1000}
+    for name, size in (("per report", 1), ("per pane", 12)):
+        started = time.process_time()
+        for call in range(calls):
+            _fold(state, more[call * size:(call + 1) * size])
+        result[name] = (time.process_time() - started) / calls * 1000
+    return result
+
+
+def commit_step_table() -> None:
+    print(f"commit step, one partition's ledgers (load {_load()})")
+    print(f"{'in flight':>10}  {'state KB':>9}  {'ms/report':>10}  {'ms/pane (1 s)':>14}")
+    for in_flight in (1_000, 5_000, 13_000, 20_000):
+        cost = commit_step_cost(in_flight)
+        print(f"{in_flight:>10,}  {cost['KB']:>9.1f}  {cost['per report']:>10.2f}  "
+              f"{cost['per pane']:>14.2f}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    if args.commit_step:
+        commit_step_table()
+        return 0
     work = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
     broker = KafkaBroker(work / "kafka")
     job: LiveJob | None = None
