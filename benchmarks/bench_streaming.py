@@ -24,7 +24,8 @@ Every ``--interval-s`` (10 s) a row:
 - ``unwritten`` = produced - written: in flight in the job, or lost. A ``lag`` near 0 with a
   growing ``unwritten`` means offsets committed for articles not written yet;
 - ``job MB`` / ``prism MB``: resident memory of the job's process tree without Prism, and of
-  Prism (its process tree), from /proc.
+  Prism (its process tree), from /proc;
+- ``load 1m``: the machine's 1-minute load average (other users of the cores slow the job).
 
 At the end:
 
@@ -37,7 +38,8 @@ At the end:
 - not written (acknowledged, not in a file by the end) beside what the group committed: a
   committed article not written would be lost; the rest a restart reads again; duplicates
   (records beyond the first of an article);
-- whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged a traceback;
+- whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged an ERROR
+  line or a traceback (a SIGTERM is a clean stop: it logs neither);
 - RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
   runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
 
@@ -79,7 +81,7 @@ from benchmarks.load import (
     wait_until_written,
 )
 from tests.kafka_broker import KafkaBroker
-from tests.live_job import LiveJob, command_line, errors_in
+from tests.live_job import LiveJob, command_line, errors_in, stop_problems
 from wirewatch.connectors.kafka import KafkaConfig
 from wirewatch.connectors.kafka.admin import create_topic
 from wirewatch.connectors.offsets import READ, Ledger, Offsets, runs
@@ -87,7 +89,8 @@ from wirewatch.core.monitoring import percentile
 from wirewatch.pipelines.runners import prism_binary
 
 TOPIC, GROUP = "articles", "bench-streaming"
-COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB")
+COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB",
+           "load 1m")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -153,7 +156,7 @@ class Rows:
         written = self._counter.written()
         cells = (f"{t:.0f}", produced, "?" if committed is None else committed, written,
                  "?" if committed is None else produced - committed, produced - written,
-                 f"{job_mb:.0f}", f"{prism_mb:.0f}")
+                 f"{job_mb:.0f}", f"{prism_mb:.0f}", f"{os.getloadavg()[0]:.1f}")
         print("  ".join(f"{c:>9}" for c in cells), flush=True)
 
 
@@ -285,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms = ((counter.first_written_s - producer.sent_s)[written] * 1000).astype(int)
         start_s, half_s = producer.started_s, producer.started_s + produced_s / 2
         window_s = 300 if produced_s >= 600 else produced_s / 2
-        failed = ended_by_itself or exit_code != 0 or "Traceback" in log
+        problems = stop_problems(log)
+        failed = ended_by_itself or exit_code != 0 or bool(problems)
         p50, p99 = percentile(latency_ms.tolist(), 50), percentile(latency_ms.tolist(), 99)
         print(f"\nproduced {int(acked.sum())} articles in {produced_s:.0f} s "
               f"({int(acked.sum()) / produced_s:.0f}/s; {len(producer.failed)} not "
@@ -307,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{_growth(rows.rss, produced_s - window_s, produced_s)}")
         reason = ("ended by itself" if ended_by_itself else
                   f"exit {exit_code} on SIGTERM" if exit_code != 0 else
-                  "a traceback in its log" if "Traceback" in log else "")
-        print(f"job failed: {'yes, ' + reason if failed else 'no'}")
-        for line in errors_in(log)[:5]:
+                  f"{len(problems)} ERROR lines or tracebacks in its log" if problems else "")
+        print(f"job failed: {'yes, ' + reason if failed else 'no'}; load average at the end "
+              f"{_load()} (1, 5, 15 min)")
+        for line in (errors_in(log) or problems)[:5]:
             print(f"  {line[:300]}")
         return 1 if failed else 0
     finally:
