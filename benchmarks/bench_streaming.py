@@ -46,8 +46,9 @@ At the end:
 ``--commit-step`` measures only the commit step's ledger, without Kafka or a runner: CPU per
 call to load a partition's ledgers from their state coder, fold reports in and save them,
 at 1,000 to 20,000 records in flight (a partition at 500 records/s: reads in slices of 250,
-part files of 50 records in shuffled order staged, rolled files every 60 s), per report and
-per pane of one second of reports, as ``CommitWritten`` folds them.
+part files of 50 records drawn at random from the newest 2,500 read and not staged, no file
+rolled yet: all of it waits for the period), per report and per pane of one second of reports
+(2 reads and 10 parts), as ``CommitWritten`` folds them; and the size of the saved state.
 
 The issue-16 target: at 1,000/s for 600 s on 2 partitions, written rate = produced rate, p99
 <= file period + 15 s, RSS growth < 10 %, no failure. This process reads the output and
