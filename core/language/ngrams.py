@@ -126,11 +126,6 @@ class NgramModel:
     def _rows(self) -> dict[str, int]:
         return {label: row for row, label in enumerate(self.labels)}
 
-    @functools.cached_property
-    def _weights32(self) -> np.ndarray:
-        """The weights as float32 (exact for int8): gathered without converting each value."""
-        return self.weights.astype(np.float32)
-
     def __contains__(self, label: str) -> bool:
         return label in self._rows
 
@@ -168,8 +163,7 @@ class NgramModel:
             if not len(mine_buckets):
                 continue
             # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
-            gathered = (self._weights32[rows[0]].take(mine_buckets)[None, :] if len(rows) == 1
-                        else np.take(self.weights[rows], mine_buckets, axis=1).astype(np.float32))
+            gathered = np.take(self.weights[rows], mine_buckets, axis=1).astype(np.float32)
             # a text without n-grams gets its neighbour's sum here: the caller zeroes it
             totals[np.ix_(mine, [column[row] for row in rows])] = np.add.reduceat(
                 gathered, np.minimum(firsts, len(mine_buckets) - 1), axis=1).T
