@@ -202,3 +202,57 @@ def test_identical_output_in_separate_processes(tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert runs[0] == runs[1]
     assert len(json.loads(runs[0])["cascade"]) == len(texts)
+
+
+# Mixed scripts, ties between two scripts (the first to appear wins), Kana inside Han,
+# Simplified and Traditional characters, letters outside every listed script, a non-BMP letter.
+SCRIPT_CASES = [
+    "", "plain Latin text", "Привет мир", "Привет Γειά", "Γειά Привет", "ab Привет",
+    "東京で会議が開かれた", "国会で議論", "國會議員說", "国會", "漢字 カ",
+    "漢字漢字漢字漢字漢字漢字 カタ",
+    "ሰላም ነው", "שלום עולם and more Latin words than Hebrew ones here", "𝔸𝔹ℂ Привет",
+    "ᚠᚢᚦ runes", "١٢٣ مرحبا", "한국어 日本語 中文", "mixed кириллица and Latin letters",
+    "😀😀 Привет 😀", "𠀀𠀁𠀂 中文", "𐌰𐌱𐌲𐌳 Привет", "\U0001d400\U0001d401 ab",
+]
+
+
+@pytest.mark.parametrize("text", SCRIPT_CASES)
+def test_batch_script_lookup_matches_the_per_character_one(text):
+    from wirewatch.core.language import _HANS, _HANT, _dominant_script, _scripts
+
+    script = _dominant_script(text)
+    if script == "Han":
+        hans, hant = sum(c in _HANS for c in text), sum(c in _HANT for c in text)
+        script = "zh-Hant" if hant > hans else "zh"
+    assert _scripts([text]) == [script]
+    assert _scripts([text, *SCRIPT_CASES])[0] == script  # the batch changes nothing
+
+
+def test_word_features_are_the_crc_of_their_strings():
+    import itertools
+    import zlib
+
+    from wirewatch.core.language.ngrams import _hashed_words
+
+    lines = [" vlada je usvojila novi zakon ", " ", " čak ђ 中文 "]
+    buckets, owners = _hashed_words(lines, 16)
+    expected, owned = [], []
+    for i, line in enumerate(lines):
+        words = line.split()
+        features = [f"W{w}" for w in words] + [f"B{a} {b}" for a, b in itertools.pairwise(words)]
+        expected += [zlib.crc32(f.encode()) & 0xFFFF for f in features]
+        owned += [i] * len(features)
+    assert buckets.tolist() == expected
+    assert owners.tolist() == owned
+
+
+def test_judge_scores_each_text_only_under_its_candidates():
+    model = NgramModel.load()
+    texts = ["Vlada je usvojila novi zakon o porezu", "", "Vláda schválila nový zákon",
+             "Serikali imetangaza mpango mpya wa kodi", "Vlada je usvojila novi zakon o porezu"]
+    groups = [("bs", "hr", "sr", "sl"), ("cs", "sk"), ("cs", "sk"), ("sw", "so", "ha"), ("hr",)]
+    answers = model.best(texts, groups)
+    alone = [model.best([t], [g])[0] for t, g in zip(texts, groups, strict=True)]
+    assert answers == alone  # a text's answer does not depend on its neighbours
+    assert answers[4] == ("hr", 1.0)
+    assert all(label in g for (label, _), g in zip(answers, groups, strict=True))

@@ -33,3 +33,24 @@ def test_canonical_url_is_idempotent():
 def test_not_an_http_url_is_rejected(url):
     with pytest.raises(InvalidUrl):
         canonical_url(url)
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com", "http://example.com/", "https://a.b-c.example/2026/12/06/story-1.html",
+    "https://example.com/a//b", "https://example.com/%E2%82%AC/x;y=1,z", "https://example.com/a:b@c",
+    "https://example.com/~user/!$&'()*+=", "https://example.com/a/.hidden", "https://example.com/a/..",
+    "https://Example.com/p", "HTTPS://example.com/p", "https://example.com./p", "https://e.com:443/",
+    "https://e.com/p?q=1", "https://e.com/p#f", "https://u@e.com/p", "https://e_x.com/p",
+    "https://e.com/ü", "https://e.com/a b", " https://e.com/p", "https://e..com/p", "https://-e.com/",
+    "http://127.0.0.1/x", "https://e.com/p\t", "https://xn--bcher-kva.example/p",
+])
+def test_canonical_url_fast_path_gives_what_parsing_gives(url):
+    from wirewatch.core.urls import _parsed
+
+    try:
+        expected = _parsed(url)
+    except InvalidUrl:
+        with pytest.raises(InvalidUrl):
+            canonical_url(url)
+    else:
+        assert canonical_url(url) == expected

@@ -46,6 +46,8 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from wirewatch.core.fasttext_models import shipped_model
 from wirewatch.core.language.markers import Markers
 from wirewatch.core.language.ngrams import NgramModel
@@ -301,10 +303,82 @@ def _dominant_script(text: str) -> str:
     return name if count * 2 >= letters else "Latin"
 
 
-def _han_variant(text: str) -> str:
-    hans = sum(ch in _HANS for ch in text)
-    hant = sum(ch in _HANT for ch in text)
+def _han_variant(hans: int, hant: int) -> str:
     return "zh-Hant" if hant > hans else "zh"
+
+
+# Columns of the per-text counts of ``_scripts``: non-letters, letters of no script in
+# ``_SCRIPT_RANGES`` ("Other", Latin among them), each script, then the characters of ``_HANS``
+# and of ``_HANT`` (a character can be in both).
+_COLUMNS = ("", "Other", *_SCRIPT_RANGES)
+_KANA, _HAN = _COLUMNS.index("Kana"), _COLUMNS.index("Han")
+_SIMPLIFIED, _TRADITIONAL = len(_COLUMNS), len(_COLUMNS) + 1
+
+
+@functools.cache
+def _script_table() -> np.ndarray:
+    """The column of ``_COLUMNS`` of every code point of the Basic Multilingual Plane (where all
+    of ``_SCRIPT_RANGES`` lie): ``_char_script`` as one array."""
+    letters = np.fromiter((chr(c).isalpha() for c in range(0x10000)), bool, count=0x10000)
+    table = letters.astype(np.uint8)  # 1: a letter, "Other" until a script claims it
+    # the first script whose ranges hold a letter names it, as in _char_script: the last written
+    for column, ranges in reversed(list(enumerate(_SCRIPT_RANGES.values(), 2))):
+        for low, high in zip(ranges[::3], ranges[2::3], strict=True):
+            span = slice(ord(low), ord(high) + 1)
+            table[span] = np.where(letters[span], column, table[span])
+    return table
+
+
+@functools.cache
+def _han_tables() -> tuple[np.ndarray, np.ndarray]:
+    """1 for each character of ``_HANS`` (of ``_HANT``), over the Basic Multilingual Plane."""
+    hans, hant = np.zeros(0x10000, np.uint8), np.zeros(0x10000, np.uint8)
+    hans[[ord(c) for c in _HANS]] = 1
+    hant[[ord(c) for c in _HANT]] = 1
+    return hans, hant
+
+
+def _scripts(texts: Sequence[str]) -> list[str]:
+    """``_dominant_script`` of each text, with Han as ``zh`` or ``zh-Hant``: the non-Latin
+    texts' characters looked up in one table lookup and one count for the batch."""
+    out = ["Latin"] * len(texts)
+    todo = [i for i, text in enumerate(texts) if _NON_LATIN.search(text)]
+    if not todo:
+        return out
+    joined = "".join(texts[i] for i in todo)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    owner = np.repeat(np.arange(len(todo)), [len(texts[i]) for i in todo])
+    bmp = np.minimum(cps, 0xFFFF)
+    columns = _script_table()[bmp]
+    astral = cps > 0xFFFF
+    if astral.any():  # emoji, historic scripts: no script of ours, a letter ("Other") or not
+        found, where = np.unique(cps[astral], return_inverse=True)
+        columns[astral] = np.array([chr(c).isalpha() for c in found.tolist()], np.uint8)[where]
+    width = len(_COLUMNS) + 2
+    counts = np.bincount(owner * width + columns,
+                         minlength=len(todo) * width).reshape(len(todo), width)
+    hans, hant = _han_tables()
+    counts[:, _SIMPLIFIED] = np.bincount(owner, weights=hans[bmp], minlength=len(todo))
+    counts[:, _TRADITIONAL] = np.bincount(owner, weights=hant[bmp], minlength=len(todo))
+    for i, row in zip(todo, counts.tolist(), strict=True):
+        script = _script_of_counts(row) or _dominant_script(texts[i])
+        out[i] = _han_variant(row[_SIMPLIFIED], row[_TRADITIONAL]) if script == "Han" else script
+    return out
+
+
+def _script_of_counts(row: list[int]) -> str | None:
+    """``_dominant_script`` from a text's counts, None on a tie between scripts (which the
+    text's order of characters breaks)."""
+    letters = sum(row[1:_SIMPLIFIED])
+    if row[_KANA] >= max(2, 0.1 * row[_HAN]):
+        return "Kana"
+    scripts = row[2:_SIMPLIFIED]
+    best = max(scripts)
+    if not best:
+        return "Latin"
+    if scripts.count(best) > 1:
+        return None
+    return _COLUMNS[2 + scripts.index(best)] if best * 2 >= letters else "Latin"
 
 
 def _letters(text: str) -> int:
@@ -461,15 +535,14 @@ class CascadeDetector:
         out: list[LanguageGuess | None] = [None] * len(texts)
         # what the judge decides, all at once: (index, text, candidates, fastText's ranking)
         judged: list[tuple[int, str, tuple[str, ...], list[tuple[str, float]]]] = []
-        for i, text in enumerate(texts):
-            text = detection_text(text)
+        texts = [detection_text(text) for text in texts]
+        for i, (text, script) in enumerate(zip(texts, _scripts(texts), strict=True)):
             letters = _letters(text)
             if letters < MIN_LETTERS:
                 out[i] = LanguageGuess(UND, 0.0, "too-short")
                 continue
-            script = _dominant_script(text)
-            if script == "Han":
-                out[i] = LanguageGuess(_han_variant(text), 1.0, "cascade:script")
+            if script in ("zh", "zh-Hant"):
+                out[i] = LanguageGuess(script, 1.0, "cascade:script")
                 continue
             if script == "Ethiopic":  # one script, two main languages (Amharic, Tigrinya)
                 judged.append((i, text, GROUPS["ethiopic"], []))

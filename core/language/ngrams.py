@@ -38,6 +38,8 @@ _BASE = np.uint64(1_000_003)
 _CONFIDENCE_SCALE = 8.0
 # Texts scored at once: bounds the (text, label, n-gram) index arrays to some tens of MB.
 _CHUNK = 256
+_CRC_W = zlib.crc32(b"W")  # the running CRC-32 of a word feature's tag, and of a pair's
+_CRC_B = zlib.crc32(b"B")
 
 
 def normalised(text: str) -> str:
@@ -78,16 +80,24 @@ def hashed_ngrams(texts: Sequence[str], bits: int) -> tuple[np.ndarray, np.ndarr
 def _hashed_words(lines: Sequence[str], bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Buckets of each word ("W" + word) and word pair ("B" + pair) of normalised lines: a
     whole word (tisuća, stoljeća) is one feature where its n-grams are several weak ones. CRC-32
-    rather than ``hash()``, which changes from process to process."""
+    rather than ``hash()``, which changes from process to process.
+
+    CRC-32 continues from a running value, so "W" + word is the word's bytes from the CRC of
+    "W", and "B" + a + " " + b is b's bytes from the CRC of "B" + a + " ": no feature string is
+    built, each word is encoded once.
+    """
     mask = (1 << bits) - 1
     buckets: list[int] = []
-    owners: list[int] = []
-    for i, line in enumerate(lines):
-        words = line.split()
-        features = [f"W{w}" for w in words] + [f"B{a} {b}" for a, b in itertools.pairwise(words)]
-        buckets += [zlib.crc32(f.encode("utf-8")) & mask for f in features]
-        owners += [i] * len(features)
-    return np.array(buckets, dtype=np.int64), np.array(owners, dtype=np.int64)
+    counts: list[int] = []
+    crc32 = zlib.crc32
+    for line in lines:
+        words = [w.encode("utf-8") for w in line.split()]
+        buckets += [crc32(w, _CRC_W) & mask for w in words]
+        buckets += [crc32(b, crc32(a + b" ", _CRC_B)) & mask
+                    for a, b in itertools.pairwise(words)]
+        counts.append(max(2 * len(words) - 1, 0))
+    owners = np.repeat(np.arange(len(lines), dtype=np.int64), counts)
+    return np.array(buckets, dtype=np.int64), owners
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,46 @@ class NgramModel:
     def __contains__(self, label: str) -> bool:
         return label in self._rows
 
+    def _totals(self, buckets: np.ndarray, counts: np.ndarray,
+                candidates: Sequence[Sequence[str]], column: Mapping[int, int]) -> np.ndarray:
+        """(texts, columns) float32 sums of each text's weights under each of its candidates
+        (``buckets`` grouped by text, ``counts`` a text); 0 where a label is not a candidate.
+
+        By the set of texts that have a label as a candidate, all the labels of a set at once:
+        the work is the n-grams of each text times its own candidates, not times every label of
+        the chunk (a batch mixes groups of 2-6 labels with the 40 of the African languages),
+        and one gather for a text alone, however many candidates it has.
+        """
+        starts = np.cumsum(counts) - counts
+        texts_of: dict[int, list[int]] = {}
+        for i, labels in enumerate(candidates):
+            for label in labels:
+                texts_of.setdefault(self._rows[label], []).append(i)
+        rows_of: dict[tuple[int, ...], list[int]] = {}
+        for row, listed in texts_of.items():
+            rows_of.setdefault(tuple(listed), []).append(row)
+        totals = np.zeros((len(counts), len(column)), dtype=np.float32)
+        for listed, rows in rows_of.items():
+            first, last = listed[0], listed[-1]
+            if last - first + 1 == len(listed):  # texts side by side (the caller sorts them so)
+                mine = np.arange(first, last + 1)
+                mine_buckets = buckets[starts[first]: starts[last] + counts[last]]
+                firsts = starts[mine] - starts[first]
+            else:
+                mine = np.array(listed)
+                lengths = counts[mine]
+                firsts = np.cumsum(lengths) - lengths
+                mine_buckets = buckets[np.arange(firsts[-1] + lengths[-1])
+                                       + np.repeat(starts[mine] - firsts, lengths)]
+            if not len(mine_buckets):
+                continue
+            # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
+            gathered = np.take(self.weights[rows], mine_buckets, axis=1).astype(np.float32)
+            # a text without n-grams gets its neighbour's sum here: the caller zeroes it
+            totals[np.ix_(mine, [column[row] for row in rows])] = np.add.reduceat(
+                gathered, np.minimum(firsts, len(mine_buckets) - 1), axis=1).T
+        return totals
+
     def best(
         self,
         texts: Sequence[str],
@@ -144,16 +194,11 @@ class NgramModel:
     ) -> list[tuple[str, float]]:
         buckets, owners = hashed_ngrams(texts, self.bits)
         counts = np.bincount(owners, minlength=len(texts))
-        # only the labels some text of this chunk may be: callers pass texts of one group
-        # side by side, so this is a handful of labels, not all of them
         rows = sorted({self._rows[label] for c in candidates for label in c})
         column = {row: j for j, row in enumerate(rows)}
         order = np.argsort(owners, kind="stable")  # five sorted runs (one per order): cheap
-        firsts = np.minimum(np.cumsum(counts) - counts, max(len(order) - 1, 0))
-        # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
-        gathered = np.take(self.weights[rows], buckets[order], axis=1).astype(np.float32)
-        totals = (np.add.reduceat(gathered, firsts, axis=1).T if len(order)
-                  else np.zeros((len(texts), len(rows))))
+        totals = self._totals(buckets[order], counts, candidates, column) if len(order) else (
+            np.zeros((len(texts), len(rows))))
         totals[counts == 0] = 0.0
         allowed = np.zeros(totals.shape, dtype=bool)
         allowed[np.repeat(np.arange(len(texts)), [len(c) for c in candidates]),
