@@ -110,6 +110,10 @@ _WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}
                    r"|[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\u3040-\u309f]+"
                    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
+# Words and the sentence ends between them, in one pass (a word is sentence-initial when a
+# sentence end or nothing comes before it). No word starts with a sentence end character, so
+# the words are the ones _WORD finds alone.
+_TOKEN = re.compile(f"{_WORD.pattern}|{_SENTENCE_END.pattern}")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -195,8 +199,10 @@ def _skeleton(word: str, semitic: bool = False) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _name_key(word: str) -> str | None:
-    """The key of a name as written (any script), or None if nothing of it is left."""
+    """The key of a name as written (any script), or None if nothing of it is left. Cached:
+    transliteration is the dearest part of a profile, and a stream repeats its names."""
     semitic = _SEMITIC.match(word) is not None
     if semitic:
         for prefix in _ARABIC_PREFIXES:
@@ -216,64 +222,93 @@ def _name_key(word: str) -> str | None:
     return skeleton[:SKELETON_MAX] if len(skeleton) >= 2 else ascii_word
 
 
-def _cased(word: str) -> bool:
-    return word.lower() != word.upper()
+class _Token(NamedTuple):
+    """What one token of a text says by itself, before its context (see :func:`_token`)."""
+
+    word: str
+    end: bool  # a sentence end, not a word
+    tally: int  # 1: a cased word that starts with a letter (counted for headline case)
+    capital: bool  # starts with a capital letter
+    lower: str
+    # The token's keys in any context (numbers, Han pairs, names in scripts without case;
+    # () for none), or None: a cased word that is a name only in some contexts (see _keys).
+    keys: tuple[str, ...] | None
+    function: bool  # a function word
+    acronym: bool  # 2-6 letters, all capitals: a name unless its segment shouts
 
 
-def _segment_words(segment: str) -> list[tuple[str, bool]]:
-    """(word, sentence-initial) for each word of a segment."""
-    out = []
-    end = 0
-    for match in _WORD.finditer(segment):
-        initial = end == 0 or _SENTENCE_END.search(segment, end, match.start()) is not None
-        out.append((match.group(), initial))
-        end = match.end()
-    return out
+_END = _Token("", True, 0, False, "", (), False, False)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _token(token: str) -> _Token:
+    """A token of :data:`_TOKEN` classified once (cached: a text repeats its words and a
+    stream its vocabulary), so that a profile is one regex pass and a look-up per word."""
+    if _SENTENCE_END.fullmatch(token):
+        return _END
+    first = token[0]
+    if first.isdigit():
+        number = _THOUSANDS.sub("", token).replace(",", ".")
+        found = ("#" + (number.lstrip("0") or "0")[:12],) if number.replace(
+            ".", "", 1).isdigit() else ()
+        return _Token(token, False, 0, False, token, found, False, False)
+    if "\u3040" <= first <= "\u309f":  # Hiragana: grammar, not names
+        return _Token(token, False, 0, False, token, (), False, False)
+    lower = token.lower()
+    cased = lower != token.upper()
+    capital = first.isupper()
+    acronym = 2 <= len(token) <= 6 and token.isupper()
+    function = lower in _function_words()
+    static: tuple[str, ...] | None = None
+    if len(token) < 2 or (function and not acronym):
+        static = ()
+    elif _HAN.match(token):
+        static = tuple(dict.fromkeys("".join(pair) for pair in itertools.pairwise(token)))
+    elif not cased:
+        key = _name_key(token)
+        static = () if key is None else (key,)
+    elif not capital and not acronym:  # a lower-case word is no name anywhere
+        static = ()
+    return _Token(token, False, int(cased and first.isalpha()), capital, lower, static,
+                  function, acronym)
 
 
 def _keys(title: str, rest: str) -> tuple[str, ...]:
     """Keys of an article, in order of first occurrence (title first), at most MAX_KEYS."""
-    function_words = _function_words()
-    segments = [_segment_words(title), _segment_words(rest)]
+    segments = []
     # Words capitalised somewhere the capital means something: not sentence-initial, not in
     # a headline-cased or all-caps segment. They confirm capitals where it means nothing.
-    shouting = []
     confirmed: set[str] = set()
-    for words in segments:
-        cased = [w for w, _ in words if w[0].isalpha() and _cased(w)]
-        upper = sum(1 for w in cased if w[0].isupper())
-        loud = len(cased) >= 4 and upper >= HEADLINE_SHARE * len(cased)
-        shouting.append(loud)
+    for text in (title, rest):
+        tokens = list(map(_token, _TOKEN.findall(text)))
+        cased = sum(t.tally for t in tokens)
+        upper = sum(t.capital for t in tokens if t.tally)
+        loud = cased >= 4 and upper >= HEADLINE_SHARE * cased
+        segments.append((tokens, loud))
         if not loud:
-            confirmed.update(w.lower() for w, initial in words
-                             if not initial and w[0].isupper())
+            # A word is sentence-initial when a sentence end (or nothing) comes before it.
+            confirmed.update(t.lower for before, t in zip((_END, *tokens), tokens, strict=False)
+                             if t.capital and not before.end)
     keys: dict[str, None] = {}
-    for words, loud in zip(segments, shouting, strict=True):
-        for word, initial in words:
-            if word[0].isdigit():
-                number = _THOUSANDS.sub("", word).replace(",", ".")
-                if number.replace(".", "", 1).isdigit():
-                    keys["#" + (number.lstrip("0") or "0")[:12]] = None
-                continue
-            if "\u3040" <= word[0] <= "\u309f":  # Hiragana: grammar, not names
-                continue
-            lower = word.lower()
-            # An acronym is a name even where it spells a function word (IS, US, AND).
-            acronym = not loud and 2 <= len(word) <= 6 and word.isupper()
-            if len(word) < 2 or (lower in function_words and not acronym):
-                continue
-            if _HAN.match(word):
-                for pair in itertools.pairwise(word):
-                    keys["".join(pair)] = None
-                continue
-            if _cased(word) and not acronym and (
-                    not word[0].isupper() or ((initial or loud) and lower not in confirmed)):
-                continue
-            key = _name_key(word)
-            if key is not None:
+    for tokens, loud in segments:
+        before = _END
+        for token in tokens:
+            initial, before = before.end, token
+            found = token.keys
+            if found is None:  # a cased word: a name where its capital means something
+                # An acronym is a name even where it spells a function word (IS, US, AND).
+                acronym = token.acronym and not loud
+                if not acronym and (token.function or not token.capital or (
+                        (initial or loud) and token.lower not in confirmed)):
+                    continue
+                key = _name_key(token.word)
+                if key is None:
+                    continue
+                found = (key,)
+            for key in found:
                 keys[key] = None
-            if len(keys) >= MAX_KEYS:
-                return tuple(keys)
+                if len(keys) >= MAX_KEYS:
+                    return tuple(keys)
     return tuple(keys)
 
 

@@ -172,6 +172,10 @@ BAD_INPUT = {
     "unknown script": article("bad-script", 0, "\U00012000\U00012001 \U00012002",
                               "\U000f0001\U000f0002 \ue000\ue001"),
     "empty": article("bad-empty", 0, "", ""),
+    # Keys that are not names count against MAX_KEYS too: Han character pairs, figures.
+    "long Chinese": article("bad-han", 0, "", "".join(chr(0x4E00 + i) for i in range(3000)),
+                            "zh"),
+    "many figures": article("bad-figures", 0, "", " ".join(str(n) for n in range(100, 1100))),
 }
 
 
