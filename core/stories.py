@@ -23,8 +23,8 @@ Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separa
 (Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a function
 word is a candidate, and rarity sorts them out. In Japanese and Chinese, Katakana runs are names
 (they mostly spell foreign ones), Han runs give character pairs, Hiragana is grammar. Only the
-title, the lead and the start of the body are read (bounded time for 1 MB bodies) and at most
-:data:`MAX_KEYS` keys are kept.
+title, the lead and the start of the body are read (:data:`MAX_CHARS`: bounded time for 1 MB
+bodies) and at most :data:`MAX_KEYS` keys are kept, numbers and Han pairs included.
 
 **Linking.** Each key weighs its rarity in the stream so far (IDF counted in-stream, in a table
 that halves every :data:`IDF_HALF_LIFE` articles so it stays bounded), times a factor for weak
@@ -56,6 +56,7 @@ import functools
 import importlib.resources
 import itertools
 import math
+import operator
 import re
 import unicodedata
 from collections import OrderedDict
@@ -77,8 +78,11 @@ __all__ = [
 # in its original's story; opened a successor of a story that reached max_size.
 LINKED_BY = ("first", "names", "duplicate", "capped")
 
-# Title, lead and the start of the body name the event; the rest costs time.
-MAX_CHARS = 2000
+# Title, lead and the start of the body name the event; the rest costs time. Profiling costs
+# about its length (a regex pass and a look-up per word): 1,000 characters (headline and the
+# first paragraphs) cost half of 2,000 on bench_pipeline's corpus. Every report of the team's
+# story set (at most 235) and every sample item (at most 784) fits whole.
+MAX_CHARS = 1000
 MAX_KEYS = 40
 # Keys a story remembers (its most frequent), and stories a key's postings remember.
 STORY_KEYS = 64
@@ -114,6 +118,7 @@ _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
 # sentence end or nothing comes before it). No word starts with a sentence end character, so
 # the words are the ones _WORD finds alone.
 _TOKEN = re.compile(f"{_WORD.pattern}|{_SENTENCE_END.pattern}")
+_ENDS = frozenset(".!?:;。！？\n")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -228,49 +233,87 @@ class _Token(NamedTuple):
     word: str
     end: bool  # a sentence end, not a word
     tally: int  # 1: a cased word that starts with a letter (counted for headline case)
+    capitals: int  # 1: such a word that starts with a capital
     capital: bool  # starts with a capital letter
     lower: str
-    # The token's keys in any context (numbers, Han pairs, names in scripts without case;
-    # () for none), or None: a cased word that is a name only in some contexts (see _keys).
+    # The token's keys in any context (numbers, names in scripts without case; () for none),
+    # or None: a cased word that is a name only in some contexts (see _keys).
     keys: tuple[str, ...] | None
+    han: bool  # a run of Han (Thai, Lao, ...) letters: its character pairs are keys
     function: bool  # a function word
     acronym: bool  # 2-6 letters, all capitals: a name unless its segment shouts
+    matters: bool  # gives a key in some context
 
 
-_END = _Token("", True, 0, False, "", (), False, False)
+_END = _Token("", True, 0, 0, False, "", (), False, False, False, False)
+_MATTERS = operator.attrgetter("matters")
+_CAPITAL = operator.attrgetter("capital")
+_TALLY = operator.attrgetter("tally")
+_CAPITALS = operator.attrgetter("capitals")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# Tokens classified so far (a text repeats its words and a stream its vocabulary), so that a
+# profile is one regex pass and one look-up per word; emptied when it reaches TOKENS_CACHED.
+_TOKENS: dict[str, _Token] = {}
+TOKENS_CACHED = 1 << 16
+
+
+def _tokens(text: str) -> list[_Token]:
+    """The tokens of ``text`` (words and sentence ends, :data:`_TOKEN`), classified."""
+    words = _TOKEN.findall(text)
+    tokens = list(map(_TOKENS.get, words))
+    if None in tokens:
+        if len(_TOKENS) >= TOKENS_CACHED:
+            _TOKENS.clear()
+        for i, token in enumerate(tokens):
+            if token is None:
+                tokens[i] = _TOKENS[words[i]] = _token(words[i])
+    return tokens
+
+
 def _token(token: str) -> _Token:
-    """A token of :data:`_TOKEN` classified once (cached: a text repeats its words and a
-    stream its vocabulary), so that a profile is one regex pass and a look-up per word."""
-    if _SENTENCE_END.fullmatch(token):
+    """What ``token`` says by itself."""
+    if len(token) == 1 and token in _ENDS:
         return _END
     first = token[0]
     if first.isdigit():
         number = _THOUSANDS.sub("", token).replace(",", ".")
         found = ("#" + (number.lstrip("0") or "0")[:12],) if number.replace(
             ".", "", 1).isdigit() else ()
-        return _Token(token, False, 0, False, token, found, False, False)
+        return _Token._make((token, False, 0, 0, False, token, found, False, False, False,
+                             bool(found)))
     if "\u3040" <= first <= "\u309f":  # Hiragana: grammar, not names
-        return _Token(token, False, 0, False, token, (), False, False)
+        return _Token._make((token, False, 0, 0, False, token, (), False, False, False, False))
     lower = token.lower()
     cased = lower != token.upper()
     capital = first.isupper()
+    tally = int(cased and first.isalpha())
     acronym = 2 <= len(token) <= 6 and token.isupper()
     function = lower in _function_words()
     static: tuple[str, ...] | None = None
+    han = False
     if len(token) < 2 or (function and not acronym):
         static = ()
     elif _HAN.match(token):
-        static = tuple(dict.fromkeys("".join(pair) for pair in itertools.pairwise(token)))
+        static, han = (), True
     elif not cased:
         key = _name_key(token)
         static = () if key is None else (key,)
     elif not capital and not acronym:  # a lower-case word is no name anywhere
         static = ()
-    return _Token(token, False, int(cased and first.isalpha()), capital, lower, static,
-                  function, acronym)
+    return _Token._make((token, False, tally, tally and int(capital), capital, lower, static,
+                         han, function, acronym, han or static is None or bool(static)))
+
+
+def _han_pairs(run: str) -> list[str]:
+    """The distinct character pairs of a Han run in order, at most MAX_KEYS (a sentence of
+    Chinese is one run: only its first pairs can be kept)."""
+    pairs: dict[str, None] = {}
+    for i in range(len(run) - 1):
+        pairs[run[i:i + 2]] = None
+        if len(pairs) >= MAX_KEYS:
+            break
+    return list(pairs)
 
 
 def _keys(title: str, rest: str) -> tuple[str, ...]:
@@ -280,26 +323,27 @@ def _keys(title: str, rest: str) -> tuple[str, ...]:
     # a headline-cased or all-caps segment. They confirm capitals where it means nothing.
     confirmed: set[str] = set()
     for text in (title, rest):
-        tokens = list(map(_token, _TOKEN.findall(text)))
-        cased = sum(t.tally for t in tokens)
-        upper = sum(t.capital for t in tokens if t.tally)
-        loud = cased >= 4 and upper >= HEADLINE_SHARE * cased
-        segments.append((tokens, loud))
+        tokens = _tokens(text)
+        cased = sum(map(_TALLY, tokens))
+        loud = cased >= 4 and sum(map(_CAPITALS, tokens)) >= HEADLINE_SHARE * cased
+        # (token before, token): a word is sentence-initial when a sentence end (or nothing)
+        # comes before it. Pairs are picked in C; most words are neither capitalised nor keys.
+        paired = list(zip((_END, *tokens), tokens, strict=False))
+        segments.append((paired, tokens, loud))
         if not loud:
-            # A word is sentence-initial when a sentence end (or nothing) comes before it.
-            confirmed.update(t.lower for before, t in zip((_END, *tokens), tokens, strict=False)
-                             if t.capital and not before.end)
+            confirmed.update(t.lower for before, t in itertools.compress(
+                paired, map(_CAPITAL, tokens)) if not before.end)
     keys: dict[str, None] = {}
-    for tokens, loud in segments:
-        before = _END
-        for token in tokens:
-            initial, before = before.end, token
+    for paired, tokens, loud in segments:
+        for before, token in itertools.compress(paired, map(_MATTERS, tokens)):
             found = token.keys
-            if found is None:  # a cased word: a name where its capital means something
+            if token.han:
+                found = _han_pairs(token.word)
+            elif found is None:  # a cased word: a name where its capital means something
                 # An acronym is a name even where it spells a function word (IS, US, AND).
                 acronym = token.acronym and not loud
                 if not acronym and (token.function or not token.capital or (
-                        (initial or loud) and token.lower not in confirmed)):
+                        (before.end or loud) and token.lower not in confirmed)):
                     continue
                 key = _name_key(token.word)
                 if key is None:
