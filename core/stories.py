@@ -119,6 +119,7 @@ _SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
 # the words are the ones _WORD finds alone.
 _TOKEN = re.compile(f"{_WORD.pattern}|{_SENTENCE_END.pattern}")
 _ENDS = frozenset(".!?:;。！？\n")
+_CJK_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -250,6 +251,8 @@ _MATTERS = operator.attrgetter("matters")
 _CAPITAL = operator.attrgetter("capital")
 _TALLY = operator.attrgetter("tally")
 _CAPITALS = operator.attrgetter("capitals")
+# A _Token from a tuple without NamedTuple's checks (a miss costs this on every new word).
+_new_token = functools.partial(tuple.__new__, _Token)
 
 
 # Tokens classified so far (a text repeats its words and a stream its vocabulary), so that a
@@ -276,14 +279,18 @@ def _token(token: str) -> _Token:
     if len(token) == 1 and token in _ENDS:
         return _END
     first = token[0]
+    if _CJK_HAN.match(first):  # a run of Han only (_WORD): no case, a function word or pairs
+        function = token in _function_words()
+        han = len(token) >= 2 and not function
+        return _new_token((token, False, 0, 0, False, token, (), han, function, False, han))
     if first.isdigit():
         number = _THOUSANDS.sub("", token).replace(",", ".")
         found = ("#" + (number.lstrip("0") or "0")[:12],) if number.replace(
             ".", "", 1).isdigit() else ()
-        return _Token._make((token, False, 0, 0, False, token, found, False, False, False,
-                             bool(found)))
+        return _new_token((token, False, 0, 0, False, token, found, False, False, False,
+                           bool(found)))
     if "\u3040" <= first <= "\u309f":  # Hiragana: grammar, not names
-        return _Token._make((token, False, 0, 0, False, token, (), False, False, False, False))
+        return _new_token((token, False, 0, 0, False, token, (), False, False, False, False))
     lower = token.lower()
     cased = lower != token.upper()
     capital = first.isupper()
@@ -301,8 +308,8 @@ def _token(token: str) -> _Token:
         static = () if key is None else (key,)
     elif not capital and not acronym:  # a lower-case word is no name anywhere
         static = ()
-    return _Token._make((token, False, tally, tally and int(capital), capital, lower, static,
-                         han, function, acronym, han or static is None or bool(static)))
+    return _new_token((token, False, tally, tally and int(capital), capital, lower, static, han,
+                       function, acronym, han or static is None or bool(static)))
 
 
 def _han_pairs(run: str) -> list[str]:
