@@ -271,10 +271,11 @@ def _tokens(text: str) -> list[_Token]:
         _TOKENS.clear()
     words = _TOKEN.findall(text)
     tokens = list(map(_TOKENS.get, words))
-    if None in tokens:  # classify the new words, then look all up again (both maps run in C)
-        for word in itertools.compress(words, map(operator.not_, tokens)):
-            _TOKENS[word] = _token(word)
-        tokens = list(map(_TOKENS.__getitem__, words))
+    if None in tokens:  # classify the new words and put them in place (both maps run in C)
+        new = {word: _token(word) for word in itertools.compress(words, map(operator.not_, tokens))}
+        tokens = list(map(new.get, words, tokens))
+        # A Han run is a clause of Chinese or Japanese, which seldom comes again: not kept.
+        _TOKENS.update(item for item in new.items() if not item[1].han)
     return tokens
 
 
