@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from wirewatch.core import stories
 from wirewatch.core.stories import (
     LINKED_BY,
     MAX_KEYS,
@@ -293,3 +294,16 @@ def test_a_snapshot_in_the_format_before_is_a_clear_error():
     old = StoryLinker.__new__(StoryLinker)
     with pytest.raises(ValueError, match="predates the current format"):
         old.__setstate__({"horizon_ms": 1, "_stories": {}})
+
+
+def test_profiles_do_not_depend_on_what_the_token_cache_holds(monkeypatch):
+    """Tokens are classified once and cached (emptied when full): a profile is the same from a
+    cold cache, a warm one, and one that fills up and is emptied in the middle of a text."""
+    articles = [*BACKGROUND, SWEDISH, DUTCH, WATER, DRONE, *BAD_INPUT.values()]
+    warm = [story_profile(a) for a in articles]
+    stories._TOKENS.clear()
+    assert [story_profile(a) for a in articles] == warm
+    cached = len(stories._TOKENS)
+    monkeypatch.setattr(stories, "TOKENS_CACHED", 4)
+    assert [story_profile(a) for a in articles] == warm
+    assert len(stories._TOKENS) < cached  # emptied again and again
