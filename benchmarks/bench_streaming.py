@@ -2,6 +2,7 @@
 
     python benchmarks/bench_streaming.py [--rate 1000] [--seconds 600] [--partitions 2]
                                          [--job-arg=--file_period_s=10 ...]
+    python benchmarks/bench_streaming.py --commit-step
 
 It starts a Kafka broker of its own (loopback, a temp dir), launches ``wirewatch run
 --streaming`` on Prism reading a new topic with a new group (default options except the ones
@@ -23,7 +24,8 @@ Every ``--interval-s`` (10 s) a row:
 - ``unwritten`` = produced - written: in flight in the job, or lost. A ``lag`` near 0 with a
   growing ``unwritten`` means offsets committed for articles not written yet;
 - ``job MB`` / ``prism MB``: resident memory of the job's process tree without Prism, and of
-  Prism (its process tree), from /proc.
+  Prism (its process tree), from /proc;
+- ``load 1m``: the machine's 1-minute load average (other users of the cores slow the job).
 
 At the end:
 
@@ -36,9 +38,17 @@ At the end:
 - not written (acknowledged, not in a file by the end) beside what the group committed: a
   committed article not written would be lost; the rest a restart reads again; duplicates
   (records beyond the first of an article);
-- whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged a traceback;
+- whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged an ERROR
+  line or a traceback (a SIGTERM is a clean stop: it logs neither);
 - RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
   runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
+
+``--commit-step`` measures only the commit step's ledger, without Kafka or a runner: CPU per
+call to load a partition's ledgers from their state coder, fold reports in and save them,
+at 1,000 to 20,000 records in flight (a partition at 500 records/s: reads in slices of 250,
+part files of 50 records drawn at random from the newest 2,500 read and not staged, no file
+rolled yet: all of it waits for the period), per report and per pane of one second of reports
+(2 reads and 10 parts), as ``CommitWritten`` folds them; and the size of the saved state.
 
 The issue-16 target: at 1,000/s for 600 s on 2 partitions, written rate = produced rate, p99
 <= file period + 15 s, RSS growth < 10 %, no failure. This process reads the output and
@@ -49,6 +59,8 @@ the job. Needs the ``dev`` extra and a provisioned Kafka and Prism (``make provi
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import shutil
 import sys
 import tempfile
@@ -59,6 +71,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from apache_beam.coders import PickleCoder
+
 from benchmarks.load import (
     ArticleMaker,
     FixedRateProducer,
@@ -68,14 +82,16 @@ from benchmarks.load import (
     wait_until_written,
 )
 from tests.kafka_broker import KafkaBroker
-from tests.live_job import LiveJob, command_line, errors_in
+from tests.live_job import LiveJob, command_line, errors_in, stop_problems
 from wirewatch.connectors.kafka import KafkaConfig
 from wirewatch.connectors.kafka.admin import create_topic
+from wirewatch.connectors.offsets import READ, Ledger, Offsets, runs
 from wirewatch.core.monitoring import percentile
 from wirewatch.pipelines.runners import prism_binary
 
 TOPIC, GROUP = "articles", "bench-streaming"
-COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB")
+COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB",
+           "load 1m")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -104,6 +120,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                              "everything ends the drain (default file period 60 s + "
                              "out-of-orderness 30 s + 10 s)")
     parser.add_argument("--interval-s", type=float, default=10, help="seconds between rows")
+    parser.add_argument("--commit-step", action="store_true",
+                        help="measure only the commit step's ledger (no Kafka, no runner)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp dir (broker data, output, job.log) and print it")
     return parser.parse_args(argv)
@@ -139,7 +157,7 @@ class Rows:
         written = self._counter.written()
         cells = (f"{t:.0f}", produced, "?" if committed is None else committed, written,
                  "?" if committed is None else produced - committed, produced - written,
-                 f"{job_mb:.0f}", f"{prism_mb:.0f}")
+                 f"{job_mb:.0f}", f"{prism_mb:.0f}", f"{os.getloadavg()[0]:.1f}")
         print("  ".join(f"{c:>9}" for c in cells), flush=True)
 
 
@@ -156,8 +174,69 @@ def _growth(rss: list[tuple[float, float]], start_t: float, end_t: float) -> str
            f"{window[-1]:.0f} MB)"
 
 
+def _partition_reports(in_flight: int, seed: int = 3) -> list[Offsets]:
+    """One partition's reports, in arrival order, until ``in_flight`` records are read and not
+    in a rolled file: read in slices of 250; staged in part files of 50 records each drawn at
+    random from the newest 2,500 read and not staged (5 s at 500/s: the order a keyed step
+    leaves them in); nothing rolled yet (the file period has not fired)."""
+    rng = random.Random(seed)
+    reports: list[Offsets] = []
+    waiting: list[int] = []
+    for start in range(0, in_flight, 250):
+        reports.append(Offsets("articles", 0, READ, (start, start + 250)))
+        waiting += range(start, start + 250)
+        while len(waiting) > 2_500:
+            rng.shuffle(waiting)
+            part, waiting = waiting[:50], waiting[50:]
+            reports.append(Offsets("articles", 0, 0, runs(part), staged=True))
+    return reports
+
+
+def _fold(state: bytes | None, reports: list[Offsets], sinks: int = 1) -> bytes:
+    """What the commit step does per call: load the ledgers, fold ``reports`` in, save."""
+    coder = PickleCoder()
+    written, staged = coder.decode(state) if state else (Ledger(sinks), Ledger(sinks))
+    for offsets in reports:
+        if not offsets.staged:
+            written.add(offsets)
+        staged.add(offsets._replace(staged=False))
+    written.committable(), staged.committable()
+    return coder.encode((written, staged))
+
+
+def commit_step_cost(in_flight: int, calls: int = 20) -> dict[str, float]:
+    """CPU ms per call at ``in_flight`` records in flight, per report and per one-second pane
+    (500 records/s: 2 reads and 10 parts), and the saved ledgers' size in KB."""
+    reports = _partition_reports(in_flight)
+    state = _fold(None, reports)
+    more = _partition_reports(in_flight + 250 * calls * 2)[len(reports):]
+    result = {"KB": len(state) / 1000}
+    for name, size in (("per report", 1), ("per pane", 12)):
+        started = time.process_time()
+        for call in range(calls):
+            _fold(state, more[call * size:(call + 1) * size])
+        result[name] = (time.process_time() - started) / calls * 1000
+    return result
+
+
+def commit_step_table() -> None:
+    print(f"commit step, one partition's ledgers (load {_load()})")
+    print(f"{'in flight':>10}  {'state KB':>9}  {'ms/report':>10}  {'ms/pane (1 s)':>14}")
+    for in_flight in (1_000, 5_000, 13_000, 20_000):
+        cost = commit_step_cost(in_flight)
+        print(f"{in_flight:>10,}  {cost['KB']:>9.1f}  {cost['per report']:>10.2f}  "
+              f"{cost['per pane']:>14.2f}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    if args.commit_step:
+        commit_step_table()
+        return 0
     work = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
     broker = KafkaBroker(work / "kafka")
     job: LiveJob | None = None
@@ -210,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms = ((counter.first_written_s - producer.sent_s)[written] * 1000).astype(int)
         start_s, half_s = producer.started_s, producer.started_s + produced_s / 2
         window_s = 300 if produced_s >= 600 else produced_s / 2
-        failed = ended_by_itself or exit_code != 0 or "Traceback" in log
+        problems = stop_problems(log)
+        failed = ended_by_itself or exit_code != 0 or bool(problems)
         p50, p99 = percentile(latency_ms.tolist(), 50), percentile(latency_ms.tolist(), 99)
         print(f"\nproduced {int(acked.sum())} articles in {produced_s:.0f} s "
               f"({int(acked.sum()) / produced_s:.0f}/s; {len(producer.failed)} not "
@@ -232,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{_growth(rows.rss, produced_s - window_s, produced_s)}")
         reason = ("ended by itself" if ended_by_itself else
                   f"exit {exit_code} on SIGTERM" if exit_code != 0 else
-                  "a traceback in its log" if "Traceback" in log else "")
-        print(f"job failed: {'yes, ' + reason if failed else 'no'}")
-        for line in errors_in(log)[:5]:
+                  f"{len(problems)} ERROR lines or tracebacks in its log" if problems else "")
+        print(f"job failed: {'yes, ' + reason if failed else 'no'}; load average at the end "
+              f"{_load()} (1, 5, 15 min)")
+        for line in (errors_in(log) or problems)[:5]:
             print(f"  {line[:300]}")
         return 1 if failed else 0
     finally:

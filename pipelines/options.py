@@ -132,8 +132,8 @@ class WirewatchOptions(PipelineOptions):
                  "(accurate, slow) or 'langdetect' (seeded).")
         group.add_argument(
             "--topic_tagger", choices=sorted(TOPIC_TAGGERS), default=DEFAULT_TOPIC_TAGGER,
-            help="Topics: 'keywords' (default: the keyword definitions, 12 languages, "
-                 "explainable) or 'learned' (the shipped fastText model, any language).")
+            help="Topics: 'learned' (default: the shipped fastText model, any language) or "
+                 "'keywords' (the keyword definitions: 12 languages, explainable).")
         group = parser.add_argument_group("wirewatch output")
         group.add_argument(
             "--output",

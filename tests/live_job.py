@@ -43,6 +43,18 @@ def errors_in(log: str) -> list[str]:
                               and "Traceback" not in line))
 
 
+_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (ERROR|CRITICAL) ")
+
+
+def stop_problems(log: str) -> list[str]:
+    """What a job stopped cleanly (Ctrl-C, SIGTERM) must not have logged: its ERROR and
+    CRITICAL lines, and the start of each traceback."""
+    lines = log.splitlines()
+    return [line if _ERROR_LINE.match(line) else "\n".join(lines[i:i + 8])
+            for i, line in enumerate(lines)
+            if _ERROR_LINE.match(line) or line.startswith("Traceback")]
+
+
 def command_line(pid: int) -> str:
     """The command line of ``pid`` ("" once it is gone)."""
     try:

@@ -23,7 +23,8 @@ from benchmarks.bench_pipeline import write_jsonl
 from benchmarks.corpus import generate
 from tests.conftest import REPO, SAMPLES
 from wirewatch.core.language import DEFAULT_BACKEND, detection_text, make_detector
-from wirewatch.core.topics import KeywordTopicTagger, topic_text
+from wirewatch.core.topic_model import DEFAULT_TOPIC_TAGGER, TOPIC_TAGGERS
+from wirewatch.core.topics import topic_text
 from wirewatch.pipelines.cli import main
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
@@ -86,7 +87,7 @@ def test_language_and_topics_are_the_taggers_own(run):
     """Tagged in batches in the pipeline, each event gets what the detector and the tagger give
     its text called directly."""
     _, events, _ = run
-    detector, tagger = make_detector(DEFAULT_BACKEND), KeywordTopicTagger()
+    detector, tagger = make_detector(DEFAULT_BACKEND), TOPIC_TAGGERS[DEFAULT_TOPIC_TAGGER]()
     guesses = detector.detect_batch(
         [detection_text(e["title"], e["summary"] or e["body"]) for e in events],
         [e["language_hint"] for e in events])

@@ -3,6 +3,9 @@ committing on a real broker only what every sink has written."""
 
 from __future__ import annotations
 
+import pickle
+import random
+
 import apache_beam as beam
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -145,3 +148,40 @@ def test_commit_written_refuses_bad_settings():
         CommitWritten(KafkaConfig("127.0.0.1:1"), "", sinks=1)
     with pytest.raises(ValueError, match="at least one sink"):
         CommitWritten(KafkaConfig("127.0.0.1:1"), "g", sinks=0)
+
+
+def test_the_ledger_agrees_with_counting_offset_by_offset():
+    """Random reports (scattered writes, repeats, writes before their read, gaps never read;
+    reads in the order the reader made them, as ``CommitWritten`` folds them) against the
+    definition: the first offset read and not written by every sink."""
+    rng = random.Random(5)
+    for _ in range(200):
+        sinks = rng.randint(1, 3)
+        ledger, read_so_far, written = Ledger(sinks), set(), [set() for _ in range(sinks)]
+        offsets = [o for o in range(120) if rng.random() > 0.05]  # gaps: markers, compaction
+        reads = [Offsets("t", 0, READ, runs(offsets[i:i + 10]))
+                 for i in range(0, len(offsets), 10)]
+        writes = [Offsets("t", 0, sink, runs(rng.sample(offsets, rng.randint(1, 30))))
+                  for sink in range(sinks) for _ in range(12)]
+        writes += [Offsets("t", 0, sink, runs(offsets)) for sink in range(sinks)]
+        rng.shuffle(writes)
+        reports = []
+        while reads or writes:
+            source = reads if reads and (not writes or rng.random() < 0.3) else writes
+            reports.append(source.pop(0))
+        for report in reports:
+            ledger.add(report)
+            (read_so_far if report.sink == READ else written[report.sink]).update(report.each())
+            pending = read_so_far - set.intersection(*written)
+            expected = min(pending) if pending else (max(read_so_far) + 1 if read_so_far
+                                                     else None)
+            assert ledger.committable() == expected
+            assert ledger.in_flight() == len(pending)
+
+
+def test_the_ledger_stays_small_however_many_records_are_in_flight():
+    ledger = Ledger(sinks=1)
+    ledger.add(Offsets("t", 0, READ, (0, 20_000)))
+    ledger.add(Offsets("t", 0, 0, (5, 10_000)))  # offsets 0-4 still in a slow step
+    assert (ledger.committable(), ledger.in_flight()) == (0, 10_005)
+    assert len(pickle.dumps(ledger)) < 300

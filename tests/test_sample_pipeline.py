@@ -105,7 +105,7 @@ def test_exact_records_for_the_sample_set(output):
     assert sorted(got) == sorted(EXPECTED)
     for e in events.values():
         assert e["dedup"]["is_duplicate"] == (e["dedup"]["duplicate_of"] is not None)
-        assert e["topics_tagger"] == "keywords-1"  # every sample language has definitions
+        assert e["topics_tagger"] == "learned-1"  # every sample event has a language
     best = {title: (e["topics"][0]["code"] if e["topics"] else None)
             for title, e in events.items()}
     assert {title: best[title] for title in BEST_TOPIC} == BEST_TOPIC
@@ -151,7 +151,7 @@ def test_one_record_field_by_field(output):
         "event_time_source": "published",
         "notes": [],
         "language": {"code": "en", "method": "cascade:fasttext"},
-        "topics_tagger": "keywords-1",
+        "topics_tagger": "learned-1",
         "dedup": {"content_hash": event["dedup"]["content_hash"], "is_duplicate": False,
                   "duplicate_of": None, "similarity": None, "method": None},
         "pipeline_version": "0.1.0",

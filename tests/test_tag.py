@@ -30,7 +30,7 @@ EVENTS = [
 
 def test_language_topics_and_tagger_filled_per_event():
     with test_pipeline.TestPipeline() as p:
-        tagged = p | beam.Create(EVENTS) | Tag(max_batch_size=3)
+        tagged = p | beam.Create(EVENTS) | Tag(max_batch_size=3, topic_tagger="keywords")
         assert_that(tagged.events | beam.Map(lambda e: (
             e["title"], e["language"]["code"], tuple(t["code"] for t in e["topics"]),
             e["topics_tagger"])), equal_to([
@@ -45,10 +45,9 @@ def test_language_topics_and_tagger_filled_per_event():
         assert_that(tagged[DEAD_LETTERS], equal_to([]), label="NoDeadLetters")
 
 
-def test_learned_topics_in_any_language():
+def test_learned_topics_by_default_in_any_language():
     with test_pipeline.TestPipeline() as p:
-        tagged = (p | beam.Create([EVENTS[0], *EVENTS[2:]])
-                  | Tag(max_batch_size=3, topic_tagger="learned"))
+        tagged = p | beam.Create([EVENTS[0], *EVENTS[2:]]) | Tag(max_batch_size=3)
         assert_that(tagged.events | beam.Map(lambda e: (
             e["title"], tuple(t["code"] for t in e["topics"])[:1], e["topics_tagger"])),
             equal_to([

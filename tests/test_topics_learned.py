@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from wirewatch.core.topic_model import (
+    MODEL_CHARS,
     TOPIC_TAGGERS,
     LearnedTopicTagger,
     calibrated,
@@ -73,7 +74,18 @@ def test_html_mixed_script_and_huge_texts_get_a_defined_answer(tagger):
     topics = tagger.tag_batch(texts, ["en", "zh", "en", "en"])
     assert topics[0][0].code == WEATHER
     assert topics[2] == topics[3]  # read up to MAX_CHARS only
+    # the model itself reads what it learned from: about a headline and a lead
+    assert tagger.scores([huge], ["en"]) == tagger.scores([huge[:MODEL_CHARS]], ["en"])
     assert all(isinstance(t, list) for t in topics)
+
+
+def test_keyword_definitions_answer_where_the_model_is_not_confident(tagger):
+    text = "The government presents a plan for provincial hospitals and their staff"
+    [scores] = tagger.scores([text], ["en"])
+    assert max(scores.values()) < tagger.threshold  # no topic of the model's own
+    assert tagger.tag_batch([text], ["en"]) == [KeywordTopicTagger().tag(text, "en")]
+    alone = LearnedTopicTagger(keyword_fallback=False).tag_batch([text], ["en"])[0]
+    assert [t.code for t in alone] == [max(scores, key=scores.get)]  # the floor rule
 
 
 def test_languages_must_match_texts(tagger):
@@ -91,7 +103,7 @@ def test_features_split_unspaced_scripts_and_add_keyword_topics():
 
 def test_tag_step_chooses_the_tagger_by_name():
     assert set(TOPIC_TAGGERS) == {"learned", "keywords"}
-    assert Tag().topic_tagger == "keywords"
+    assert Tag().topic_tagger == "learned"
     assert Tag(topic_tagger="keywords").topic_tagger == "keywords"
     with pytest.raises(ValueError, match="unknown topic tagger 'neural'"):
         Tag(topic_tagger="neural")

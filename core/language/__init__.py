@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib.resources
 import math
 import re
 import threading
@@ -47,6 +46,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from wirewatch.core.fasttext_models import shipped_model
 from wirewatch.core.language.markers import Markers
 from wirewatch.core.language.ngrams import NgramModel
 
@@ -333,16 +333,6 @@ def _finish(
 
 
 @functools.cache
-def _fasttext_model():
-    import fasttext
-
-    # Shipped in core/data/ (CC BY-SA 3.0, see NOTICE); fasttext-predict only loads and predicts.
-    path = importlib.resources.files("wirewatch.core") / "data" / "lid.176.ftz"
-    with importlib.resources.as_file(path) as model_path:
-        return fasttext.load_model(str(model_path))
-
-
-@functools.cache
 def _lingua_detector():
     """lingua over all its languages (loads its models lazily, as texts need them)."""
     from lingua import LanguageDetectorBuilder
@@ -396,7 +386,7 @@ class FastTextDetector(_OneAtATime):
 
     def ranked(self, text: str) -> list[tuple[str, float]]:
         """(code, probability) best first; ``text`` must already be one prepared line."""
-        labels, probs = _fasttext_model().predict(text, k=self.top_k)
+        labels, probs = shipped_model("lid.176.ftz").predict(text, k=self.top_k)  # CC BY-SA 3.0
         return [(_fasttext_code(label), float(p)) for label, p in zip(labels, probs, strict=True)]
 
     def _best(self, text: str) -> tuple[str | None, float]:
