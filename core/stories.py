@@ -123,7 +123,6 @@ _ENDS = frozenset(".!?:;。！？\n")
 _TOKEN = re.compile(r"[^\W\d\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
                     r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]*"
                     f"|{_SENTENCE_END}|{_WORD.pattern}")
-_CJK_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -268,18 +267,28 @@ _TOKENS: dict[str, _Token] = {}
 TOKENS_CACHED = 1 << 16
 
 
-def _tokens(text: str) -> list[_Token]:
-    """The tokens of ``text`` (words and sentence ends, :data:`_TOKEN`), classified."""
+# Every run of Han characters (a clause of Chinese, a word of Japanese) is this one token, read
+# with its text where keys are taken (_keys): a run seldom comes again, so runs are neither
+# cached nor classified one by one (half the distinct tokens of bench_pipeline's corpus).
+_HAN_RUN = _Token("", False, 0, 0, False, "", (), True, False, False, True)
+
+
+def _tokens(text: str) -> tuple[list[str], list[_Token]]:
+    """The tokens of ``text`` (words and sentence ends, :data:`_TOKEN`) and what each says."""
     if len(_TOKENS) >= TOKENS_CACHED:
         _TOKENS.clear()
     words = _TOKEN.findall(text)
     tokens = list(map(_TOKENS.get, words))
     if None in tokens:  # classify the new words and put them in place (both maps run in C)
-        new = {word: _token(word) for word in itertools.compress(words, map(operator.not_, tokens))}
+        new = {}
+        for word in itertools.compress(words, map(operator.not_, tokens)):
+            first = word[0]
+            # _TOKEN's only tokens that start with a Han character are runs of Han.
+            new[word] = _HAN_RUN if ("\u4e00" <= first <= "\u9fff" or "\u3400" <= first <= "\u4dbf"
+                                     or "\uf900" <= first <= "\ufaff") else _token(word)
         tokens = list(map(new.get, words, tokens))
-        # A Han run is a clause of Chinese or Japanese, which seldom comes again: not kept.
-        _TOKENS.update(item for item in new.items() if not item[1].han)
-    return tokens
+        _TOKENS.update(item for item in new.items() if item[1] is not _HAN_RUN)
+    return words, tokens
 
 
 def _token(token: str) -> _Token:
@@ -287,10 +296,6 @@ def _token(token: str) -> _Token:
     if len(token) == 1 and token in _ENDS:
         return _END
     first = token[0]
-    if _CJK_HAN.match(first):  # a run of Han only (_WORD): no case, a function word or pairs
-        function = token in _function_words()
-        han = len(token) >= 2 and not function
-        return _new_token((token, False, 0, 0, False, token, (), han, function, False, han))
     if first.isdigit():
         number = _THOUSANDS.sub("", token).replace(",", ".")
         found = ("#" + (number.lstrip("0") or "0")[:12],) if number.replace(
@@ -338,22 +343,24 @@ def _keys(title: str, rest: str) -> tuple[str, ...]:
     # a headline-cased or all-caps segment. They confirm capitals where it means nothing.
     confirmed: set[str] = set()
     for text in (title, rest):
-        tokens = _tokens(text)
+        words, tokens = _tokens(text)
         cased = sum(map(_TALLY, tokens))
         loud = cased >= 4 and sum(map(_CAPITALS, tokens)) >= HEADLINE_SHARE * cased
-        # (token before, token): a word is sentence-initial when a sentence end (or nothing)
-        # comes before it. Pairs are picked in C; most words are neither capitalised nor keys.
-        paired = list(zip((_END, *tokens), tokens, strict=False))
+        # (token before, token, word): a word is sentence-initial when a sentence end (or
+        # nothing) comes before it. Picked in C: most words are neither capitalised nor keys.
+        paired = list(zip((_END, *tokens), tokens, words, strict=False))
         segments.append((paired, tokens, loud))
         if not loud:
-            confirmed.update(t.lower for before, t in itertools.compress(
+            confirmed.update(t.lower for before, t, _ in itertools.compress(
                 paired, map(_CAPITAL, tokens)) if not before.end)
     keys: dict[str, None] = {}
     for paired, tokens, loud in segments:
-        for before, token in itertools.compress(paired, map(_MATTERS, tokens)):
+        for before, token, word in itertools.compress(paired, map(_MATTERS, tokens)):
             found = token.keys
             if token.han:
-                found = _han_pairs(token.word)
+                if token is _HAN_RUN and word in _function_words():
+                    continue
+                found = _han_pairs(word)
             elif found is None:  # a cased word: a name where its capital means something
                 # An acronym is a name even where it spells a function word (IS, US, AND).
                 acronym = token.acronym and not loud
