@@ -28,30 +28,45 @@ log. Over ``--articles`` profiles of ``bench_stories.synthetic_stream`` (~1,000 
 snapshot bytes per live story, the milliseconds to write (pickle) and read (unpickle, with the
 collector paused as the decider reads it) a snapshot, and the log's bytes per article (what a
 pane appends).
+
+``--pipeline`` instead times the whole pipeline (``bench_pipeline.run_wirewatch``) on
+bench_pipeline's corpus (``--stories``; ~3,060-character articles in 7 languages) three ways,
+one after the other in each of ``--repeats`` rounds after a warm-up round: Link replaced by a
+pass-through, Link with every profile empty (what Beam's part of the step costs: batches,
+shuffles, join), and Link. Medians of the CPU seconds; their differences per article are what
+the step and its Beam part cost, measured side by side rather than as rows of separate runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import pickle
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import apache_beam as beam
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_pipeline import _Skipped, run_wirewatch, write_jsonl
 from benchmarks.bench_stories import linked_stream, load_reports, synthetic_stream
+from benchmarks.corpus import generate
 from benchmarks.timing import median_seconds
 from wirewatch.core.article import build_event
-from wirewatch.core.stories import StoryLinker, story_profile
+from wirewatch.core.stories import StoryLinker, StoryProfile, story_profile
+from wirewatch.pipelines import ingest
 from wirewatch.pipelines.dedupe import Dedupe
 from wirewatch.pipelines.link import Link
+from wirewatch.pipelines.link import profile as link_profile
 from wirewatch.pipelines.link.decide import without_gc
 from wirewatch.schemas.records import RawArticle, source
 
@@ -130,6 +145,39 @@ def state_table(articles: int) -> list[tuple[int, int, float, float, float, floa
     return rows
 
 
+def _no_keys(event: dict) -> StoryProfile:
+    return StoryProfile(event["event_id"], int(event["event_time"]), "", None, None, ())
+
+
+def pipeline_table(stories: int, repeats: int) -> None:
+    """The whole pipeline on bench_pipeline's corpus without Link, with empty profiles, with
+    Link: CPU seconds (medians, rounds interleaved) and what Link adds per article."""
+    articles = generate(stories, seed=7)
+    # way -> (module, name, stand-in) patched for it, or None
+    ways = {"Link skipped": (ingest, "Link", _Skipped),
+            "Link, profiles empty (Beam's part)": (link_profile, "story_profile", _no_keys),
+            "Link": None}
+    cpu: dict[str, list[float]] = {way: [] for way in ways}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = write_jsonl(articles, Path(tmp))
+        for round_ in range(repeats + 1):  # round 0 warms up
+            for way, patch in ways.items():
+                started = time.process_time()
+                with mock.patch.object(*patch) if patch else contextlib.nullcontext():
+                    run_wirewatch(f"--input_jsonl={archive}", Path(tmp) / f"{round_}-{way}")
+                if round_:
+                    cpu[way].append(time.process_time() - started)
+    n = len(articles)
+    base = statistics.median(cpu["Link skipped"])
+    print(f"Whole pipeline, bench_pipeline's corpus ({n:,} articles), DirectRunner, CPU s, "
+          f"median of {repeats} interleaved rounds; load {os.getloadavg()[0]:.2f}")
+    print("| pipeline | CPU s | us per article above Link skipped |")
+    print("|---|---:|---:|")
+    for way, seconds in cpu.items():
+        median = statistics.median(seconds)
+        print(f"| {way} | {median:.2f} | {(median - base) * 1e6 / n:,.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--copies", type=int, default=20,
@@ -137,7 +185,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--articles", type=int, default=200_000,
                         help="length of the synthetic stream for the state table")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="only the whole pipeline on bench_pipeline's corpus: without Link, "
+                             "with empty profiles, with Link")
+    parser.add_argument("--stories", type=int, default=2000,
+                        help="stories of bench_pipeline's corpus for --pipeline")
     args = parser.parse_args()
+    if args.pipeline:
+        pipeline_table(args.stories, args.repeats)
+        return
 
     articles = events(args.copies)
     rows = step_table(articles, args.repeats)

@@ -23,8 +23,8 @@ Hasaké, حسكة -> ``sk``. Numbers are kept as digits without thousands separa
 (Arabic, Hebrew, Devanagari, ...) has no capital to go by: every word that is not a function
 word is a candidate, and rarity sorts them out. In Japanese and Chinese, Katakana runs are names
 (they mostly spell foreign ones), Han runs give character pairs, Hiragana is grammar. Only the
-title, the lead and the start of the body are read (bounded time for 1 MB bodies) and at most
-:data:`MAX_KEYS` keys are kept.
+title, the lead and the start of the body are read (:data:`MAX_CHARS`: bounded time for 1 MB
+bodies) and at most :data:`MAX_KEYS` keys are kept, numbers and Han pairs included.
 
 **Linking.** Each key weighs its rarity in the stream so far (IDF counted in-stream, in a table
 that halves every :data:`IDF_HALF_LIFE` articles so it stays bounded), times a factor for weak
@@ -56,6 +56,7 @@ import functools
 import importlib.resources
 import itertools
 import math
+import operator
 import re
 import unicodedata
 from collections import OrderedDict
@@ -77,8 +78,11 @@ __all__ = [
 # in its original's story; opened a successor of a story that reached max_size.
 LINKED_BY = ("first", "names", "duplicate", "capped")
 
-# Title, lead and the start of the body name the event; the rest costs time.
-MAX_CHARS = 2000
+# Title, lead and the start of the body name the event; the rest costs time. Profiling costs
+# about its length (a regex pass and a look-up per word): 1,000 characters (headline and the
+# first paragraphs) cost half of 2,000 on bench_pipeline's corpus. Every report of the team's
+# story set (at most 235) and every sample item (at most 784) fits whole.
+MAX_CHARS = 1000
 MAX_KEYS = 40
 # Keys a story remembers (its most frequent), and stories a key's postings remember.
 STORY_KEYS = 64
@@ -109,7 +113,16 @@ HEADLINE_SHARE = 0.7
 _WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}(?!\d)"
                    r"|[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\u3040-\u309f]+"
                    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_SENTENCE_END = re.compile(r"[.!?:;。！？\n]")
+_SENTENCE_END = "[.!?:;。！？\n]"
+_ENDS = frozenset(".!?:;。！？\n")
+# Words and the sentence ends between them, in one pass (a word is sentence-initial when a
+# sentence end or nothing comes before it). No word starts with a sentence end character, so
+# the words are the ones _WORD finds alone. Tried first, what most words are: one that starts
+# with a letter (as _WORD's last branch; its number branches need a digit first), and the
+# ends; the regex tries its branches at every character, the common ones first cost least.
+_TOKEN = re.compile(r"[^\W\d\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+                    r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]*"
+                    f"|{_SENTENCE_END}|{_WORD.pattern}")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -195,8 +208,10 @@ def _skeleton(word: str, semitic: bool = False) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _name_key(word: str) -> str | None:
-    """The key of a name as written (any script), or None if nothing of it is left."""
+    """The key of a name as written (any script), or None if nothing of it is left. Cached:
+    transliteration is the dearest part of a profile, and a stream repeats its names."""
     semitic = _SEMITIC.match(word) is not None
     if semitic:
         for prefix in _ARABIC_PREFIXES:
@@ -216,64 +231,150 @@ def _name_key(word: str) -> str | None:
     return skeleton[:SKELETON_MAX] if len(skeleton) >= 2 else ascii_word
 
 
-def _cased(word: str) -> bool:
-    return word.lower() != word.upper()
+class _Token(NamedTuple):
+    """What one token of a text says by itself, before its context (see :func:`_token`)."""
+
+    word: str
+    end: bool  # a sentence end, not a word
+    tally: int  # 1: a cased word that starts with a letter (counted for headline case)
+    capitals: int  # 1: such a word that starts with a capital
+    capital: bool  # starts with a capital letter
+    lower: str
+    # The token's keys in any context (numbers, names in scripts without case; () for none),
+    # or None: a cased word that is a name only in some contexts (see _keys).
+    keys: tuple[str, ...] | None
+    han: bool  # a run of Han (Thai, Lao, ...) letters: its character pairs are keys
+    function: bool  # a function word
+    acronym: bool  # 2-6 letters, all capitals: a name unless its segment shouts
+    matters: bool  # gives a key in some context
 
 
-def _segment_words(segment: str) -> list[tuple[str, bool]]:
-    """(word, sentence-initial) for each word of a segment."""
-    out = []
-    end = 0
-    for match in _WORD.finditer(segment):
-        initial = end == 0 or _SENTENCE_END.search(segment, end, match.start()) is not None
-        out.append((match.group(), initial))
-        end = match.end()
-    return out
+_END = _Token("", True, 0, 0, False, "", (), False, False, False, False)
+_MATTERS = operator.attrgetter("matters")
+_CAPITAL = operator.attrgetter("capital")
+_TALLY = operator.attrgetter("tally")
+_CAPITALS = operator.attrgetter("capitals")
+# A _Token from a tuple without NamedTuple's checks (a miss costs this on every new word).
+_new_token = functools.partial(tuple.__new__, _Token)
+
+
+# Tokens classified so far (a text repeats its words and a stream its vocabulary), so that a
+# profile is one regex pass and one look-up per word; emptied when it reaches TOKENS_CACHED
+# (~300 bytes a token: ~20 MB a worker process when full; bench_pipeline's corpus has ~52,000
+# distinct words besides its Han runs). Safe across a worker's threads: a profile only reads it
+# and adds to it, and works on its own list of the tokens it found.
+_TOKENS: dict[str, _Token] = {}
+TOKENS_CACHED = 1 << 16
+
+
+# Every run of Han characters (a clause of Chinese, a word of Japanese) is this one token, read
+# with its text where keys are taken (_keys): a run seldom comes again, so runs are neither
+# cached nor classified one by one (half the distinct tokens of bench_pipeline's corpus).
+_HAN_RUN = _Token("", False, 0, 0, False, "", (), True, False, False, True)
+
+
+def _tokens(text: str) -> tuple[list[str], list[_Token]]:
+    """The tokens of ``text`` (words and sentence ends, :data:`_TOKEN`) and what each says."""
+    if len(_TOKENS) >= TOKENS_CACHED:
+        _TOKENS.clear()
+    words = _TOKEN.findall(text)
+    tokens = list(map(_TOKENS.get, words))
+    if None in tokens:  # classify the new words and put them in place (both maps run in C)
+        new = {}
+        for word in itertools.compress(words, map(operator.not_, tokens)):
+            first = word[0]
+            # _TOKEN's only tokens that start with a Han character are runs of Han.
+            new[word] = _HAN_RUN if ("\u4e00" <= first <= "\u9fff" or "\u3400" <= first <= "\u4dbf"
+                                     or "\uf900" <= first <= "\ufaff") else _token(word)
+        tokens = list(map(new.get, words, tokens))
+        _TOKENS.update(item for item in new.items() if item[1] is not _HAN_RUN)
+    return words, tokens
+
+
+def _token(token: str) -> _Token:
+    """What ``token`` says by itself."""
+    if len(token) == 1 and token in _ENDS:
+        return _END
+    first = token[0]
+    if first.isdigit():
+        number = _THOUSANDS.sub("", token).replace(",", ".")
+        found = ("#" + (number.lstrip("0") or "0")[:12],) if number.replace(
+            ".", "", 1).isdigit() else ()
+        return _new_token((token, False, 0, 0, False, token, found, False, False, False,
+                           bool(found)))
+    if "\u3040" <= first <= "\u309f":  # Hiragana: grammar, not names
+        return _new_token((token, False, 0, 0, False, token, (), False, False, False, False))
+    lower = token.lower()
+    cased = lower != token.upper()
+    capital = first.isupper()
+    tally = int(cased and first.isalpha())
+    acronym = 2 <= len(token) <= 6 and token.isupper()
+    function = lower in _function_words()
+    static: tuple[str, ...] | None = None
+    han = False
+    if len(token) < 2 or (function and not acronym):
+        static = ()
+    elif _HAN.match(token):
+        static, han = (), True
+    elif not cased:
+        key = _name_key(token)
+        static = () if key is None else (key,)
+    elif not capital and not acronym:  # a lower-case word is no name anywhere
+        static = ()
+    return _new_token((token, False, tally, tally and int(capital), capital, lower, static, han,
+                       function, acronym, han or static is None or bool(static)))
+
+
+def _han_pairs(run: str) -> list[str]:
+    """The distinct character pairs of a Han run in order, at most MAX_KEYS (a sentence of
+    Chinese is one run: only its first pairs can be kept)."""
+    pairs: dict[str, None] = {}
+    for i in range(len(run) - 1):
+        pairs[run[i:i + 2]] = None
+        if len(pairs) >= MAX_KEYS:
+            break
+    return list(pairs)
 
 
 def _keys(title: str, rest: str) -> tuple[str, ...]:
     """Keys of an article, in order of first occurrence (title first), at most MAX_KEYS."""
-    function_words = _function_words()
-    segments = [_segment_words(title), _segment_words(rest)]
+    segments = []
     # Words capitalised somewhere the capital means something: not sentence-initial, not in
     # a headline-cased or all-caps segment. They confirm capitals where it means nothing.
-    shouting = []
     confirmed: set[str] = set()
-    for words in segments:
-        cased = [w for w, _ in words if w[0].isalpha() and _cased(w)]
-        upper = sum(1 for w in cased if w[0].isupper())
-        loud = len(cased) >= 4 and upper >= HEADLINE_SHARE * len(cased)
-        shouting.append(loud)
+    for text in (title, rest):
+        words, tokens = _tokens(text)
+        cased = sum(map(_TALLY, tokens))
+        loud = cased >= 4 and sum(map(_CAPITALS, tokens)) >= HEADLINE_SHARE * cased
+        # (token before, token, word): a word is sentence-initial when a sentence end (or
+        # nothing) comes before it. Picked in C: most words are neither capitalised nor keys.
+        paired = list(zip((_END, *tokens), tokens, words, strict=False))
+        segments.append((paired, tokens, loud))
         if not loud:
-            confirmed.update(w.lower() for w, initial in words
-                             if not initial and w[0].isupper())
+            confirmed.update(t.lower for before, t, _ in itertools.compress(
+                paired, map(_CAPITAL, tokens)) if not before.end)
     keys: dict[str, None] = {}
-    for words, loud in zip(segments, shouting, strict=True):
-        for word, initial in words:
-            if word[0].isdigit():
-                number = _THOUSANDS.sub("", word).replace(",", ".")
-                if number.replace(".", "", 1).isdigit():
-                    keys["#" + (number.lstrip("0") or "0")[:12]] = None
-                continue
-            if "\u3040" <= word[0] <= "\u309f":  # Hiragana: grammar, not names
-                continue
-            lower = word.lower()
-            # An acronym is a name even where it spells a function word (IS, US, AND).
-            acronym = not loud and 2 <= len(word) <= 6 and word.isupper()
-            if len(word) < 2 or (lower in function_words and not acronym):
-                continue
-            if _HAN.match(word):
-                for pair in itertools.pairwise(word):
-                    keys["".join(pair)] = None
-                continue
-            if _cased(word) and not acronym and (
-                    not word[0].isupper() or ((initial or loud) and lower not in confirmed)):
-                continue
-            key = _name_key(word)
-            if key is not None:
+    for paired, tokens, loud in segments:
+        for before, token, word in itertools.compress(paired, map(_MATTERS, tokens)):
+            found = token.keys
+            if token.han:
+                if token is _HAN_RUN and word in _function_words():
+                    continue
+                found = _han_pairs(word)
+            elif found is None:  # a cased word: a name where its capital means something
+                # An acronym is a name even where it spells a function word (IS, US, AND).
+                acronym = token.acronym and not loud
+                if not acronym and (token.function or not token.capital or (
+                        (before.end or loud) and token.lower not in confirmed)):
+                    continue
+                key = _name_key(token.word)
+                if key is None:
+                    continue
+                found = (key,)
+            for key in found:
                 keys[key] = None
-            if len(keys) >= MAX_KEYS:
-                return tuple(keys)
+                if len(keys) >= MAX_KEYS:
+                    return tuple(keys)
     return tuple(keys)
 
 

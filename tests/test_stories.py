@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from wirewatch.core import stories
 from wirewatch.core.stories import (
     LINKED_BY,
     MAX_KEYS,
@@ -172,6 +173,10 @@ BAD_INPUT = {
     "unknown script": article("bad-script", 0, "\U00012000\U00012001 \U00012002",
                               "\U000f0001\U000f0002 \ue000\ue001"),
     "empty": article("bad-empty", 0, "", ""),
+    # Keys that are not names count against MAX_KEYS too: Han character pairs, figures.
+    "long Chinese": article("bad-han", 0, "", "".join(chr(0x4E00 + i) for i in range(3000)),
+                            "zh"),
+    "many figures": article("bad-figures", 0, "", " ".join(str(n) for n in range(100, 1100))),
 }
 
 
@@ -289,3 +294,16 @@ def test_a_snapshot_in_the_format_before_is_a_clear_error():
     old = StoryLinker.__new__(StoryLinker)
     with pytest.raises(ValueError, match="predates the current format"):
         old.__setstate__({"horizon_ms": 1, "_stories": {}})
+
+
+def test_profiles_do_not_depend_on_what_the_token_cache_holds(monkeypatch):
+    """Tokens are classified once and cached (emptied when full): a profile is the same from a
+    cold cache, a warm one, and one that fills up and is emptied in the middle of a text."""
+    articles = [*BACKGROUND, SWEDISH, DUTCH, WATER, DRONE, *BAD_INPUT.values()]
+    warm = [story_profile(a) for a in articles]
+    stories._TOKENS.clear()
+    assert [story_profile(a) for a in articles] == warm
+    cached = len(stories._TOKENS)
+    monkeypatch.setattr(stories, "TOKENS_CACHED", 4)
+    assert [story_profile(a) for a in articles] == warm
+    assert len(stories._TOKENS) < cached  # emptied again and again
