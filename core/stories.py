@@ -110,19 +110,23 @@ HEADLINE_SHARE = 0.7
 # A number with thousands separators (1,200 / 1.200 / 1 200) or a decimal (7,8 / 7.8) is one
 # word; so is a run of one script among Han, Katakana and Hiragana (Japanese and Chinese put
 # no spaces between words, Katakana mostly spells foreign names).
+# Character ranges of Han (CJK ideographs) and of Kana (Hiragana and Katakana), and the
+# characters that end a sentence: one definition each for the patterns below.
+_HAN_RANGES = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_KANA_RANGES = r"\u3040-\u30ff"
+_SENTENCE_ENDS = ".!?:;。！？\n"
 _WORD = re.compile(r"\d{1,3}(?:[.,'’\u00a0\u202f ]\d{3})+(?!\d)|\d+[.,]\d{1,2}(?!\d)"
-                   r"|[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\u3040-\u309f]+"
-                   r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_SENTENCE_END = "[.!?:;。！？\n]"
-_ENDS = frozenset(".!?:;。！？\n")
+                   rf"|[\u30a0-\u30ff]+|[{_HAN_RANGES}]+|[\u3040-\u309f]+"
+                   rf"|[^\W{_KANA_RANGES}{_HAN_RANGES}]+")
+_ENDS = frozenset(_SENTENCE_ENDS)
 # Words and the sentence ends between them, in one pass (a word is sentence-initial when a
 # sentence end or nothing comes before it). No word starts with a sentence end character, so
 # the words are the ones _WORD finds alone. Tried first, what most words are: one that starts
 # with a letter (as _WORD's last branch; its number branches need a digit first), and the
 # ends; the regex tries its branches at every character, the common ones first cost least.
-_TOKEN = re.compile(r"[^\W\d\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-                    r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]*"
-                    f"|{_SENTENCE_END}|{_WORD.pattern}")
+_TOKEN = re.compile(rf"[^\W\d{_KANA_RANGES}{_HAN_RANGES}]"
+                    rf"[^\W{_KANA_RANGES}{_HAN_RANGES}]*"
+                    f"|[{_SENTENCE_ENDS}]|{_WORD.pattern}")
 _THOUSANDS = re.compile(r"[.,'’\u00a0\u202f ](?=\d{3}(?!\d))")
 # Inflection and adjective endings cut before the skeleton (longest first), if 3 letters remain.
 _ENDINGS = frozenset(
@@ -144,8 +148,7 @@ _SKELETON_MAP = str.maketrans({"c": "k", "q": "k", "z": "s", "x": "s", "p": "b",
 _ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _SEMITIC = re.compile(r"[\u0590-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 # Han (and Thai, Lao, Khmer, Myanmar) runs have no spaces: one key per pair of characters.
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
-                  r"\u1000-\u109f\u1780-\u17ff]")
+_HAN = re.compile(rf"[{_HAN_RANGES}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 
 
 class StoryProfile(NamedTuple):
@@ -412,7 +415,6 @@ class _Story:
         self.counts: dict[str, int] = {}
         self.mass = 0.0  # W_story under the weights of its last update
         self.closed = False
-
 
 
 class StoryLinker:
