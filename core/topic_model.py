@@ -58,7 +58,7 @@ def features(text: str, language: str | None, keywords: KeywordTopicTagger) -> s
         words = keyword_words(text)
         scores = keywords.token_scores(words, language)
     else:  # unspaced scripts, or NFKC made it longer than the keywords read
-        scores = keywords.token_scores(keyword_words(text), language)
+        scores = keywords.scores(text, language)
         words = []
         for run in _RUN.findall(text):
             if _ANY_UNSPACED.match(run):
