@@ -2,7 +2,8 @@
 
 The definitions live in ``core/data/topics/`` (one YAML file per top-level topic, patterns with
 weights per language; the folder's README says how they read and score). The tagger reads them
-once, indexes them per language and then tags a text with one dictionary look-up per word.
+once, indexes them per language and then tags a text with one look-up per distinct word (set
+operations for the words it has seen before).
 
     tagger = KeywordTopicTagger()
     tagger.tag_batch(["Hertha gewinnt Derby gegen Union mit 2:1"], ["de"])
