@@ -11,9 +11,10 @@ language) and Tag's ``_tag`` (the cascade's language, then topics, as the pipeli
 on (a) the held-out topic set's headline + lead (``benchmarks/data/topics/eval.tsv``, 491 short
 texts) and (b) the bench corpus of ``bench_pipeline.py`` (``benchmarks/corpus.py``, seed 7, its
 first 1,000 articles of ~3,000 characters; the learned model reads 300, the keyword fallback
-1,200). Each round starts a fresh process per checkout, in turns (``--against`` first), warms
-every measurement up once and times one pass; the table gives the medians over ``--repeat``
-rounds and the load average.
+1,200); below the table, fastText's own predict on the same lines, the floor of topic tagging.
+One process per checkout warms every measurement up once, then the two time one pass of each
+measurement in turns (a second or less each, so both see the same load), ``--repeat`` rounds;
+the table gives the medians (the ratio: the median of the rounds' ratios) and the load average.
 """
 
 from __future__ import annotations
@@ -68,81 +69,111 @@ def _texts() -> dict[str, tuple[list[dict], list[str]]]:
     }
 
 
-def _per_article(run, n: int, batch: int) -> float:
-    """us per article of one timed pass over n items in batches, after one warm-up pass."""
-    def passes() -> None:
-        for start in range(0, n, batch):
-            run(start, start + batch)
-    passes()
-    began = time.process_time()
-    passes()
-    return (time.process_time() - began) / n * 1e6
-
-
-def measure() -> dict:
-    """One pass of every measurement in this process: {"corpus|what|batch": us per article},
-    and which checkout's code it ran ("code")."""
+def _child() -> None:
+    """Serves measurements: reads a key ("corpus|what|batch") a line, answers with the us per
+    article of one pass (JSON). First line out: which checkout's code it runs."""
+    from wirewatch.core.fasttext_models import shipped_model
     from wirewatch.core.language import DEFAULT_BACKEND, make_detector
-    from wirewatch.core.topic_model import LearnedTopicTagger
+    from wirewatch.core.topic_model import MODEL_CHARS, LearnedTopicTagger, features
     from wirewatch.core.topics import topic_text
     from wirewatch.pipelines.tag import _tag
 
     tagger, detector = LearnedTopicTagger(), make_detector(DEFAULT_BACKEND)
-    out: dict = {"code": str(Path(sys.modules[_tag.__module__].__file__).parent.parent)}
+    model = shipped_model("topics.ftz").f
+    runs = {}
     for corpus, (events, languages) in _texts().items():
         texts = [topic_text(e["title"], e["summary"], e["body"]) for e in events]
-        for batch in BATCHES:
-            out[f"{corpus}|topics|{batch}"] = _per_article(
-                lambda a, b, t=texts, ls=languages: tagger.tag_batch(t[a:b], ls[a:b]),
-                len(texts), batch)
-            out[f"{corpus}|tag|{batch}"] = _per_article(
-                lambda a, b, es=events: _tag(es[a:b], detector, tagger), len(events), batch)
-    return out
+        runs[f"{corpus}|topics"] = (
+            lambda a, b, t=texts, ls=languages: tagger.tag_batch(t[a:b], ls[a:b]), len(texts))
+        runs[f"{corpus}|tag"] = (lambda a, b, es=events: _tag(es[a:b], detector, tagger),
+                                 len(events))
+        # the floor: fastText's predict alone on the lines the model reads, one after another
+        lines = [features(t[:MODEL_CHARS], lang, tagger.keywords) + "\n"
+                 for t, lang in zip(texts, languages, strict=True)]
+        runs[f"{corpus}|model"] = (
+            lambda a, b, ls=lines: [model.predict(x, -1, 0.0, "strict") for x in ls[a:b]],
+            len(lines))
+    for run, n in runs.values():  # warm-up: models load, memo tables fill
+        run(0, n)
+    print(json.dumps(str(Path(sys.modules[_tag.__module__].__file__).parent.parent)), flush=True)
+    for line in sys.stdin:
+        corpus, what, batch = line.strip().split("|")
+        run, n = runs[f"{corpus}|{what}"]
+        began = time.process_time()
+        for start in range(0, n, int(batch)):
+            run(start, start + int(batch))
+        print(json.dumps((time.process_time() - began) / n * 1e6), flush=True)
 
 
-def _round(checkout: Path | None) -> dict:
-    args = [sys.executable, __file__, "--child"] + ([f"--checkout={checkout}"] if checkout else [])
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+class _Side:
+    """One child process measuring one checkout's code."""
+
+    def __init__(self, checkout: Path | None) -> None:
+        args = [sys.executable, __file__, "--child"]
+        self.process = subprocess.Popen(args + ([f"--checkout={checkout}"] if checkout else []),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.code = json.loads(self.process.stdout.readline())
+
+    def measure(self, key: str) -> float:
+        self.process.stdin.write(key + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--against", type=Path, help="another checkout to measure beside this")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median counts")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; the median counts")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         if args.checkout:
             sys.meta_path.insert(0, _Checkout(args.checkout.resolve()))
-        print(json.dumps(measure()))
+        _child()
         return
-    sides = {"this": None} if args.against is None else {"against": args.against, "this": None}
-    rounds: dict[str, list[dict]] = {side: [] for side in sides}
+    sides = {"this": _Side(None)}
+    if args.against:
+        sides = {"against": _Side(args.against), **sides}
+    corpora = ("eval headline + lead", "bench corpus")
+    keys = [f"{corpus}|{what}|{batch}" for corpus in corpora
+            for batch in BATCHES for what in ("topics", "tag")]
+    keys += [f"{corpus}|model|256" for corpus in corpora]
+    times: dict[str, dict[str, list[float]]] = {side: {k: [] for k in keys} for side in sides}
     loads = []
-    for _ in range(args.repeat):
-        for side, checkout in sides.items():
-            rounds[side].append(_round(checkout))
-            loads.append(os.getloadavg()[0])
-    median = {side: {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "code"}
-              for side, runs in rounds.items()}
+    for r in range(args.repeat):
+        for key in keys:  # the two sides in turns, each pass a second or less: same load
+            for side in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+                times[side][key].append(sides[side].measure(key))
+        loads.append(os.getloadavg()[0])
+    for side in sides.values():
+        side.close()
+    median = {side: {k: statistics.median(v) for k, v in t.items()} for side, t in times.items()}
     heads = []
     for what in ("topics", "Tag"):
         heads += [f"{what} {side}" for side in sides] + (["this/against"] if args.against else [])
     print(f"us per article (CPU, one core), medians of {args.repeat} rounds; "
-          + ", ".join(f"{side} = {runs[0]['code']}" for side, runs in rounds.items()) + "\n")
+          + ", ".join(f"{name} = {side.code}" for name, side in sides.items()) + "\n")
     print("| texts | batch | " + " | ".join(heads) + " |\n|---|---:|" + "---:|" * len(heads))
-    for corpus in dict.fromkeys(k.split("|")[0] for k in median["this"]):
+    for corpus in corpora:
         for batch in BATCHES:
             cells = []
             for what in ("topics", "tag"):
                 key = f"{corpus}|{what}|{batch}"
                 cells += [f"{median[side][key]:.0f}" for side in sides]
                 if args.against:
-                    cells.append(f"{median['this'][key] / median['against'][key]:.2f}")
+                    ratios = [t / a for t, a in zip(times["this"][key], times["against"][key],
+                                                    strict=True)]
+                    cells.append(f"{statistics.median(ratios):.2f}")
             print(f"| {corpus} | {batch} | " + " | ".join(cells) + " |")
-    print(f"\nload average {min(loads):.2f}-{max(loads):.2f} (1 min, after each child)")
+    print("\nfastText's predict alone on the lines the model reads, one after another: "
+          + ", ".join(f"{corpus} {median['this'][f'{corpus}|model|256']:.0f}"
+                      for corpus in corpora) + " us")
+    print(f"load average {min(loads):.2f}-{max(loads):.2f} (1 min, after each round)")
 
 
 if __name__ == "__main__":
