@@ -4,6 +4,7 @@ beside another checkout of wirewatch measured in the same run.
     python benchmarks/bench_topic_cost.py                      # this checkout alone
     git worktree add /tmp/wirewatch-main main
     python benchmarks/bench_topic_cost.py --against /tmp/wirewatch-main --repeat 5
+    python benchmarks/bench_topic_cost.py --against /tmp/wirewatch-main --pipeline --repeat 6
 
 Per article, CPU time of this process (one core), for batches of 1 (a streaming bundle of one),
 10 and 256 (Tag's default batch): the learned topic tagger's ``tag_batch`` (each text in its own
@@ -15,6 +16,9 @@ first 1,000 articles of ~3,000 characters; the learned model reads 300, the keyw
 One process per checkout warms every measurement up once, then the two time one pass of each
 measurement in turns (a second or less each, so both see the same load), ``--repeat`` rounds;
 the table gives the medians (the ratio: the median of the rounds' ratios) and the load average.
+``--pipeline`` instead runs the whole pipeline on ``bench_pipeline.py``'s JSON-lines corpus
+(DirectRunner, without Link) with and without Tag in each child, in turns, and gives Tag's CPU
+us per article: the difference, steadier than rows of separate ``bench_pipeline.py`` runs.
 """
 
 from __future__ import annotations
@@ -69,7 +73,25 @@ def _texts() -> dict[str, tuple[list[dict], list[str]]]:
     }
 
 
-def _child() -> None:
+def _pipeline_runs() -> dict:
+    """The whole pipeline on the bench corpus as JSON lines (``bench_pipeline.py``'s 2,000
+    stories), without Link, without and with Tag: {name: (run, articles)}."""
+    import logging
+    import tempfile
+
+    from benchmarks.bench_pipeline import run_wirewatch, write_jsonl
+    from benchmarks.corpus import generate
+
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # "deleting existing files"
+    folder = Path(tempfile.mkdtemp(prefix="bench_topic_cost-"))
+    articles = generate(2000, seed=7)
+    source = f"--input_jsonl={write_jsonl(articles, folder)}"
+    return {f"pipeline|{name}": (lambda a, b, s=skipped: run_wirewatch(source, folder / "out", *s),
+                                 len(articles))
+            for name, skipped in (("no tag", ("Tag", "Link")), ("tag", ("Link",)))}
+
+
+def _child(pipeline: bool) -> None:
     """Serves measurements: reads a key ("corpus|what|batch") a line, answers with the us per
     article of one pass (JSON). First line out: which checkout's code it runs."""
     from wirewatch.core.fasttext_models import shipped_model
@@ -93,6 +115,8 @@ def _child() -> None:
         runs[f"{corpus}|model"] = (
             lambda a, b, ls=lines: [model.predict(x, -1, 0.0, "strict") for x in ls[a:b]],
             len(lines))
+    if pipeline:
+        runs = _pipeline_runs()
     for run, n in runs.values():  # warm-up: models load, memo tables fill
         run(0, n)
     print(json.dumps(str(Path(sys.modules[_tag.__module__].__file__).parent.parent)), flush=True)
@@ -108,8 +132,8 @@ def _child() -> None:
 class _Side:
     """One child process measuring one checkout's code."""
 
-    def __init__(self, checkout: Path | None) -> None:
-        args = [sys.executable, __file__, "--child"]
+    def __init__(self, checkout: Path | None, pipeline: bool) -> None:
+        args = [sys.executable, __file__, "--child"] + (["--pipeline"] if pipeline else [])
         self.process = subprocess.Popen(args + ([f"--checkout={checkout}"] if checkout else []),
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.code = json.loads(self.process.stdout.readline())
@@ -128,17 +152,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--against", type=Path, help="another checkout to measure beside this")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the median counts")
+    parser.add_argument("--pipeline", action="store_true", help="instead: Tag's cost in the "
+                        "whole pipeline (bench_pipeline's corpus, without Link, with and without "
+                        "Tag, CPU us per article)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         if args.checkout:
             sys.meta_path.insert(0, _Checkout(args.checkout.resolve()))
-        _child()
+        _child(args.pipeline)
         return
-    sides = {"this": _Side(None)}
+    sides = {"this": _Side(None, args.pipeline)}
     if args.against:
-        sides = {"against": _Side(args.against), **sides}
+        sides = {"against": _Side(args.against, args.pipeline), **sides}
+    if args.pipeline:
+        _pipeline_table(sides, args.repeat)
+        return
     corpora = ("eval headline + lead", "bench corpus")
     keys = [f"{corpus}|{what}|{batch}" for corpus in corpora
             for batch in BATCHES for what in ("topics", "tag")]
@@ -174,6 +204,25 @@ def main() -> None:
           + ", ".join(f"{corpus} {median['this'][f'{corpus}|model|256']:.0f}"
                       for corpus in corpora) + " us")
     print(f"load average {min(loads):.2f}-{max(loads):.2f} (1 min, after each round)")
+
+
+def _pipeline_table(sides: dict[str, _Side], repeat: int) -> None:
+    """Tag's CPU us per article in the pipeline: with Tag minus without, each pair in turns."""
+    tag: dict[str, list[float]] = {side: [] for side in sides}
+    loads = []
+    for r in range(repeat):
+        for side in (list(sides) if r % 2 == 0 else list(reversed(sides))):
+            without = sides[side].measure("pipeline|no tag|1000000")
+            tag[side].append(sides[side].measure("pipeline|tag|1000000") - without)
+        loads.append(os.getloadavg()[0])
+    for side in sides.values():
+        side.close()
+    print(f"Tag's CPU us per article in the whole pipeline without Link (bench corpus, 4,169 "
+          f"articles; with Tag minus without, medians of {repeat} pairs)\n")
+    print("| checkout | code | Tag us per article |\n|---|---|---:|")
+    for name, side in sides.items():
+        print(f"| {name} | {side.code} | {statistics.median(tag[name]):.0f} |")
+    print(f"\nload average {min(loads):.2f}-{max(loads):.2f} (1 min, after each round)")
 
 
 if __name__ == "__main__":
