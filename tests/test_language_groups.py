@@ -57,6 +57,24 @@ def test_a_batch_gives_what_one_text_at_a_time_gives(cascade):
     assert cascade.detect_batch(texts) == [cascade.detect_batch([t])[0] for t in texts]
 
 
+# fastText is sure these are Vietnamese and Finnish (written for this test, like RELATED).
+LOOKALIKES = [
+    ("ig", "vi", "Ụlọ ọrụ ahụ kwuru na ọ ga-emepụta ọrụ ọhụrụ n'afọ a"),
+    ("ig", "vi", "Onye isi ala gara ụlọ ọgwụ ịhụ ndị merụrụ ahụ"),
+    ("om", "fi", "Mootummaan Itoophiyaa gatii boba'aa torban dhufu ol kaasuuf murteesseera"),
+    ("om", "fi", "Poolisiin namoota sadii magaalaa Adaamaatti qabeera jedhe"),
+    ("vi", "vi", "Chính phủ sẽ tăng giá xăng dầu từ tuần sau"),
+    ("fi", "fi", "Hallitus nostaa polttoaineen hintaa ensi viikosta alkaen"),
+]
+
+
+@pytest.mark.parametrize(("expected", "fasttext", "text"), LOOKALIKES,
+                         ids=[f"{c}-{t[:12]}" for c, _, t in LOOKALIKES])
+def test_igbo_and_oromo_are_not_what_fasttext_reads_them_as(cascade, expected, fasttext, text):
+    assert make_detector("fasttext").detect_batch([text])[0].code == fasttext
+    assert cascade.detect_batch([text])[0].code == expected
+
+
 def test_serbo_croatian_is_never_an_answer(cascade):
     # fastText's own answer for many Bosnian, Croatian and Serbian texts is the deprecated "sh"
     texts = ["Vlada je usvojila novi zakon", "Predsjednik je danas otputovao u posjet",

@@ -13,7 +13,8 @@ Backends (``BACKENDS``, built by :func:`make_detector`):
   lands in a group of related languages it confuses (``GROUPS``: id/ms, cs/sk, bs/hr/sr/sl,
   gl/pt/es/ca, Cyrillic bg/mk/sr/ru/uk/be, da/no/nn/sv, nl/af; Ethiopic script am/ti), a
   naive Bayes over character n-grams (``ngrams.py``, trained on SIB-200) decides inside it,
-  the whole batch at once. Latin text that fastText is unsure of, or calls African, is weighed
+  the whole batch at once. Latin text that fastText is unsure of, calls African, or calls
+  Vietnamese or Finnish (``AFRICAN_LOOKALIKES``: what it reads Igbo and Oromo as) is weighed
   the same way against 38 African languages (``AFRICAN``: ha, ig, om, sn, xh, yo, zu...) that
   fastText does not know. The feed's declared language is a prior: it wins when the text does
   not contradict it (fastText gives it some probability, or it is in the group the text fell
@@ -54,6 +55,7 @@ from wirewatch.core.language.ngrams import NgramModel
 
 __all__ = [
     "AFRICAN",
+    "AFRICAN_LOOKALIKES",
     "BACKENDS",
     "DEFAULT_BACKEND",
     "GROUPS",
@@ -187,6 +189,10 @@ AFRICAN = ("ha", "ig", "om", "rn", "sn", "so", "xh", "yo", "zu", "sw", "rw", "ny
 AFRICAN_BELOW = 0.5
 # fastText's probability of a group member that it does not rank: the floor of its prior.
 PRIOR_FLOOR = 1e-4
+# fastText's sure answers for African text it does not know: Igbo's dotted vowels read as
+# Vietnamese, Oromo's doubled vowels as Finnish (SIB-200 dev short texts: ig -> vi 23 %,
+# om -> fi 13 %). Such an answer is weighed against the African languages like an unsure one.
+AFRICAN_LOOKALIKES = frozenset(("vi", "fi"))
 # A group member ranked second or third with this probability still brings its group in.
 GROUP_PULL = 0.15
 
@@ -576,8 +582,9 @@ class CascadeDetector:
         A group comes from fastText's answer, or from a member ranked close behind it
         (Afrikaans often comes out as German first; the answer then stays a candidate). Latin
         text that fastText is unsure of (of bs/hr/sr as a whole, when it names them), or ranks an
-        African language in its top three for (Swahili can come out as German first), goes to
-        the African languages with fastText's top answers beside them.
+        African language in its top three for (Swahili can come out as German first), or answers
+        one of ``AFRICAN_LOOKALIKES`` for, goes to the African languages with fastText's top
+        answers beside them.
         """
         top, p = ranked[0]
         found: list[str] = []
@@ -593,7 +600,8 @@ class CascadeDetector:
         share = p
         if top in _SERBO_CROATIAN and any(code == "hbs" for code, _ in ranked[:3]):
             share = sum(prob for code, prob in ranked if code in _SERBO_CROATIAN)
-        unsure = share < AFRICAN_BELOW or any(c in AFRICAN for c, _ in ranked[:3])
+        unsure = (share < AFRICAN_BELOW or top in AFRICAN_LOOKALIKES
+                  or any(c in AFRICAN for c, _ in ranked[:3]))
         if (script == "Latin" and unsure
                 and letters >= MIN_LETTERS_AFRICAN and words >= MIN_WORDS_AFRICAN):
             found += AFRICAN
