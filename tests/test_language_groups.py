@@ -75,6 +75,14 @@ def test_igbo_and_oromo_are_not_what_fasttext_reads_them_as(cascade, expected, f
     assert cascade.detect_batch([text])[0].code == expected
 
 
+def test_west_african_letters_let_the_african_languages_in(cascade):
+    # fastText is sure the first is French (0.52); the second is French with two Fon words
+    fon = "Président Emmanuel Macron ɖɔ ɖɔ France na ɖó gbɛtá ɖé kpó Bénin kpó"
+    french = "Le président de la République wá Cotonou bo ɖɔ nǔ"
+    assert make_detector("fasttext").detect_batch([fon])[0].code == "fr"
+    assert [g.code for g in cascade.detect_batch([fon, french])] == ["fon", "fr"]
+
+
 def test_serbo_croatian_is_never_an_answer(cascade):
     # fastText's own answer for many Bosnian, Croatian and Serbian texts is the deprecated "sh"
     texts = ["Vlada je usvojila novi zakon", "Predsjednik je danas otputovao u posjet",
