@@ -83,6 +83,14 @@ def test_west_african_letters_let_the_african_languages_in(cascade):
     assert [g.code for g in cascade.detect_batch([fon, french])] == ["fon", "fr"]
 
 
+@pytest.mark.parametrize(("expected", "text"), [
+    ("ja", "首相、衆議院を解散"), ("ja", "東京都知事選挙の結果"),
+    ("zh", "国务院总理主持召开常务会议研究部署经济工作の"),  # one stray kana in 20 Han
+])
+def test_one_kana_in_a_headline_makes_it_japanese(cascade, expected, text):
+    assert cascade.detect_batch([text])[0].code == expected
+
+
 def test_serbo_croatian_is_never_an_answer(cascade):
     # fastText's own answer for many Bosnian, Croatian and Serbian texts is the deprecated "sh"
     texts = ["Vlada je usvojila novi zakon", "Predsjednik je danas otputovao u posjet",

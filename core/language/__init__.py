@@ -307,8 +307,9 @@ def _dominant_script(text: str) -> str:
             counts[script] += n
     letters = sum(counts.values())
     counts.pop("Other", None)
-    # Japanese mixes Kana into Han: any real share of Kana makes it Japanese.
-    if counts["Kana"] >= max(2, 0.1 * counts["Han"]):
+    # Japanese mixes Kana into Han: any real share of Kana makes it Japanese; a headline can
+    # have one particle in ten characters (東京都知事選挙の結果).
+    if counts["Kana"] >= max(1, 0.1 * counts["Han"]):
         return "Kana"
     if not counts:
         return "Latin"
@@ -383,7 +384,7 @@ def _script_of_counts(row: list[int]) -> str | None:
     """``_dominant_script`` from a text's counts, None on a tie between scripts (which the
     text's order of characters breaks)."""
     letters = sum(row[1:_SIMPLIFIED])
-    if row[_KANA] >= max(2, 0.1 * row[_HAN]):
+    if row[_KANA] >= max(1, 0.1 * row[_HAN]):
         return "Kana"
     scripts = row[2:_SIMPLIFIED]
     best = max(scripts)
