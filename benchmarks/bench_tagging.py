@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.train_language import LABELS, latin_serbian, sentences
+from benchmarks.train_language import LABELS, latin_serbian, news_items, sentences
 from benchmarks.train_topics import TEAM as TOPIC_TRAIN
 from wirewatch.core.language import AFRICAN, BACKENDS, GROUPS, make_detector
 from wirewatch.core.topic_model import LearnedTopicTagger
@@ -140,6 +140,22 @@ def own_headlines() -> dict[str, tuple[str, list[str], list[str]]]:
     return dict(sorted(rows.items()))
 
 
+def team_news_dev() -> dict[str, tuple[str, list[str], list[str]]]:
+    """Row name -> (code, headlines, headline + lead) of the team's news items in their dev
+    split (``train_language.news_items``; the n-gram judge trains on the rest); Serbian is
+    written in Cyrillic there, its Latin row transliterated as in training."""
+    rows: dict[str, tuple[str, list[str], list[str]]] = {}
+    for code, title, lead in news_items("dev"):
+        _, short, leads = rows.setdefault("sr (Cyrl)" if code == "sr" else code, (code, [], []))
+        short.append(title)
+        leads.append(lead)
+    if "sr (Cyrl)" in rows:
+        _, short, leads = rows["sr (Cyrl)"]
+        rows["sr (Latn)"] = ("sr", [latin_serbian(t) for t in short],
+                             [latin_serbian(t) for t in leads])
+    return dict(sorted(rows.items()))
+
+
 def language_table(backends: list[str], repeat: int, sib: Path, sample: int | None,
                    splits: list[str]) -> None:
     first = "" if sample is None else f", first {sample} a language"
@@ -148,6 +164,7 @@ def language_table(backends: list[str], repeat: int, sib: Path, sample: int | No
                                                             tuple(split.split("+")))
         for split in splits
     }
+    corpora["the team's news items, their dev split (never trained on)"] = team_news_dev()
     corpora[f"own headlines ({OWN_HEADLINES.name}, written by the team)"] = own_headlines()
     for title, data in corpora.items():
         _language_corpus(title, data, backends, repeat)

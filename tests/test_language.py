@@ -110,8 +110,9 @@ def test_a_lone_ticker_gives_und(backend):
          {"hr": 3 * WEIGHT, "bs": WEIGHT, "sr": WEIGHT}),
         ("Hiljade ljudi, saopštila je policija", GROUPS["south-slavic"],
          {"bs": WEIGHT, "sr": 2 * WEIGHT}),
-        ("Vrijeme je za promjene", GROUPS["south-slavic"], {"bs": WEIGHT, "hr": WEIGHT}),
-        ("Vrijeme je za promjene", ("hr", "sl"), {"hr": WEIGHT}),  # only the candidates
+        # vrijem, promjen: ijekavian (Bosnian and Croatian), once each
+        ("Vrijeme je za promjene", GROUPS["south-slavic"], {"bs": 2 * WEIGHT, "hr": 2 * WEIGHT}),
+        ("Vrijeme je za promjene", ("hr", "sl"), {"hr": 2 * WEIGHT}),  # only the candidates
         ("Kva skjer med skatten?", GROUPS["nordic"], {"nn": WEIGHT}),
         ("Kerajaan umum cukai baharu", GROUPS["malay"], {"ms": 2 * WEIGHT}),
         ("tisućljeće", ("hr", "sl"), {"hr": 2 * WEIGHT}),  # a stem inside a word

@@ -57,6 +57,40 @@ def test_a_batch_gives_what_one_text_at_a_time_gives(cascade):
     assert cascade.detect_batch(texts) == [cascade.detect_batch([t])[0] for t in texts]
 
 
+# fastText is sure these are Vietnamese and Finnish (written for this test, like RELATED).
+LOOKALIKES = [
+    ("ig", "vi", "Ụlọ ọrụ ahụ kwuru na ọ ga-emepụta ọrụ ọhụrụ n'afọ a"),
+    ("ig", "vi", "Onye isi ala gara ụlọ ọgwụ ịhụ ndị merụrụ ahụ"),
+    ("om", "fi", "Mootummaan Itoophiyaa gatii boba'aa torban dhufu ol kaasuuf murteesseera"),
+    ("om", "fi", "Poolisiin namoota sadii magaalaa Adaamaatti qabeera jedhe"),
+    ("vi", "vi", "Chính phủ sẽ tăng giá xăng dầu từ tuần sau"),
+    ("fi", "fi", "Hallitus nostaa polttoaineen hintaa ensi viikosta alkaen"),
+]
+
+
+@pytest.mark.parametrize(("expected", "fasttext", "text"), LOOKALIKES,
+                         ids=[f"{c}-{t[:12]}" for c, _, t in LOOKALIKES])
+def test_igbo_and_oromo_are_not_what_fasttext_reads_them_as(cascade, expected, fasttext, text):
+    assert make_detector("fasttext").detect_batch([text])[0].code == fasttext
+    assert cascade.detect_batch([text])[0].code == expected
+
+
+def test_west_african_letters_let_the_african_languages_in(cascade):
+    # fastText is sure the first is French (0.52); the second is French with two Fon words
+    fon = "Président Emmanuel Macron ɖɔ ɖɔ France na ɖó gbɛtá ɖé kpó Bénin kpó"
+    french = "Le président de la République wá Cotonou bo ɖɔ nǔ"
+    assert make_detector("fasttext").detect_batch([fon])[0].code == "fr"
+    assert [g.code for g in cascade.detect_batch([fon, french])] == ["fon", "fr"]
+
+
+@pytest.mark.parametrize(("expected", "text"), [
+    ("ja", "首相、衆議院を解散"), ("ja", "東京都知事選挙の結果"),
+    ("zh", "国务院总理主持召开常务会议研究部署经济工作の"),  # one stray kana in 20 Han
+])
+def test_one_kana_in_a_headline_makes_it_japanese(cascade, expected, text):
+    assert cascade.detect_batch([text])[0].code == expected
+
+
 def test_serbo_croatian_is_never_an_answer(cascade):
     # fastText's own answer for many Bosnian, Croatian and Serbian texts is the deprecated "sh"
     texts = ["Vlada je usvojila novi zakon", "Predsjednik je danas otputovao u posjet",
