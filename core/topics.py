@@ -2,7 +2,8 @@
 
 The definitions live in ``core/data/topics/`` (one YAML file per top-level topic, patterns with
 weights per language; the folder's README says how they read and score). The tagger reads them
-once, indexes them per language and then tags a text with one dictionary look-up per word.
+once, indexes them per language and then tags a text with one look-up per distinct word (set
+operations for the words it has seen before).
 
     tagger = KeywordTopicTagger()
     tagger.tag_batch(["Hertha gewinnt Derby gegen Union mit 2:1"], ["de"])
@@ -29,6 +30,7 @@ __all__ = [
     "Topic",
     "TopicTagger",
     "topic_text",
+    "words",
 ]
 
 # Raw score a topic needs, and the share of the best topic's score, to be assigned.
@@ -39,6 +41,8 @@ MAX_TOPICS = 4
 MAX_CHARS = 1200
 # Stems shorter than this would match too much ("art*" is also "article").
 MIN_STEM = 4
+# Words remembered per language (whether and which patterns they start).
+_MEMO_WORDS = 500_000
 # Languages read with another language's definitions.
 _FALLBACK = {"nn": "no"}
 # libyaml's loader where PyYAML was built with it: the definitions load ~10x faster (setup of
@@ -91,6 +95,12 @@ def topic_text(
     return " ".join(part for part in (title, summary, body) if part)[:max_chars]
 
 
+def words(text: str) -> list[str]:
+    """The lower-case words the keyword definitions are matched against, of the first
+    ``MAX_CHARS`` characters."""
+    return _TOKEN.findall(text[:MAX_CHARS].lower())
+
+
 # A phrase after its first word: the words that must follow, and the pattern's id.
 _Rest = tuple[tuple[str, ...], int]
 
@@ -108,7 +118,10 @@ class _Index:
         self.stem_lengths: list[int] = []
         # pattern id -> (topic index, weight)
         self.patterns: list[tuple[int, float]] = []
-        self._memo: dict[str, tuple[_Rest, ...]] = {}
+        # Words looked up before, those that start a pattern, and their patterns.
+        self._seen: set[str] = set()
+        self._starts: set[str] = set()
+        self._entries: dict[str, tuple[_Rest, ...]] = {}
 
     def add(self, pattern: str, topic: int, weight: float, where: str) -> None:
         # The tokeniser splits at hyphens, so "start-up" is the phrase start_up.
@@ -131,17 +144,37 @@ class _Index:
         self.stem_lengths = sorted({len(s) for s in self.stems})
 
     def starting_with(self, token: str) -> tuple[_Rest, ...]:
-        """The patterns whose first word matches ``token`` (memoised: vocabulary repeats)."""
-        found = self._memo.get(token)
-        if found is None:
-            entries = list(self.words.get(token, ()))
-            for n in self.stem_lengths:
-                if n > len(token):
-                    break
-                entries += self.stems.get(token[:n], ())
-            found = tuple(entries)
-            if len(self._memo) < 500_000:
-                self._memo[token] = found
+        """The patterns whose first word matches ``token``."""
+        entries = list(self.words.get(token, ()))
+        for n in self.stem_lengths:
+            if n > len(token):
+                break
+            entries += self.stems.get(token[:n], ())
+        return tuple(entries)
+
+    def matched(self, tokens: list[str]) -> set[int]:
+        """Ids of the patterns that match somewhere in ``tokens`` (lower-case words in order).
+
+        Each distinct word is looked up once, the words seen before (vocabulary repeats) with
+        set operations: most words start no pattern, so a text costs little more than making
+        its set of words. A phrase is checked only where its first word occurs.
+        """
+        unique = set(tokens)
+        starts = [(token, self._entries[token]) for token in unique & self._starts]
+        for token in unique - self._seen:
+            entries = self.starting_with(token)
+            if entries:
+                starts.append((token, entries))
+            if len(self._seen) < _MEMO_WORDS:  # bounded: a stream of new words must not grow it
+                self._seen.add(token)
+                if entries:
+                    self._starts.add(token)
+                    self._entries[token] = entries
+        found: set[int] = set()
+        for token, entries in starts:
+            for rest, pid in entries:
+                if not rest or (pid not in found and _phrase_found(rest, tokens, token)):
+                    found.add(pid)
         return found
 
 
@@ -155,6 +188,18 @@ def _phrase_matches(rest: tuple[str, ...], tokens: list[str], start: int) -> boo
         elif want != got:
             return False
     return True
+
+
+def _phrase_found(rest: tuple[str, ...], tokens: list[str], first: str) -> bool:
+    """Whether ``rest`` follows some occurrence of ``first`` in ``tokens``."""
+    at = tokens.index(first)
+    while True:
+        if _phrase_matches(rest, tokens, at + 1):
+            return True
+        try:
+            at = tokens.index(first, at + 1)
+        except ValueError:
+            return False
 
 
 class KeywordTopicTagger:
@@ -214,17 +259,17 @@ class KeywordTopicTagger:
 
     def scores(self, text: str, language: str | None) -> dict[str, float]:
         """Raw score per topic code (only topics with a match), for review and tests."""
+        if self._index_for(language) is None:
+            return {}
+        return self.token_scores(words(text), language)
+
+    def token_scores(self, tokens: list[str], language: str | None) -> dict[str, float]:
+        """``scores`` of a text already split by ``words``."""
         index = self._index_for(language)
         if index is None:
             return {}
-        tokens = _TOKEN.findall(text[:MAX_CHARS].lower())
-        matched: set[int] = set()
-        for i, token in enumerate(tokens):
-            for rest, pid in index.starting_with(token):
-                if not rest or _phrase_matches(rest, tokens, i + 1):
-                    matched.add(pid)
         raw: dict[str, float] = {}
-        for pid in matched:
+        for pid in sorted(index.matched(tokens)):  # one order of the sums, whatever the weights
             topic, weight = index.patterns[pid]
             code = self.codes[topic]
             raw[code] = raw.get(code, 0.0) + weight

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from wirewatch.core import topics
 from wirewatch.core.topics import IPTC_LABELS, KeywordTopicTagger, Topic, topic_text
 
 LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "sv", "da", "no", "pt", "pl", "ru"]
@@ -121,6 +122,19 @@ def test_patterns_words_stems_phrases_hyphens_and_negative_weights(tmp_path):
     assert tagger.scores("the goal of the policy", "en") == {SPORT: 0.0}
     assert tagger.tag("the goal of the policy", "en") == []
     assert tagger.tag("football", "en") == [Topic(SPORT, "sport", 0.5)]
+
+
+def test_phrases_at_every_place_and_words_past_the_memo_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(topics, "_MEMO_WORDS", 3)  # remembers the first three words it meets
+    tagger = KeywordTopicTagger(definitions=_definitions(tmp_path, (
+        "  en:\n    3: world_cup football*\n    1: cup_final\n")))
+    filler = " ".join(f"word{i}" for i in range(8))
+    # the phrase's first word again later, where the phrase does follow
+    assert tagger.scores(f"world news, {filler}, world cup", "en") == {SPORT: 3.0}
+    assert tagger.scores(f"{filler} footballers", "en") == {SPORT: 3.0}  # never remembered
+    assert tagger.scores("cup cup cup final", "en") == {SPORT: 1.0}
+    assert tagger.scores("the world", "en") == {}
+    assert len(tagger._indexes["en"]._seen) == 3
 
 
 @pytest.mark.parametrize(("body", "code", "label", "error"), [

@@ -56,6 +56,21 @@ def test_every_topic_is_scored_and_calibrated(tagger):
     assert calibrated(1.0, 2.0, 0.0) > 0.999 and calibrated(0.0, 2.0, 0.0) < 0.001
 
 
+def test_topics_are_the_scores_at_or_above_threshold_best_first(tagger):
+    """tag_batch has the model report only topics near the floor; scores has it report all."""
+    unsure = ["The government presents a plan for provincial hospitals and their staff",
+              "Storm closes schools as rivers flood farmland", "A new day", "Quarterly report"]
+    texts = [h[1] for h in HEADLINES] + unsure
+    languages = [h[0] for h in HEADLINES] + ["en"] * len(unsure)
+    alone = LearnedTopicTagger(keyword_fallback=False)
+    for topics, scores in zip(alone.tag_batch(texts, languages),
+                              alone.scores(texts, languages), strict=True):
+        best = sorted(scores, key=lambda code: (-scores[code], code))
+        above = [c for c in best[: alone.max_topics] if scores[c] >= alone.threshold]
+        want = above or [best[0]] * (scores[best[0]] >= alone.floor)
+        assert [(t.code, t.score) for t in topics] == [(c, round(scores[c], 4)) for c in want]
+
+
 def test_any_language_but_none_or_und(tagger):
     assert tagger.supports("sw") and tagger.supports("zh-Hant")
     assert not tagger.supports("und") and not tagger.supports(None)
