@@ -10,10 +10,12 @@ gives one table a split: settings are chosen on dev, test is reported apart), pe
 "short" is a sentence cut to <= 60 characters on a word boundary, "lead" the sentence and the
 next one (title + lead). By default the 21 languages of ``../shared/data/sib200/annotated``
 (``$WIREWATCH_SHARED_DATA``); ``--sib <clone of SIB-200>/data/annotated`` measures every
-language the judge knows. A second table: ``benchmarks/data/language_headlines.tsv``, 131
-headlines with their lead in 38 languages written by the team for this benchmark (not news
-copied from anywhere). Speed is short texts per CPU-second of this process (one core), the
-median of ``--repeat`` runs after a warm-up, beside the load average.
+language the judge knows. Then the dev split of the team's own news items
+(``train_language.news_items``: headline / headline + lead; the judge trains on the rest), and
+``benchmarks/data/language_headlines.tsv``, 131 headlines with their lead in 41 languages
+written by the team for this benchmark (not news copied from anywhere, never trained on).
+Speed is short texts per CPU-second of this process (one core), the median of ``--repeat`` runs
+after a warm-up, beside the load average.
 
 Topics: (a) the held-out news set ``benchmarks/data/topics/eval.tsv`` (written by the team, 29
 languages, never used to train or tune anything; see its README), headline alone and headline +

@@ -124,6 +124,24 @@ def test_lexical_markers_give_evidence_to_their_labels(text, candidates, expecte
     assert Markers.load().scores(text, candidates) == expected
 
 
+def test_marker_look_ups_find_what_a_substring_search_finds():
+    # whole words and word beginnings are set look-ups, the rest substring searches: the same
+    # answers as searching the normalised line for every marker, a marker counted once
+    from wirewatch.core.language.ngrams import normalised
+
+    markers = Markers.load()
+    texts = [f"Na{m}i{m.upper()}-{m.strip()}{m}kraj" for m, _ in markers.entries]
+    texts += ["Mjesec, mjeseca i mjesečevog", "ko ko kolo", "tisućljeće tisuća", "", "  "]
+    for group in GROUPS.values():
+        for text in texts:
+            line, expected = normalised(text), {}
+            for marker, labels in markers.entries:
+                if marker in line:
+                    for label in labels & set(group):
+                        expected[label] = expected.get(label, 0.0) + WEIGHT
+            assert markers.scores(text, group) == expected, (text, group)
+
+
 def test_every_marker_points_inside_one_group_of_the_judge():
     judge = NgramModel.load()
     groups = [frozenset(g) for g in GROUPS.values()]

@@ -48,22 +48,60 @@ class Markers:
 
     def scores(self, text: str, candidates: Iterable[str]) -> dict[str, float]:
         """Nats of marker evidence for each candidate that some marker in ``text`` points to."""
-        entries = self._for(frozenset(candidates))
-        if not entries:
+        found = self._for(frozenset(candidates))
+        if found is None:
             return {}
         line = normalised(text)
+        words = set(line.split())
+        # " word " is in the line if the word is one of its words, " stem" if a word begins with
+        # it: set look-ups where a South Slavic text was searched for some hundred markers
+        hits = [found.words[word] for word in words & found.words.keys()]
+        begun = {stem: labels for word in words for n in found.key_lengths  # a stem once
+                 for stem, labels in found.stems.get(word[:n], ()) if word.startswith(stem)}
+        hits += begun.values()
+        hits += [labels for marker, labels in found.others if marker in line]
         out: dict[str, float] = {}
-        for marker, labels in entries:
-            if marker in line:
-                for label in labels:
-                    out[label] = out.get(label, 0.0) + WEIGHT
+        for labels in hits:
+            for label in labels:
+                out[label] = out.get(label, 0.0) + WEIGHT
         return out
 
-    def _for(self, candidates: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """The markers that point to some candidate, each with those candidates (sorted)."""
-        found = self._by_candidates.get(candidates)
-        if found is None:  # a handful of candidate sets in a process: the groups
-            found = tuple((marker, tuple(sorted(labels & candidates)))
-                          for marker, labels in self.entries if not labels.isdisjoint(candidates))
-            self._by_candidates[candidates] = found
-        return found
+    def _for(self, candidates: frozenset[str]) -> _Lookup | None:
+        """The markers that point to some candidate, each with those candidates (sorted), by
+        kind; None if there are none."""
+        if candidates not in self._by_candidates:  # a handful of sets in a process: the groups
+            lookup = _Lookup({}, {}, (), [])
+            stems = []
+            for marker, labels in self.entries:
+                if labels.isdisjoint(candidates):
+                    continue
+                mine = tuple(sorted(labels & candidates))
+                inner = marker.strip()
+                if marker.startswith(" ") and inner and " " not in inner:
+                    if marker.endswith(" "):
+                        lookup.words[inner] = mine
+                    else:
+                        stems.append((inner, mine))
+                else:
+                    lookup.others.append((marker, mine))
+            for stem, mine in stems:  # by their first _KEY letters (all of a shorter one)
+                lookup.stems.setdefault(stem[:_KEY], []).append((stem, mine))
+            lookup.key_lengths = tuple(sorted({min(len(stem), _KEY) for stem, _ in stems}))
+            empty = not (lookup.words or lookup.stems or lookup.others)
+            self._by_candidates[candidates] = None if empty else lookup
+        return self._by_candidates[candidates]
+
+
+@dataclass
+class _Lookup:
+    """One candidate set's markers: whole words, word beginnings, and the rest (several words,
+    or letters anywhere in a word), each with the labels it points to."""
+
+    words: dict[str, tuple[str, ...]]
+    stems: dict[str, list[tuple[str, tuple[str, ...]]]]  # by their first _KEY letters
+    key_lengths: tuple[int, ...]  # the lengths of those keys (a stem can be shorter)
+    others: list[tuple[str, tuple[str, ...]]]
+
+
+# Word beginnings are looked up by this many first letters, then compared whole.
+_KEY = 3
