@@ -28,8 +28,8 @@ from wirewatch.core.stories import StoryLinker, story_profile
 from wirewatch.pipelines.link import INCOMPLETE_NOTE, Link
 from wirewatch.pipelines.link import decide as link_decide
 from wirewatch.pipelines.link.decide import LATE_NOTE
-from wirewatch.pipelines.link.join import join
-from wirewatch.pipelines.link.records import Held, Profiles, StoryVerdicts
+from wirewatch.pipelines.link.join import JoinFn
+from wirewatch.pipelines.link.records import Part, Profiles
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, RawArticle, is_valid, source
 
 HOUR_MS = 3600 * 1000
@@ -187,17 +187,24 @@ def test_bad_options_are_refused(bad):
 def test_link_records_cross_shuffles_as_opaque_bytes():
     """Rows under a Python coder, as Dedupe's: a Java GroupByKey (Flink's job server) only moves
     them."""
-    coder = beam.coders.registry.get_coder(StoryVerdicts)
-    verdicts = StoryVerdicts("b1", 1795094400999, [0, 3], ["e1", "e1"], ["first", "names"],
-                             [1.0, 0.4], ["", ""], ["", ""])  # sequences come back as lists
+    coder = beam.coders.registry.get_coder(Part)
+    verdicts = Part(1795094400999, rows=[0, 3], story_ids=["e1", "e1"],
+                    linked_by=["first", "names"], similarities=[1.0, 0.4], notes=["", ""],
+                    failures=["", ""])  # sequences come back as lists
+    e = event("Norrlandsposten", 1, SWEDISH, 0)
+    batch = Part.batch(1795094400999, [e], [], [], [])
     assert coder.is_deterministic()
     assert coder.decode(coder.encode(verdicts)) == verdicts
+    assert coder.decode(coder.encode(batch)).events_and_letters() == ((e,), ())
     assert coder.to_runner_api(PipelineContext()).spec.urn != common_urns.coders.ROW.urn
+    profiles = Profiles.of("b1", 0, [0], [""], [story_profile(e)])
+    coder = beam.coders.registry.get_coder(Profiles)
+    assert coder.decode(coder.encode(profiles)).each() == (story_profile(e),)
 
 
 def test_join_lets_a_batch_out_without_its_verdicts_and_notes_it():
     e = event("Norrlandsposten", 1, SWEDISH, 0)
-    [out] = list(join(("b1", [Held(0, (e,), 1)])))
+    [out] = list(JoinFn().process(("b1", [Part.batch(0, [e], [])]), window.GlobalWindow()))
     assert out.value["story"] == {"story_id": e["event_id"], "linked_by": "first",
                                   "similarity": 1.0}
     assert INCOMPLETE_NOTE in out.value["notes"]
@@ -213,8 +220,8 @@ def test_a_linker_rebuilt_from_its_snapshot_and_log_is_the_linker_that_decided()
     sv, nl = event("Norrlandsposten", 1, SWEDISH, 0), event("De Avondkrant", 2, DUTCH, 2)
     copy = event("Wire Copy", 3, SWEDISH, 1, duplicate_of=sv)
     derby = event("Norrlandsposten", 4, DERBY, 20)
-    part = Profiles("b1", 0, (0, 1, 2, 3), ("", "", sv["event_id"], ""),
-                    tuple(story_profile(e) for e in (sv, nl, copy, derby)))
+    part = Profiles.of("b1", 0, (0, 1, 2, 3), ("", "", sv["event_id"], ""),
+                       [story_profile(e) for e in (sv, nl, copy, derby)])
     rows = link_decide._rows([part])
     live = StoryLinker()
     snapshot = pickle.dumps(live)

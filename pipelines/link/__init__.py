@@ -21,7 +21,11 @@ The sentence is ``profile | decide in order | join``, one module each:
    Stories whose last article is older than the horizon are forgotten, so state is bounded by
    the horizon. Bounded input is decided once, at its end; a stream in ticks of 1 s of element
    time, each once the watermark has passed it (the runner's GroupByKey waits, as in Dedupe).
-3. **Join** (``join.py``) per batch, after a GroupByKey: each article with its story.
+3. **Join** (``join.py``) per batch, after a GroupByKey: each article with its story. The
+   articles cross that GroupByKey pickled once per batch into a bytes field of the one record
+   kind both parts share (``records.py``), and a stream's batch leaves its tick window before
+   the join, not each article after it: Beam's part of the step is per batch wherever it can
+   be.
 
 Scaling: **what is expensive is sharded; the decision is one cheap, strictly ordered key.**
 Profiling (tokens, transliteration, skeletons: ~26 us an article of the team's story set,
@@ -54,16 +58,15 @@ from apache_beam.transforms.window import GlobalWindows
 from wirewatch.connectors.deadletter import DEAD_LETTERS
 from wirewatch.pipelines.dedupe.records import RecordCoder
 from wirewatch.pipelines.link.decide import DecideAll, DecideInOrder, LinkerSettings
-from wirewatch.pipelines.link.join import INCOMPLETE_NOTE, join
+from wirewatch.pipelines.link.join import INCOMPLETE_NOTE, JoinFn
 from wirewatch.pipelines.link.profile import HELD, ProfileFn
-from wirewatch.pipelines.link.records import Held, Profiles, StoryVerdicts
+from wirewatch.pipelines.link.records import Part, Profiles
 from wirewatch.pipelines.ticks import TICK_MS, ticks
 
 __all__ = ["INCOMPLETE_NOTE", "Link", "Linked"]
 
-for _record in (Held, Profiles, StoryVerdicts):
+for _record in (Part, Profiles):
     beam.coders.registry.register_coder(_record, RecordCoder)
-
 
 
 class Linked(NamedTuple):
@@ -101,15 +104,16 @@ class Link(beam.PTransform):
                              "global window (window them after it)")
         profiled = (events
                     | "Profile" >> beam.ParDo(ProfileFn(self._batch_size, TICK_MS))
-                    .with_output_types(tuple[str, Profiles], held=tuple[str, Held])
+                    .with_output_types(tuple[str, Profiles], held=tuple[str, Part])
                     .with_outputs(HELD, main="profiles"))
         if events.is_bounded:
             # Bounded input is decided once, at its end, without the windows a stream needs.
             verdicts = (profiled.profiles
                         | "AllProfiles" >> beam.GroupByKey()
                         | "DecideInOrder" >> beam.ParDo(DecideAll(self._settings))
-                        .with_output_types(tuple[str, StoryVerdicts]))
-            parts = (profiled[HELD], verdicts) | "Together" >> beam.Flatten()
+                        .with_output_types(tuple[str, Part]))
+            groups = ((profiled[HELD], verdicts) | "Together" >> beam.Flatten()
+                      | "JoinGroups" >> beam.GroupByKey())
         else:
             # The runner holds each tick's profiles until the watermark has passed it; a late
             # profile gets a pane of its own (nothing is ever dropped as late).
@@ -118,14 +122,13 @@ class Link(beam.PTransform):
                         | "TickProfiles" >> beam.GroupByKey()
                         | "Decided" >> beam.WindowInto(GlobalWindows())
                         | "DecideInOrder" >> beam.ParDo(DecideInOrder(self._settings))
-                        .with_output_types(tuple[str, StoryVerdicts]))
-            parts = ((profiled[HELD], verdicts) | "Together" >> beam.Flatten()
-                     | "BatchTicks" >> ticks())
-        joined = (parts
-                  | "JoinGroups" >> beam.GroupByKey()
-                  | "Join" >> beam.FlatMap(join).with_outputs(DEAD_LETTERS, main="events"))
-        events_out, letters = joined.events, joined[DEAD_LETTERS]
-        if not events.is_bounded:  # a stream's join left them in ticks
-            events_out = events_out | "BackToGlobalEvents" >> beam.WindowInto(GlobalWindows())
-            letters = letters | "BackToGlobalDeadLetters" >> beam.WindowInto(GlobalWindows())
-        return Linked(events_out, letters)
+                        .with_output_types(tuple[str, Part]))
+            # Each batch (one element) leaves its tick for the global window before the join,
+            # rather than each of its articles after it.
+            groups = ((profiled[HELD], verdicts) | "Together" >> beam.Flatten()
+                      | "BatchTicks" >> ticks()
+                      | "JoinGroups" >> beam.GroupByKey()
+                      | "Joined" >> beam.WindowInto(GlobalWindows()))
+        joined = (groups
+                  | "Join" >> beam.ParDo(JoinFn()).with_outputs(DEAD_LETTERS, main="events"))
+        return Linked(joined.events, joined[DEAD_LETTERS])

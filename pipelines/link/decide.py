@@ -1,4 +1,4 @@
-"""Decide: ``(DECIDER, Profiles)`` in, ``(batch id, StoryVerdicts)`` out.
+"""Decide: ``(DECIDER, Profiles)`` in, ``(batch id, Part)`` (verdicts) out.
 
 One :class:`wirewatch.core.stories.StoryLinker` sees every profile in (event time, event_id)
 order and puts each in a story: the story's first article opened it, later ones join by the
@@ -32,7 +32,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from wirewatch.core.stories import StoryLinker, StoryProfile
-from wirewatch.pipelines.link.records import Profiles, StoryVerdicts
+from wirewatch.pipelines.link.records import Part, Profiles
 
 __all__ = ["DECIDE_CHUNK", "DEFAULTS", "LATE_NOTE", "SNAPSHOT_EVERY", "DecideAll",
            "DecideInOrder", "LinkerSettings", "without_gc"]
@@ -65,8 +65,9 @@ def without_gc(read: Callable[[], T]) -> T:
             gc.enable()
 
 
-#: One profile to decide: (event time, event_id, its Profiles record, its index in it).
-_Row = tuple[int, str, Profiles, int]
+#: One profile to decide: (event time, event_id, its Profiles record, its index in it, the
+#: profile).
+_Row = tuple[int, str, Profiles, int, StoryProfile]
 
 
 class LinkerSettings(NamedTuple):
@@ -82,8 +83,8 @@ class LinkerSettings(NamedTuple):
 
 def _rows(parts: Iterable[Profiles]) -> list[_Row]:
     """Every profile of ``parts`` in decision order: event time, then event_id."""
-    rows = [(p.event_time_ms, p.event_id, part, i) for part in parts
-            for i, p in enumerate(part.profiles)]
+    rows = [(p.event_time_ms, p.event_id, part, i, p) for part in parts
+            for i, p in enumerate(part.each())]
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows
 
@@ -112,28 +113,33 @@ def _apply(linker: StoryLinker, pane: _Pane) -> list[tuple[str, str, float, str,
 
 
 def _decide(linker: StoryLinker, rows: Sequence[_Row], late_before: int | None
-            ) -> tuple[_Pane, list[StoryVerdicts]]:
-    """Link ``rows`` (in decision order) with ``linker``: what was fed to it, and one verdict
-    record per batch. A row earlier than ``late_before`` (the decider had already gone past
+            ) -> tuple[_Pane, list[tuple[str, Part]]]:
+    """Link ``rows`` (in decision order) with ``linker``: what was fed to it, and (batch id,
+    verdicts) per batch. A row earlier than ``late_before`` (the decider had already gone past
     it) is noted late."""
-    pane = (rows[0][0], tuple((part.profiles[i], part.duplicate_of[i] or "")
-                              for _, _, part, i in rows))
+    pane = (rows[0][0], tuple((profile, part.duplicate_of[i] or "")
+                              for _, _, part, i, profile in rows))
     by_batch: dict[str, tuple[Profiles, list]] = {}
-    for (time_ms, _, part, i), (story_id, linked_by, similarity, note, failure) in zip(
+    for (time_ms, _, part, i, _), (story_id, linked_by, similarity, note, failure) in zip(
             rows, _apply(linker, pane), strict=True):
         if late_before is not None and time_ms < late_before:
             note = f"{note}; {LATE_NOTE}" if note else LATE_NOTE
         by_batch.setdefault(part.batch, (part, []))[1].append(
             (part.rows[i], story_id, linked_by, similarity, note, failure))
-    return pane, [StoryVerdicts(part.batch, part.until,
-                                *(tuple(c) for c in zip(*found, strict=True)))
+    return pane, [(part.batch, _verdicts(part.until, found))
                   for part, found in by_batch.values()]
 
 
-def _out(verdict: StoryVerdicts) -> WindowedValue:
+def _verdicts(until: int, found: list[tuple]) -> Part:
+    rows, story_ids, linked_by, similarities, notes, failures = (
+        tuple(c) for c in zip(*found, strict=True))
+    return Part(until, rows=rows, story_ids=story_ids, linked_by=linked_by,
+                similarities=similarities, notes=notes, failures=failures)
+
+
+def _out(verdict: tuple[str, Part]) -> WindowedValue:
     """Stamped where the batch meets its articles in the join."""
-    return WindowedValue((verdict.batch, verdict), Timestamp(micros=verdict.until * 1000),
-                         (GlobalWindow(),))
+    return WindowedValue(verdict, Timestamp(micros=verdict[1].until * 1000), (GlobalWindow(),))
 
 
 class DecideInOrder(beam.DoFn):

@@ -1,7 +1,8 @@
 """Profile: article events in batches -> one ``Profiles`` for the decider and the batch itself.
 
 In: article event dicts. Out: ``(DECIDER, Profiles)`` on the main output and ``(batch id,
-Held)`` on ``HELD``, both in the global window, stamped with the batch's ``until``. Profiling
+Part)`` (the batch, :meth:`Part.batch`) on ``HELD``, both in the global window, stamped with
+the batch's ``until``. Profiling
 (:func:`wirewatch.core.stories.story_profile`: names, places, numbers of an article) runs here,
 in parallel on every worker; only the small profiles travel to the one decider.
 
@@ -25,7 +26,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from wirewatch.core.stories import story_profile
-from wirewatch.pipelines.link.records import Held, Profiles
+from wirewatch.pipelines.link.records import Part, Profiles
 from wirewatch.pipelines.metrics import distribution
 from wirewatch.schemas.records import dead_letter
 
@@ -106,11 +107,10 @@ class ProfileFn(beam.DoFn):
             duplicate_of.append(event["dedup"].get("duplicate_of") or "")
             profiles.append(profile)
         if profiles:
-            yield _global((DECIDER, Profiles(batch, until, tuple(rows), tuple(duplicate_of),
-                                             tuple(profiles))), until)
+            yield _global((DECIDER, Profiles.of(batch, until, rows, duplicate_of, profiles)),
+                          until)
         yield beam.pvalue.TaggedOutput(HELD, _global(
-            (batch, Held(until, tuple(events), len(profiles), tuple(unlinked), tuple(reasons),
-                         tuple(letters))), until))
+            (batch, Part.batch(until, events, letters, unlinked, reasons)), until))
         if events:
             distribution("link_profile_us_per_article").update(
                 int((time.perf_counter() - started) * 1e6 / len(events)))
