@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks.bench_tagging import OWN_HEADLINES, TOPIC_EVAL, _topic_items
 from benchmarks.corpus import generate
-from tests.conftest import REPO, SAMPLES
-from wirewatch.connectors.rss.feedlist import load_feed_list
-from wirewatch.connectors.rss.parse import parse_feed
-from wirewatch.core.article import Rejected, build_event
+from tests.conftest import REPO
+from tests.test_topic_answers import sample_events
 from wirewatch.core.language import CascadeDetector, detection_text
 
 BEFORE = REPO / "tests" / "data" / "language_before.json"
@@ -70,16 +67,8 @@ def _tricky() -> list[tuple[str, str | None]]:
 
 
 def _sample_articles() -> list[tuple[str, str | None]]:
-    out = []
-    for spec in load_feed_list(SAMPLES / "feeds.yaml"):
-        for raw in parse_feed(Path(spec.path).read_bytes(), spec, 1_795_132_800_000).articles:
-            try:
-                event = build_event(raw)
-            except Rejected:
-                continue
-            out.append((detection_text(event["title"], event["summary"] or event["body"]),
-                        event["language_hint"]))
-    return out
+    return [(detection_text(e["title"], e["summary"] or e["body"]), e["language_hint"])
+            for e in sample_events()]
 
 
 def _own_headlines() -> list[tuple[str, str, str]]:
@@ -113,23 +102,19 @@ def answers(detector: CascadeDetector, items: list[tuple[str, str | None]], batc
 
 
 @pytest.fixture(scope="module")
-def before() -> dict:
-    return json.loads(BEFORE.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def texts() -> dict[str, list[tuple[str, str | None]]]:
-    return corpora()
+def stored_and_texts() -> tuple[dict, dict[str, list[tuple[str, str | None]]]]:
+    return json.loads(BEFORE.read_text(encoding="utf-8")), corpora()
 
 
 @pytest.mark.parametrize("batch", [256, 10, 1])
-def test_same_language_answers_as_before(before, texts, batch):
+def test_same_language_answers_as_before(stored_and_texts, batch):
+    stored, texts = stored_and_texts
     detector = CascadeDetector()
     for corpus, items in texts.items():
-        want = before[corpus]
-        assert len(want) == len(items), corpus
+        assert len(stored[corpus]) == len(items), corpus
         now = answers(detector, items, batch)
-        changed = [(i, w, n) for i, (w, n) in enumerate(zip(want, now, strict=True)) if w != n]
+        changed = [(i, was, is_) for i, (was, is_) in enumerate(zip(stored[corpus], now,
+                                                                    strict=True)) if was != is_]
         assert not changed, f"{corpus}: {len(changed)} answers changed, e.g. {changed[:3]}"
 
 
