@@ -94,7 +94,9 @@ def _hashed_words(lines: Sequence[str], bits: int) -> tuple[np.ndarray, np.ndarr
     counts: list[int] = []
     crc32 = zlib.crc32
     for line in lines:
-        words = [w.encode("utf-8") for w in line.split()]
+        # one encode a line: a normalised line's only whitespace is the ASCII space, and no
+        # byte of a multi-byte UTF-8 character is below 0x80, so its words split the same
+        words = line.encode("utf-8").split()
         buckets += [crc32(w, _CRC_W) & mask for w in words]
         buckets += [crc32(b, crc32(a + b" ", _CRC_B)) & mask
                     for a, b in itertools.pairwise(words)]
