@@ -5,6 +5,7 @@ beside another checkout of wirewatch measured in the same run.
     git worktree add /tmp/wirewatch-main main
     python benchmarks/bench_topic_cost.py --against /tmp/wirewatch-main --repeat 5
     python benchmarks/bench_topic_cost.py --against /tmp/wirewatch-main --pipeline --repeat 6
+    python benchmarks/bench_topic_cost.py --against /tmp/wirewatch-main --language --repeat 7
 
 Per article, CPU time of this process (one core), for batches of 1 (a streaming bundle of one),
 10 and 256 (Tag's default batch): the learned topic tagger's ``tag_batch`` (each text in its own
@@ -19,6 +20,8 @@ the table gives the medians (the ratio: the median of the rounds' ratios) and th
 ``--pipeline`` instead runs the whole pipeline on ``bench_pipeline.py``'s JSON-lines corpus
 (DirectRunner, without Link) with and without Tag in each child, in turns, and gives Tag's CPU
 us per article: the difference, steadier than rows of separate ``bench_pipeline.py`` runs.
+``--language`` instead gives the default language cascade's ``detect_batch`` alone on the texts
+Tag gives it (``detection_text`` of title and lead), same corpora and batches.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def _child(pipeline: bool) -> None:
     """Serves measurements: reads a key ("corpus|what|batch") a line, answers with the us per
     article of one pass (JSON). First line out: which checkout's code it runs."""
     from wirewatch.core.fasttext_models import shipped_model
-    from wirewatch.core.language import DEFAULT_BACKEND, make_detector
+    from wirewatch.core.language import DEFAULT_BACKEND, detection_text, make_detector
     from wirewatch.core.topic_model import MODEL_CHARS, LearnedTopicTagger, features
     from wirewatch.core.topics import topic_text
     from wirewatch.pipelines.tag import _tag
@@ -109,6 +112,10 @@ def _child(pipeline: bool) -> None:
             lambda a, b, t=texts, ls=languages: tagger.tag_batch(t[a:b], ls[a:b]), len(texts))
         runs[f"{corpus}|tag"] = (lambda a, b, es=events: _tag(es[a:b], detector, tagger),
                                  len(events))
+        lines = [detection_text(e["title"], e["summary"] or e["body"]) for e in events]
+        runs[f"{corpus}|language"] = (
+            lambda a, b, ls=lines: detector.detect_batch(ls[a:b], [None] * len(ls[a:b])),
+            len(lines))
         # the floor: fastText's predict alone on the lines the model reads, one after another
         lines = [features(t[:MODEL_CHARS], lang, tagger.keywords) + "\n"
                  for t, lang in zip(texts, languages, strict=True)]
@@ -155,6 +162,8 @@ def main() -> None:
     parser.add_argument("--pipeline", action="store_true", help="instead: Tag's cost in the "
                         "whole pipeline (bench_pipeline's corpus, without Link, with and without "
                         "Tag, CPU us per article)")
+    parser.add_argument("--language", action="store_true", help="instead: the language "
+                        "cascade's detect_batch alone on the texts Tag gives it")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,9 +179,10 @@ def main() -> None:
         _pipeline_table(sides, args.repeat)
         return
     corpora = ("eval headline + lead", "bench corpus")
+    measured = ("language",) if args.language else ("topics", "tag")
     keys = [f"{corpus}|{what}|{batch}" for corpus in corpora
-            for batch in BATCHES for what in ("topics", "tag")]
-    keys += [f"{corpus}|model|256" for corpus in corpora]
+            for batch in BATCHES for what in measured]
+    keys += [] if args.language else [f"{corpus}|model|256" for corpus in corpora]
     times: dict[str, dict[str, list[float]]] = {side: {k: [] for k in keys} for side in sides}
     loads = []
     for r in range(args.repeat):
@@ -184,15 +194,16 @@ def main() -> None:
         side.close()
     median = {side: {k: statistics.median(v) for k, v in t.items()} for side, t in times.items()}
     heads = []
-    for what in ("topics", "Tag"):
-        heads += [f"{what} {side}" for side in sides] + (["this/against"] if args.against else [])
+    for what in measured:
+        heads += [f"{'Tag' if what == 'tag' else what} {side}" for side in sides]
+        heads += ["this/against"] if args.against else []
     print(f"us per article (CPU, one core), medians of {args.repeat} rounds; "
           + ", ".join(f"{name} = {side.code}" for name, side in sides.items()) + "\n")
     print("| texts | batch | " + " | ".join(heads) + " |\n|---|---:|" + "---:|" * len(heads))
     for corpus in corpora:
         for batch in BATCHES:
             cells = []
-            for what in ("topics", "tag"):
+            for what in measured:
                 key = f"{corpus}|{what}|{batch}"
                 cells += [f"{median[side][key]:.0f}" for side in sides]
                 if args.against:
@@ -200,9 +211,10 @@ def main() -> None:
                                                     strict=True)]
                     cells.append(f"{statistics.median(ratios):.2f}")
             print(f"| {corpus} | {batch} | " + " | ".join(cells) + " |")
-    print("\nfastText's predict alone on the lines the model reads, one after another: "
-          + ", ".join(f"{corpus} {median['this'][f'{corpus}|model|256']:.0f}"
-                      for corpus in corpora) + " us")
+    if not args.language:
+        print("\nfastText's predict alone on the lines the model reads, one after another: "
+              + ", ".join(f"{corpus} {median['this'][f'{corpus}|model|256']:.0f}"
+                          for corpus in corpora) + " us")
     print(f"load average {min(loads):.2f}-{max(loads):.2f} (1 min, after each round)")
 
 

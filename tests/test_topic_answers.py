@@ -67,17 +67,21 @@ def _tricky() -> list[tuple[str, str | None]]:
     return texts
 
 
-def _sample_articles() -> list[tuple[str, str | None]]:
+def sample_events() -> list[dict]:
+    """The sample feeds' article events, as Tag receives them (the rejected ones left out)."""
     out = []
     for spec in load_feed_list(SAMPLES / "feeds.yaml"):
         for raw in parse_feed(Path(spec.path).read_bytes(), spec, 1_795_132_800_000).articles:
             try:
-                event = build_event(raw)
+                out.append(build_event(raw))
             except Rejected:
                 continue
-            out.append((topic_text(event["title"], event["summary"], event["body"]),
-                        event["language_hint"]))
     return out
+
+
+def _sample_articles() -> list[tuple[str, str | None]]:
+    return [(topic_text(e["title"], e["summary"], e["body"]), e["language_hint"])
+            for e in sample_events()]
 
 
 def corpora() -> dict[str, list[tuple[str, str | None]]]:

@@ -38,6 +38,9 @@ _BASE = np.uint64(1_000_003)
 _CONFIDENCE_SCALE = 8.0
 # Texts scored at once: bounds the (text, label, n-gram) index arrays to some tens of MB.
 _CHUNK = 256
+# Below this many buckets per label, ``_totals`` gathers by bucket rather than by label row
+# (measured: 40 labels, 1,500 buckets 145 -> 49 us; 300,000 buckets 18 -> 38 ms).
+_BY_BUCKET = 1000
 _CRC_W = zlib.crc32(b"W")  # the running CRC-32 of a word feature's tag, and of a pair's
 _CRC_B = zlib.crc32(b"B")
 
@@ -91,7 +94,9 @@ def _hashed_words(lines: Sequence[str], bits: int) -> tuple[np.ndarray, np.ndarr
     counts: list[int] = []
     crc32 = zlib.crc32
     for line in lines:
-        words = [w.encode("utf-8") for w in line.split()]
+        # one encode a line: a normalised line's only whitespace is the ASCII space, and no
+        # byte of a multi-byte UTF-8 character is below 0x80, so its words split the same
+        words = line.encode("utf-8").split()
         buckets += [crc32(w, _CRC_W) & mask for w in words]
         buckets += [crc32(b, crc32(a + b" ", _CRC_B)) & mask
                     for a, b in itertools.pairwise(words)]
@@ -125,6 +130,12 @@ class NgramModel:
     @functools.cached_property
     def _rows(self) -> dict[str, int]:
         return {label: row for row, label in enumerate(self.labels)}
+
+    @functools.cached_property
+    def _by_bucket(self) -> np.ndarray:
+        """``weights`` transposed, a bucket's weights side by side: one text's few hundred
+        buckets read under 40 labels without copying 40 label rows of ``2**bits``."""
+        return np.ascontiguousarray(self.weights.T)
 
     def __contains__(self, label: str) -> bool:
         return label in self._rows
@@ -163,7 +174,11 @@ class NgramModel:
             if not len(mine_buckets):
                 continue
             # float32 sums of int8 weights stay exact (a text has far fewer than 2**17 n-grams)
-            gathered = np.take(self.weights[rows], mine_buckets, axis=1).astype(np.float32)
+            if len(mine_buckets) < _BY_BUCKET * len(rows):  # few texts: a bucket's row
+                gathered = self._by_bucket.take(mine_buckets, axis=0)[:, rows].T
+            else:  # many: whole label rows copied once, then read in long runs
+                gathered = np.take(self.weights[rows], mine_buckets, axis=1)
+            gathered = gathered.astype(np.float32)
             # a text without n-grams gets its neighbour's sum here: the caller zeroes it
             totals[np.ix_(mine, [column[row] for row in rows])] = np.add.reduceat(
                 gathered, np.minimum(firsts, len(mine_buckets) - 1), axis=1).T
