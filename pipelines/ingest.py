@@ -69,11 +69,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     opts = options.view_as(WirewatchOptions)
 
     reads, feeds, kafka = _read(pipeline, options)
-    # Prism runs the consumers of a Flatten as a stage of their own: with one input, every
-    # article would cross the data plane once more (encoded, sent, decoded) on its way to
-    # Normalise.
-    articles = (reads[0].events if len(reads) == 1
-                else [r.events for r in reads] | "AllArticles" >> beam.Flatten())
+    articles = [r.events for r in reads] | "AllArticles" >> beam.Flatten()
     normalised = articles | "Normalise" >> Normalise()
     deduped = normalised.events | "Dedupe" >> Dedupe(
         timedelta(hours=opts.dedup_horizon_hours), shards=opts.dedup_shards)
