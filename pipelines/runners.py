@@ -340,8 +340,7 @@ class _WithoutCancelledBundles:
     stream closed (``_blocking_request`` raises, a bare ``RuntimeError`` at 1,000 articles/s in
     Link's ``DecideInOrder`` and in ``CommitWritten``); or a bundle still waiting for its input
     finds the data stream closed (``RuntimeError: Channel closed prematurely`` in
-    ``input_elements``, at 1,000/s once the Kafka read ran fused with Normalise and Dedupe's
-    sketch). That is Beam cleaning up a job we asked
+    ``input_elements``, at some SIGTERMs at 1,000/s). That is Beam cleaning up a job we asked
     to stop, not an error (its logger is quieted in ``_raise_stop``). Installed only once a stop
     was asked for; every other text passes through.
     """
