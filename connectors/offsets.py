@@ -25,8 +25,16 @@ import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-__all__ = ["OFFSETS_READ", "OFFSETS_WRITTEN", "READ", "Ledger", "Offsets", "offsets_of",
-           "runs"]
+__all__ = [
+    "OFFSETS_READ",
+    "OFFSETS_WRITTEN",
+    "READ",
+    "Ledger",
+    "Offsets",
+    "OldLedgerError",
+    "offsets_of",
+    "runs",
+]
 
 #: Output tag of ``ReadFromKafka`` (unbounded): an ``Offsets`` with ``sink=READ`` per
 #: partition and slice read.
@@ -82,6 +90,10 @@ def offsets_of(records: Iterable[Mapping], sink: int) -> list[Offsets]:
             for (topic, partition), offsets in sorted(found.items())]
 
 
+class OldLedgerError(ValueError):
+    """Saved state holds a ledger this version cannot read (one saved by an older version)."""
+
+
 class Ledger:
     """One partition's offsets: read, and written by each of ``sinks`` sinks, as runs.
 
@@ -103,6 +115,21 @@ class Ledger:
         self._written: list[list[int]] = [[] for _ in range(sinks)]  # the same, per sink
         self._done: int | None = None  # the commit point: below it everything read is written
         self._read_to: int | None = None  # one past the highest offset read
+
+    def __setstate__(self, state: dict) -> None:
+        # Runner state (a Flink savepoint, a Dataflow update) can outlive the version that
+        # saved it. wirewatch before runs of offsets saved one entry per offset in flight
+        # (``_pending``); folded into this ledger it failed later, with an AttributeError.
+        if set(state) != set(vars(Ledger(1))):
+            raise OldLedgerError(
+                "the commit step's state holds a Kafka offset ledger saved by an older "
+                f"wirewatch (fields {', '.join(sorted(state))}), which this version cannot "
+                "read. Drain the old job before upgrading (stop it with drain, so nothing is "
+                "in flight), or start this version without the old job's state (not from its "
+                "savepoint, not as an update) with the same --group_id: the group's commits "
+                "are in Kafka, so it reads again what the old job had not written; or start "
+                "with a new --group_id and --start_from to choose where to read from.")
+        self.__dict__.update(state)
 
     def add(self, offsets: Offsets) -> None:
         if offsets.sink == READ:

@@ -4,6 +4,7 @@ stable id); items that cannot become events go out as dead letters."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 from collections.abc import Iterator
 
@@ -21,9 +22,20 @@ def _payload(raw: RawArticle) -> bytes:
     return json.dumps(dataclasses.asdict(raw), ensure_ascii=False, default=str).encode()
 
 
+#: The collector's thresholds in a worker (Python's default: 700, 10, 10). A streaming worker
+#: holds bundles of thousands of article dicts at a time: with the defaults its collections
+#: took ~10 % of its CPU at 1,000 articles/s (``gc.callbacks``: 26 young collections a second
+#: and a full one every ~5 s, 130 ms each, over a heap of models, state and buffers).
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 class _NormaliseFn(beam.DoFn):
     def __init__(self) -> None:
         self._events = counter("normalised")
+
+    def setup(self) -> None:
+        # The first step of every pipeline, so every worker gets it; a process-wide setting.
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def process(self, raw: RawArticle, timestamp=beam.DoFn.TimestampParam) -> Iterator:
         try:

@@ -326,7 +326,8 @@ def _run(pipeline: beam.Pipeline, cancel_timeout_s: float) -> RunOutcome:
 def _cancelled_bundle(text: str) -> bool:
     return "Traceback" in text and (
         ("in release" in text and "KeyError: 'inst" in text)
-        or "in _blocking_request" in text)
+        or "in _blocking_request" in text
+        or ("in input_elements" in text and "Channel closed prematurely" in text))
 
 
 class _WithoutCancelledBundles:
@@ -337,7 +338,9 @@ class _WithoutCancelledBundles:
     bundle, and releasing it afterwards raises ``KeyError: 'inst...'`` in
     ``BundleProcessorCache.release``; or the bundle's next state read or write finds the state
     stream closed (``_blocking_request`` raises, a bare ``RuntimeError`` at 1,000 articles/s in
-    Link's ``DecideInOrder`` and in ``CommitWritten``). That is Beam cleaning up a job we asked
+    Link's ``DecideInOrder`` and in ``CommitWritten``); or a bundle still waiting for its input
+    finds the data stream closed (``RuntimeError: Channel closed prematurely`` in
+    ``input_elements``, at some SIGTERMs at 1,000/s). That is Beam cleaning up a job we asked
     to stop, not an error (its logger is quieted in ``_raise_stop``). Installed only once a stop
     was asked for; every other text passes through.
     """

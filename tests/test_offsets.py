@@ -16,7 +16,15 @@ from wirewatch.connectors.files import DEFAULT_CODEC, output_prefix
 from wirewatch.connectors.kafka.admin import KafkaConfig, create_topic
 from wirewatch.connectors.kafka.backpressure import staged_offset
 from wirewatch.connectors.kafka.commit import CommitWritten
-from wirewatch.connectors.offsets import OFFSETS_WRITTEN, READ, Ledger, Offsets, offsets_of, runs
+from wirewatch.connectors.offsets import (
+    OFFSETS_WRITTEN,
+    READ,
+    Ledger,
+    Offsets,
+    OldLedgerError,
+    offsets_of,
+    runs,
+)
 from wirewatch.schemas.records import ARTICLE_EVENT, read_records, source
 
 
@@ -185,3 +193,22 @@ def test_the_ledger_stays_small_however_many_records_are_in_flight():
     ledger.add(Offsets("t", 0, 0, (5, 10_000)))  # offsets 0-4 still in a slow step
     assert (ledger.committable(), ledger.in_flight()) == (0, 10_005)
     assert len(pickle.dumps(ledger)) < 300
+
+
+def test_a_ledger_saved_by_the_per_offset_version_is_refused_with_what_to_do():
+    """State saved before ledgers held runs (a Flink savepoint, a Dataflow update) is read
+    back by the commit step's state coder: it must fail there, saying what to do, not later
+    with an AttributeError."""
+    old = Ledger.__new__(Ledger)
+    old.__dict__.update({"_full": 1, "_pending": {7: 0}, "_early": {}, "_heap": [7],
+                         "_read_to": 8})  # the per-offset ledger's fields, offset 7 in flight
+    saved = beam.coders.PickleCoder().encode((old, old))  # the state coder of CommitWritten
+    with pytest.raises(OldLedgerError, match="older wirewatch") as raised:
+        beam.coders.PickleCoder().decode(saved)
+    assert "Drain the old job" in str(raised.value) and "--group_id" in str(raised.value)
+    current = Ledger(sinks=2)
+    current.add(Offsets("t", 0, READ, (0, 5)))
+    current.add(Offsets("t", 0, 0, (0, 3)))
+    current.add(Offsets("t", 0, 1, (0, 2)))
+    (back,) = beam.coders.PickleCoder().decode(beam.coders.PickleCoder().encode((current,)))
+    assert (back.committable(), back.in_flight()) == (2, 3)
