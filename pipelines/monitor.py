@@ -36,7 +36,7 @@ from rich.text import Text
 
 from wirewatch.connectors.kafka.admin import KafkaConfig, check_reachable, consumer
 from wirewatch.connectors.kafka.errors import KafkaConnectorError
-from wirewatch.connectors.kafka.serde import Framing
+from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
 from wirewatch.core.monitoring import (
     SlidingWindow,
     WrittenOffsets,
@@ -106,6 +106,7 @@ class Watch:
     rate_window_s: int = 60
     latest: int = 5
     max_window_messages: int = MAX_WINDOW_MESSAGES
+    schema_registry_url: str | None = None
 
     def kinds(self) -> dict[str, str]:
         """Topic -> what is decoded on it (``article_event``, ``dead_letter`` or ``raw``)."""
@@ -117,11 +118,13 @@ class Watch:
         return kinds
 
 
-def decode_message(value: bytes | None, headers: Sequence[tuple[str, bytes]], name: str) -> dict:
-    """The ``name`` record in a Kafka message as ``WriteToKafka`` frames it (either framing)."""
+def decode_message(value: bytes | None, headers: Sequence[tuple[str, bytes]], name: str,
+                   registry: SchemaRegistry | None = None) -> dict:
+    """The ``name`` record in a Kafka message as ``WriteToKafka`` frames it (either framing);
+    with ``registry``, a Confluent-framed value is read with its writer schema."""
     if value is None:
         raise ValueError("message has no value")
-    return Framing.read(value, headers, name)
+    return Framing.read(value, headers, name, registry)
 
 
 def _utc(ms: int) -> str:
@@ -135,6 +138,8 @@ class Watcher:
         self.watch = watch
         self.servers = watch.kafka.bootstrap_servers
         self._kinds = watch.kinds()
+        self._registry = (SchemaRegistry(watch.schema_registry_url)
+                          if watch.schema_registry_url else None)
         # Two consumers: one assigned to the decoded topics reads their tails; kafka-python
         # then keeps metadata only for what it is assigned, so offsets of every topic are
         # asked through the other one, never assigned.
@@ -214,7 +219,7 @@ class Watcher:
         samples, failures, origins = [], [], []
         for record in records:
             try:
-                decoded = decode_message(record.value, record.headers, kind)
+                decoded = decode_message(record.value, record.headers, kind, self._registry)
                 samples.append(event_sample(decoded, record.timestamp) if kind == ARTICLE_EVENT
                                else dead_letter_sample(decoded, record.timestamp))
                 origins.append(kafka_origin(decoded))
@@ -388,6 +393,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="a topic the pipeline reads (repeatable): offsets and lag")
     parser.add_argument("--output_topic", help="the article-event topic (Avro): also decoded")
     parser.add_argument("--dead_letter_topic", help="the dead-letter topic (Avro): also decoded")
+    parser.add_argument("--schema_registry_url", metavar="URL",
+                        help="the registry 'wirewatch run --schema_registry_url' writes to: "
+                             "Confluent-framed values are read with their writer schema, so a "
+                             "newer compatible schema is decoded (without it they are read as "
+                             "if written with wirewatch's own schema)")
     parser.add_argument("--window_s", type=int, default=300,
                         help="sliding window of the decoded figures, by record time (default 300)")
     parser.add_argument("--rate_window_s", type=int, default=60,
@@ -433,7 +443,8 @@ def _watch(args: argparse.Namespace, rest: Sequence[str]) -> Watch:
     return Watch(kafka=_kafka(args.bootstrap_servers, rest), group_id=args.group_id,
                  input_topics=tuple(args.input_topic), output_topic=args.output_topic,
                  dead_letter_topic=args.dead_letter_topic, window_s=args.window_s,
-                 rate_window_s=args.rate_window_s, latest=args.latest)
+                 rate_window_s=args.rate_window_s, latest=args.latest,
+                 schema_registry_url=args.schema_registry_url)
 
 
 def _refreshes(watcher: Watcher, args: argparse.Namespace) -> Iterator[tuple[int, dict]]:

@@ -4,6 +4,7 @@ pseudo-terminal, and clear errors."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -19,6 +20,7 @@ import time
 import uuid
 from fcntl import ioctl
 
+import fastavro
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -26,9 +28,9 @@ from kafka.structs import OffsetAndMetadata
 
 from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, failed
-from wirewatch.connectors.kafka.serde import Framing
+from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
 from wirewatch.pipelines.cli import main
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, source
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, schema_path, source
 
 pytestmark = pytest.mark.kafka
 
@@ -181,6 +183,34 @@ def test_once_json_snapshot_is_exact(topics, capsys):
                     "undecodable": 0}},
         },
     }
+
+
+def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, capsys):
+    """With ``--schema_registry_url`` an event a newer writer framed (its schema registered
+    with the fields in another order, which Avro resolves) is decoded; without it the monitor
+    reads the bytes as wirewatch's schema and cannot."""
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    schema = json.loads(schema_path(ARTICLE_EVENT).read_text(encoding="utf-8"))
+    schema["fields"].reverse()
+    schema_id = SchemaRegistry(schema_registry.url).register(f"{topic}-value", schema)
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema),
+                               article_event("r1", language="sv"))
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    producer.send(topic, struct.pack(">bI", 0, schema_id) + out.getvalue())
+    producer.flush()
+    producer.close()
+
+    def window(*extra: str) -> dict:
+        assert main(["monitor", "--bootstrap_servers", kafka_broker.bootstrap,
+                     "--output_topic", topic, "--once", "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out)["topics"][topic]["window"]
+
+    read = window("--schema_registry_url", schema_registry.url)
+    assert (read["events"], read["undecodable"]) == (1, 0)
+    assert read["languages"] == [{"name": "sv", "count": 1, "share": 1.0}]
+    misread = window()
+    assert misread.get("languages") != read["languages"]
 
 
 def test_json_lines_one_per_refresh(topics, capsys):
