@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
+import struct
+
+import fastavro
+
 from wirewatch.core.article import build_event
-from wirewatch.schemas.records import RawArticle, dead_letter, is_valid, source, story
+from wirewatch.schemas.records import (
+    ARTICLE_EVENT,
+    RawArticle,
+    dead_letter,
+    is_valid,
+    schema_path,
+    source,
+    story,
+)
 
 
 def article_event(guid: str, *, outlet: str = "Nordic Wire", language: str = "en",
@@ -38,3 +52,15 @@ def failed(stage: str, error_type: str, *, time_ms: int = 1_795_000_000_000,
                          time_ms=time_ms)
     assert is_valid(letter, "dead_letter")
     return letter
+
+
+def article_event_schema() -> dict:
+    """wirewatch's article-event schema as JSON, a copy to change into another writer's."""
+    return json.loads(schema_path(ARTICLE_EVENT).read_text(encoding="utf-8"))
+
+
+def confluent_framed(schema_id: int, schema: dict, record: dict) -> bytes:
+    """``record`` as a writer with ``schema`` registered under ``schema_id`` frames it."""
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+    return struct.pack(">bI", 0, schema_id) + out.getvalue()

@@ -4,7 +4,6 @@ pseudo-terminal, and clear errors."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
@@ -20,17 +19,16 @@ import time
 import uuid
 from fcntl import ioctl
 
-import fastavro
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
 from tests.kafka_broker import KafkaBroker
-from tests.made_records import article_event, failed
+from tests.made_records import article_event, article_event_schema, confluent_framed, failed
 from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
 from wirewatch.pipelines.cli import main
-from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, schema_path, source
+from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, source
 
 pytestmark = pytest.mark.kafka
 
@@ -190,14 +188,11 @@ def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, cap
     with the fields in another order, which Avro resolves) is decoded; without it the monitor
     reads the bytes as wirewatch's schema and cannot."""
     topic = f"events-{uuid.uuid4().hex[:8]}"
-    schema = json.loads(schema_path(ARTICLE_EVENT).read_text(encoding="utf-8"))
+    schema = article_event_schema()
     schema["fields"].reverse()
     schema_id = SchemaRegistry(schema_registry.url).register(f"{topic}-value", schema)
-    out = io.BytesIO()
-    fastavro.schemaless_writer(out, fastavro.parse_schema(schema),
-                               article_event("r1", language="sv"))
     producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
-    producer.send(topic, struct.pack(">bI", 0, schema_id) + out.getvalue())
+    producer.send(topic, confluent_framed(schema_id, schema, article_event("r1", language="sv")))
     producer.flush()
     producer.close()
 

@@ -5,15 +5,14 @@ subject's compatibility rule forbids refused with a clear error."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 import struct
 import urllib.request
 import uuid
 
-import fastavro
 import pytest
 
+from tests.made_records import article_event_schema, confluent_framed
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.connectors.kafka.serde import (
     Framing,
@@ -22,7 +21,7 @@ from wirewatch.connectors.kafka.serde import (
     article_from_json,
 )
 from wirewatch.core.article import build_event
-from wirewatch.schemas.records import ARTICLE_EVENT, schema_path, source
+from wirewatch.schemas.records import ARTICLE_EVENT, source
 
 WHERE = source("kafka", "articles", topic="articles", partition=0, offset=7, guid="key-1")
 FETCHED = 1_795_000_000_000
@@ -33,10 +32,6 @@ def _event() -> dict:
         "url": "https://e.org/a/1", "outlet": "O", "guid": "g1", "title": "T",
         "content": "Body", "language": "sv"}).encode(), WHERE, FETCHED)
     return build_event(raw)
-
-
-def _article_event_schema() -> dict:
-    return json.loads(schema_path(ARTICLE_EVENT).read_text(encoding="utf-8"))
 
 
 def _topic() -> str:
@@ -52,13 +47,6 @@ def _ask(url: str, method: str = "GET", body: dict | None = None) -> dict:
         return json.load(response)
 
 
-def _confluent(schema_id: int, schema: dict, record: dict) -> bytes:
-    """``record`` as a writer with ``schema`` registered under ``schema_id`` frames it."""
-    out = io.BytesIO()
-    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
-    return struct.pack(">bI", 0, schema_id) + out.getvalue()
-
-
 def test_writing_registers_the_schema_under_topic_value_once(schema_registry):
     topic = _topic()
     framing = Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
@@ -66,7 +54,7 @@ def test_writing_registers_the_schema_under_topic_value_once(schema_registry):
     assert again.schema_id == framing.schema_id
     latest = _ask(f"{schema_registry.url}/subjects/{topic}-value/versions/latest")
     assert (latest["id"], latest["version"]) == (framing.schema_id, 1)
-    assert json.loads(latest["schema"]) == _article_event_schema()
+    assert json.loads(latest["schema"]) == article_event_schema()
     value = framing.frame(_event())
     assert value[:5] == struct.pack(">bI", 0, framing.schema_id) and framing.headers == []
 
@@ -79,11 +67,11 @@ def test_reading_fetches_the_writer_schema_by_id(schema_registry):
     assert build_event(raw)["event_id"] == event["event_id"]
     assert (raw.title, raw.content, raw.source["guid"]) == ("T", "Body", "g1")
     stored = _ask(f"{schema_registry.url}/schemas/ids/{framing.schema_id}")
-    assert json.loads(stored["schema"]) == _article_event_schema()
+    assert json.loads(stored["schema"]) == article_event_schema()
 
 
 def test_an_id_the_registry_does_not_know_is_a_dead_letter(schema_registry):
-    value = _confluent(987_654, _article_event_schema(), _event())
+    value = confluent_framed(987_654, article_event_schema(), _event())
     with pytest.raises(BadMessage) as caught:
         article_from_avro(value, [], WHERE, FETCHED, SchemaRegistry(schema_registry.url))
     assert caught.value.error_type == "unknown_schema"
@@ -96,13 +84,13 @@ def test_a_compatible_newer_schema_is_read_by_resolution(schema_registry):
     topic = _topic()
     framing = Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
     _ask(f"{schema_registry.url}/config/{topic}-value", "PUT", {"compatibility": "BACKWARD"})
-    newer = _article_event_schema()
+    newer = article_event_schema()
     newer["fields"].append({"name": "reading_minutes", "type": "int", "default": 0})
     registry = SchemaRegistry(schema_registry.url)
     newer_id = registry.register(f"{topic}-value", newer)
     assert newer_id != framing.schema_id
     event = _event()
-    value = _confluent(newer_id, newer, {**event, "reading_minutes": 4})
+    value = confluent_framed(newer_id, newer, {**event, "reading_minutes": 4})
     raw = article_from_avro(value, [], WHERE, FETCHED, registry)
     assert build_event(raw)["event_id"] == event["event_id"]
     assert (raw.title, raw.content) == ("T", "Body")
@@ -115,7 +103,7 @@ def test_an_incompatible_change_is_refused_with_a_clear_error(schema_registry):
     topic = _topic()
     Framing.for_topic(ARTICLE_EVENT, topic, schema_registry.url)
     _ask(f"{schema_registry.url}/config/{topic}-value", "PUT", {"compatibility": "BACKWARD"})
-    breaking = _article_event_schema()
+    breaking = article_event_schema()
     breaking["fields"].append({"name": "reading_minutes", "type": "int"})  # no default
     with pytest.raises(SchemaRegistryError) as caught:
         SchemaRegistry(schema_registry.url).register(f"{topic}-value", breaking)
@@ -130,12 +118,12 @@ def test_a_writer_schema_that_cannot_be_resolved_is_a_dead_letter(schema_registr
     """A subject without a compatibility rule takes any schema; a reader that cannot resolve
     the writer's (here: ``title`` became an int) dead-letters the message."""
     topic = _topic()
-    changed = copy.deepcopy(_article_event_schema())
+    changed = copy.deepcopy(article_event_schema())
     title = next(f for f in changed["fields"] if f["name"] == "title")
     title["type"] = "int"
     registry = SchemaRegistry(schema_registry.url)
     changed_id = registry.register(f"{topic}-value", changed)
-    value = _confluent(changed_id, changed, {**_event(), "title": 5})
+    value = confluent_framed(changed_id, changed, {**_event(), "title": 5})
     with pytest.raises(BadMessage) as caught:
         article_from_avro(value, [], WHERE, FETCHED, registry)
     assert caught.value.error_type == "incompatible_schema"
@@ -144,6 +132,6 @@ def test_a_writer_schema_that_cannot_be_resolved_is_a_dead_letter(schema_registr
 
 
 def test_an_unreachable_registry_fails_the_read_instead_of_dead_lettering():
-    value = _confluent(1, _article_event_schema(), _event())
+    value = confluent_framed(1, article_event_schema(), _event())
     with pytest.raises(SchemaRegistryError, match=r"127\.0\.0\.1:9"):
         article_from_avro(value, [], WHERE, FETCHED, SchemaRegistry("http://127.0.0.1:9"))
