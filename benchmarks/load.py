@@ -35,7 +35,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,17 +325,24 @@ class GroupOffsets:
 
 def wait_until_written(counter: OutputCounter, expected: np.ndarray, offsets: GroupOffsets,
                        timeout_s: float, quiet_s: float,
-                       tick: Callable[[], object] = lambda: None) -> str:
-    """Wait until every article in the mask ``expected`` is written (``"written"``), or the
-    group has committed every partition to its end and no record came out for ``quiet_s``
-    (``"quiet"``: whatever is missing will not come), or ``timeout_s`` passed (``"timeout"``).
-    ``tick`` runs on every round (e.g. to restart a job that died)."""
+                       tick: Callable[[], object] = lambda: None,
+                       letters: Collection[tuple[int, int]] = ()) -> str:
+    """Wait until every article in the mask ``expected`` is written and every (partition,
+    offset) in ``letters`` has its dead letter (``"written"``), or the group has committed every
+    partition to its end and no record came out for ``quiet_s`` (``"quiet"``: whatever is
+    missing will not come), or ``timeout_s`` passed (``"timeout"``). ``tick`` runs on every
+    round (e.g. to restart a job that died).
+
+    Dead letters are waited for too because they go to files of their own: the last articles'
+    file can be complete while the dead letter of a poison message read with them is still in
+    flight (uncommitted, so not lost), and a stop then would count it as missing."""
     deadline = time.monotonic() + timeout_s
     records, changed = -1, time.monotonic()
     while True:
         tick()
         counter.update()
-        if not (expected & (counter.copies == 0)).any():
+        lettered = {(d.partition, d.offset) for d in counter.dead_letters}
+        if not (expected & (counter.copies == 0)).any() and lettered.issuperset(letters):
             return "written"
         now_records = int(counter.copies.sum()) + len(counter.dead_letters)
         if now_records != records:
