@@ -3,10 +3,14 @@ late data, expiry and windows."""
 
 from __future__ import annotations
 
+import base64
+import subprocess
+import sys
 from datetime import timedelta
 
 import apache_beam as beam
 import pytest
+from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.portability import common_urns
 from apache_beam.runners.pipeline_context import PipelineContext
@@ -365,3 +369,21 @@ def test_dedupe_records_cross_shuffles_as_opaque_deterministic_bytes():
     assert type(coder.decode(coder.encode(verdicts))) is Part
     urn = coder.to_runner_api(PipelineContext()).spec.urn
     assert urn != common_urns.coders.ROW.urn
+
+
+def test_dedupe_records_decode_to_their_own_type_in_another_process():
+    """A runner with several SDK workers (or a Flink task) unpickles the coder in a process that
+    never built the record's schema: it must still decode a ``Part``, with its methods."""
+    coder = beam.coders.registry.get_coder(Part)
+    blob = pickler.dumps(coder)
+    encoded = coder.encode(Part(7, articles=b"x", probes=1))
+    decoded_in_a_fresh_process = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, base64\n"
+         "from apache_beam.internal import pickler\n"
+         "coder = pickler.loads(base64.b64decode(sys.argv[1]))\n"
+         "value = coder.decode(base64.b64decode(sys.argv[2]))\n"
+         "print(f'{type(value).__module__}.{type(value).__qualname__} {value.probes}')",
+         base64.b64encode(blob).decode(), base64.b64encode(encoded).decode()],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert decoded_in_a_fresh_process == "wirewatch.pipelines.dedupe.records.Part 1"

@@ -203,6 +203,12 @@ class RecordCoder(beam.coders.Coder):
     def is_deterministic(self) -> bool:
         return self._row.is_deterministic()
 
+    def __reduce__(self) -> tuple:
+        # Pickled as its record type (by reference), not as its RowCoder: a RowCoder unpickled
+        # in a process that never built the type's schema (a second SDK worker, a Flink task)
+        # decodes into a generated BeamSchema_... tuple class, without the record's methods.
+        return type(self), (self._record_type,)
+
     def to_type_hint(self) -> type:
         return self._record_type
 
