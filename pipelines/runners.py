@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
@@ -235,36 +235,44 @@ def _raise_stop(signum: int, frame: object) -> None:
     # A bundle running at that moment fails on its next state read (the state stream is gone);
     # Beam's DoFnRunner logs that under apache_beam.runners.common, the worker prints it to
     # stderr (:class:`_WithoutCancelledBundles`), and Prism reports each bundle it cancelled
-    # as an ERROR (:class:`_PrismAfterStop`). Such a bundle commits nothing, so what it held is
-    # read again by the next run: not an error either.
+    # as an ERROR (:data:`_PRISM_AFTER_STOP`). Such a bundle commits nothing, so what it held is
+    # read again by the next run: not an error either. Nor is a Kafka request the stop cut
+    # short (:data:`_KAFKA_AFTER_STOP`).
     threading.excepthook = _quiet_excepthook
     for name in ("apache_beam.runners.worker", "apache_beam.runners.common"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    logging.getLogger(_PRISM_LOGGER).addFilter(_PRISM_AFTER_STOP)
+    for after_stop in (_PRISM_AFTER_STOP, _KAFKA_AFTER_STOP):
+        logging.getLogger(after_stop.name).addFilter(after_stop)
     if not isinstance(sys.stderr, _WithoutCancelledBundles):
         sys.stderr = _WithoutCancelledBundles(sys.stderr)
     raise _Stop(signal.Signals(signum).name)
 
 
-#: The logger Beam passes Prism's own log lines to (``PrismJobServer``, after its job server
-#: class), each at the level Prism gave it.
-_PRISM_LOGGER = "PrismJobServer"
+class _ErrorsAfterStop(logging.Filter):
+    """A logger's errors once a stop was asked for, as debug lines of ours, when ``caused`` says
+    the stop caused them (every error, by default); its other lines pass."""
 
-
-class _PrismAfterStop(logging.Filter):
-    """Prism's errors once a stop was asked for, as debug lines: its reports of the bundles
-    the cancellation failed (``Bundle Failed. (error='pipeline canceled')``, and at times a
-    panic of a bundle goroutine sending on a channel the cancellation closed). Added behind
-    Beam's filter that gives each line Prism's level, so it sees that level."""
+    def __init__(self, name: str, caused: Callable[[str], bool] = lambda message: True) -> None:
+        super().__init__(name)
+        self._caused = caused
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR:
+        if record.levelno < logging.ERROR or not self._caused(message := record.getMessage()):
             return True
-        log.debug("after the stop, Prism: %s", record.getMessage()[:300])
+        log.debug("after the stop, %s: %s", self.name, message[:300])
         return False
 
 
-_PRISM_AFTER_STOP = _PrismAfterStop()
+#: Prism's lines come through the logger Beam names after its job server class, each at the
+#: level Prism gave it (this filter sits behind Beam's, so it sees that level). After a stop,
+#: its errors are the bundles the cancellation failed (``Bundle Failed. (error='pipeline
+#: canceled')``, and at times a panic of a bundle goroutine sending on a channel the
+#: cancellation closed).
+_PRISM_AFTER_STOP = _ErrorsAfterStop("PrismJobServer")
+#: kafka-python's coordinator logs a request still in flight when the stop closes its client
+#: as an ERROR ("Error sending OffsetFetchRequest to node coordinator-1 [Cancelled]"); its
+#: other errors after a stop stay errors.
+_KAFKA_AFTER_STOP = _ErrorsAfterStop("kafka.coordinator", lambda message: "[Cancelled" in message)
 
 
 class RunOutcome(NamedTuple):

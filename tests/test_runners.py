@@ -166,6 +166,28 @@ def test_after_a_stop_only_the_report_of_a_bundle_cut_short_is_dropped_from_stde
     assert stream.getvalue() == real + "wirewatch run: stopped\n"
 
 
+
+def test_after_a_stop_only_the_errors_it_caused_are_demoted():
+    """kafka-python logs a request the stop cut short as an ERROR; its other errors stay."""
+    from wirewatch.pipelines.runners import _KAFKA_AFTER_STOP, _PRISM_AFTER_STOP
+
+    def passes(after_stop: logging.Filter, level: int, message: str) -> bool:
+        return after_stop.filter(logging.LogRecord(after_stop.name, level, __file__, 1, message,
+                                                   None, None))
+
+    cut_short = "Error sending OffsetFetchRequest to node coordinator-1 [Cancelled]"
+    assert not passes(_KAFKA_AFTER_STOP, logging.ERROR, cut_short)
+    assert passes(_KAFKA_AFTER_STOP, logging.ERROR,
+                  "Error sending OffsetFetchRequest to node 1 [KafkaConnectionError]")
+    assert passes(_KAFKA_AFTER_STOP, logging.WARNING, cut_short)
+    assert not passes(_PRISM_AFTER_STOP, logging.ERROR,
+                      "Bundle Failed. (error='pipeline canceled')")
+    assert passes(_PRISM_AFTER_STOP, logging.INFO, "job-001 cancelled")
+    # A logger's filter does not see its children's records: it must sit on the one that logs.
+    from kafka.coordinator import base
+
+    assert base.log.name == _KAFKA_AFTER_STOP.name
+
 # --- the in-process worker's reports of the runner hanging up at a job's end --------------------
 
 
