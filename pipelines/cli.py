@@ -6,16 +6,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wirewatch import __version__
+
+if TYPE_CHECKING:  # Beam is imported only by the commands that use it (_quiet_beam_import)
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 __all__ = ["main"]
 
@@ -63,8 +65,9 @@ def _run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_run_options(args: argparse.Namespace) -> None:
-    """Clear errors for what would otherwise fail deep inside a worker."""
+def _check_run_options(args: argparse.Namespace, options: PipelineOptions) -> None:
+    """Clear errors for what would otherwise fail deep inside a worker; ``options``: the run's
+    Beam ``PipelineOptions``."""
     from wirewatch.connectors.rss.feedlist import FeedListError, load_feed_list
 
     if not args.feeds and not args.input_topic and not args.input_jsonl:
@@ -95,49 +98,21 @@ def _check_run_options(args: argparse.Namespace) -> None:
                          "--story_max_size >= 1")
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
-    if args.output and "://" not in args.output:  # local folder: create it now, check access
-        _prepare_output(Path(args.output), append=args.append, overwrite=args.overwrite)
+    if args.output:
+        _check_output(args, options)
 
 
-def _prepare_output(output: Path, *, append: bool, overwrite: bool) -> None:
-    """Create ``output``; refuse it if it holds files, unless ``append`` (keep them) or
-    ``overwrite`` (remove what an earlier run wrote).
+def _check_output(args: argparse.Namespace, options: PipelineOptions) -> None:
+    """``--output`` under ``output_folder``'s rules, except a remote one in a dry run: that
+    submits no job, so nothing is written there, and checking would need the store's
+    credentials (a dry run is how a Dataflow job is built offline)."""
+    from apache_beam.options.pipeline_options import TestOptions
 
-    A batch run replaces only its own ``*-of-*`` files and a streaming run adds new ones, so
-    without this an output folder silently mixes runs (``inspect`` counted them together).
-    """
-    if append and overwrite:
-        raise UsageError("--append keeps what is in --output and --overwrite removes it: "
-                         "give one of them")
-    from wirewatch.connectors.files import OUTPUT_FOLDERS
+    from wirewatch.pipelines.output_folder import is_url, prepare_output
 
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create --output folder {output}: {e.strerror}") from None
-    if not os.access(output, os.W_OK | os.X_OK):
-        raise UsageError(f"--output folder {output} is not writable")
-    present = sorted(entry.name for entry in output.iterdir())
-    if not present or append:
+    if is_url(args.output) and options.view_as(TestOptions).dry_run:
         return
-    if not overwrite:
-        raise UsageError(
-            f"--output folder {output} is not empty ({', '.join(present[:5])}"
-            f"{', ...' if len(present) > 5 else ''}): add --overwrite to "
-            "remove what an earlier run wrote there, --append to add to it (a restarted "
-            "streaming job), or choose an empty folder")
-    others = [name for name in present if name not in OUTPUT_FOLDERS]
-    if others:  # not ours to delete: the user's files
-        raise UsageError(
-            f"--overwrite removes only what wirewatch writes ({', '.join(OUTPUT_FOLDERS)}), and "
-            f"--output folder {output} also holds {', '.join(others)}: choose another folder")
-    for name in present:
-        path = output / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    log.info("--overwrite: removed %s from %s", ", ".join(present), output)
+    prepare_output(args.output, options, append=args.append, overwrite=args.overwrite)
 
 
 def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:
@@ -256,12 +231,13 @@ def run(argv: Sequence[str]) -> int:
     from wirewatch.pipelines.runners import run_until_stopped, with_provisioned_runners
 
     args, _ = _run_parser().parse_known_args(argv)
+    options = PipelineOptions(list(argv))
     try:
-        _check_run_options(args)
+        _check_run_options(args, options)
     except UsageError as e:
         print(f"wirewatch run: error: {e}", file=sys.stderr)
         return 2
-    options = with_provisioned_runners(PipelineOptions(list(argv)))
+    options = with_provisioned_runners(options)
     started = time.monotonic()
     inputs = ", ".join(filter(None, [args.feeds, args.input_jsonl,
                                      *(args.input_topic or ())]))

@@ -144,8 +144,8 @@ class WirewatchOptions(PipelineOptions):
             "--append", action="store_true",
             help="Write into an --output folder that holds an earlier run's files and keep them "
                  "(a restarted streaming job, same --group_id). Without --append or "
-                 "--overwrite a non-empty local --output folder is refused, so that two runs' "
-                 "records never mix unnoticed.")
+                 "--overwrite a non-empty --output folder (local, or a URL such as gs://b/out) is "
+                 "refused, so that two runs' records never mix unnoticed.")
         group.add_argument(
             "--overwrite", action="store_true",
             help="Remove what an earlier run wrote to --output (article_events/, dead_letters/, "
