@@ -47,12 +47,14 @@ _ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (ERROR|CRITICAL) 
 
 
 def stop_problems(log: str) -> list[str]:
-    """What a job stopped cleanly (Ctrl-C, SIGTERM) must not have logged: its ERROR and
-    CRITICAL lines, and the start of each traceback."""
+    """What a job that ended well (finished, or stopped cleanly by Ctrl-C or SIGTERM) must not
+    have logged: its ERROR and CRITICAL lines, and the start of each traceback. A traceback is
+    found anywhere in a line, not only at its start: Beam's retries log theirs indented
+    (``" Traceback for above exception"``) and a runner quotes a worker's inside its message."""
     lines = log.splitlines()
     return [line if _ERROR_LINE.match(line) else "\n".join(lines[i:i + 8])
             for i, line in enumerate(lines)
-            if _ERROR_LINE.match(line) or line.startswith("Traceback")]
+            if _ERROR_LINE.match(line) or "Traceback" in line]
 
 
 def command_line(pid: int) -> str:
