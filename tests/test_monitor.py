@@ -22,6 +22,7 @@ from fcntl import ioctl
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import CoordinatorNotAvailableError
 from kafka.structs import OffsetAndMetadata
 
 from tests.kafka_broker import KafkaBroker
@@ -122,6 +123,27 @@ def _args(topics: dict) -> list[str]:
             "--dead_letter_topic", topics["dead"], "--latest", "2"]
 
 
+@pytest.fixture(scope="module")
+def bootstrap(kafka_broker) -> str:
+    """The broker's address, once its group coordinator answers. A fresh broker creates its
+    offsets topic on the first group request, and until that is ready the monitor's query of
+    the group's committed offsets fails (``--once`` ends with CoordinatorNotAvailableError), so
+    a test that is the session's first to run the monitor would fail for it."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                admin.list_group_offsets({"wirewatch": None})
+                return kafka_broker.bootstrap
+            except CoordinatorNotAvailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        admin.close()
+
+
 def test_once_json_snapshot_is_exact(topics, capsys):
     assert main([*_args(topics), "--once", "--json"]) == 0
     snapshot = json.loads(capsys.readouterr().out)
@@ -183,7 +205,7 @@ def test_once_json_snapshot_is_exact(topics, capsys):
     }
 
 
-def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, capsys):
+def test_registry_reads_a_newer_writer_schema(bootstrap, schema_registry, capsys):
     """With ``--schema_registry_url`` an event a newer writer framed (its schema registered
     with the fields in another order, which Avro resolves) is decoded; without it the monitor
     reads the bytes as wirewatch's schema and cannot."""
@@ -191,13 +213,13 @@ def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, cap
     schema = article_event_schema()
     schema["fields"].reverse()
     schema_id = SchemaRegistry(schema_registry.url).register(f"{topic}-value", schema)
-    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send(topic, confluent_framed(schema_id, schema, article_event("r1", language="sv")))
     producer.flush()
     producer.close()
 
     def window(*extra: str) -> dict:
-        assert main(["monitor", "--bootstrap_servers", kafka_broker.bootstrap,
+        assert main(["monitor", "--bootstrap_servers", bootstrap,
                      "--output_topic", topic, "--once", "--json", *extra]) == 0
         return json.loads(capsys.readouterr().out)["topics"][topic]["window"]
 
@@ -206,6 +228,44 @@ def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, cap
     assert read["languages"] == [{"name": "sv", "count": 1, "share": 1.0}]
     misread = window()
     assert misread.get("languages") != read["languages"]
+
+
+def _registry_window(bootstrap: str, registry_url: str, value: bytes, capsys) -> dict:
+    """The monitor's window of a new article-event topic holding ``value``, read with
+    ``--schema_registry_url registry_url``; nothing on stderr may be a traceback."""
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(topic, value)
+    producer.flush()
+    producer.close()
+    assert main(["monitor", "--bootstrap_servers", bootstrap, "--output_topic", topic,
+                 "--schema_registry_url", registry_url, "--once", "--json"]) == 0
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.err, printed.err
+    return json.loads(printed.out)["topics"][topic]["window"]
+
+
+def test_a_schema_id_the_registry_does_not_know_is_undecodable(bootstrap, schema_registry,
+                                                               capsys):
+    unknown_id = 987_654_321
+    window = _registry_window(
+        bootstrap, schema_registry.url,
+        confluent_framed(unknown_id, article_event_schema(), article_event("u1")), capsys)
+    assert (window["events"], window["undecodable"]) == (0, 1)
+    assert window["last_undecodable"] == (f"BadMessage: schema id {unknown_id} is not in the "
+                                          f"Schema Registry {schema_registry.url}")
+
+
+def test_an_unreachable_registry_makes_messages_undecodable_not_a_crash(bootstrap, capsys):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    window = _registry_window(bootstrap, url,
+                              confluent_framed(1, article_event_schema(), article_event("u2")),
+                              capsys)
+    assert (window["events"], window["undecodable"]) == (0, 1)
+    assert window["last_undecodable"].startswith(
+        f"SchemaRegistryError: Schema Registry {url} could not be asked for /schemas/ids/1: ")
 
 
 def test_json_lines_one_per_refresh(topics, capsys):
