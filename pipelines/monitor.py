@@ -11,7 +11,9 @@ window. For the dead-letter topic
 prints one snapshot for scripts and alerting.
 
 The monitor only reads: it never joins or commits for the group it watches (committed offsets
-come from the admin API), and it reads the tails of topics without a group of its own.
+come from the admin API), and it reads the tails of topics without a group of its own. A broker
+just started has no group coordinator for a moment: the monitor asks again for a few seconds,
+then shows the committed offsets as unknown (``committed_unknown``) rather than failing.
 The numbers themselves are computed by :mod:`wirewatch.core.monitoring`.
 """
 
@@ -28,7 +30,11 @@ from datetime import datetime, timezone
 
 from apache_beam.options.pipeline_options import PipelineOptions
 from kafka import KafkaAdminClient, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+)
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -60,6 +66,10 @@ __all__ = ["MonitorError", "Watch", "Watcher", "main", "render"]
 RAW = "raw"
 #: Longest a snapshot waits to read the tail of the decoded topics.
 CATCH_UP_S = 10.0
+#: Longest a snapshot asks again for the group's committed offsets while the group coordinator
+#: is not ready: a broker creates it (its offsets topic) on the first group request it gets, so
+#: one just started answers CoordinatorNotAvailableError for a moment (well under a second here).
+COORDINATOR_WAIT_S = 5.0
 #: Records of each decoded topic kept (and read when the monitor starts) at most.
 MAX_WINDOW_MESSAGES = 10_000
 #: Under the offsets table: what its less obvious columns mean.
@@ -83,6 +93,9 @@ Per input partition (--once --json: topics.<input>.partitions[i].<name>):
                   event-time order); '-' (null) until an output record names the partition
                   (always, for a pipeline whose sinks are files only).
 Per topic: lag and unwritten summed over its partitions.
+committed_unknown (top level, only then): why the group's committed offsets are unknown, e.g.
+                  its coordinator is not ready yet on a broker just started; committed and lag
+                  are then '-' (null) for every partition.
 Healthy: unwritten <= lag, as a record is committed only once it is on the output topics.
 unwritten > lag (both output topics watched) means offsets were committed for records the
 output does not show.
@@ -180,11 +193,26 @@ class Watcher:
         self._tail.close()
         self._admin.close()
 
-    def _committed(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int | None]:
-        found = self._admin.list_group_offsets({self.watch.group_id: partitions})
+    def _committed(self, partitions: list[TopicPartition]
+                   ) -> tuple[dict[TopicPartition, int | None], str | None]:
+        """The group's committed offset per partition (None: nothing committed), and None; or
+        all None and why they are unknown, when the group coordinator is still not ready after
+        :data:`COORDINATOR_WAIT_S`."""
+        deadline = time.monotonic() + COORDINATOR_WAIT_S
+        while True:
+            try:
+                found = self._admin.list_group_offsets({self.watch.group_id: partitions})
+                break
+            except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError) as e:
+                if time.monotonic() >= deadline:
+                    return dict.fromkeys(partitions), (
+                        f"the group coordinator is not available yet ({type(e).__name__}, "
+                        f"asked for {COORDINATOR_WAIT_S:g} s): a broker creates it on the "
+                        f"first group request, so one just started needs a moment")
+                time.sleep(0.2)
         offsets = found.get(self.watch.group_id, {})
         return {tp: (offsets[tp].offset if tp in offsets and offsets[tp].offset >= 0 else None)
-                for tp in partitions}
+                for tp in partitions}, None
 
     def _since(self, partitions: list[TopicPartition], ms: int,
                ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
@@ -243,7 +271,7 @@ class Watcher:
         self._consumer.topics()  # fresh leaders for every partition asked about below
         starts = self._consumer.beginning_offsets(every)
         ends = self._consumer.end_offsets(every)
-        committed = self._committed(every)
+        committed, committed_unknown = self._committed(every)
         recent = self._since(every, now_ms - watch.rate_window_s * 1000, ends)
         self._catch_up(now_ms, starts, ends)
         topics = {}
@@ -281,9 +309,10 @@ class Watcher:
                     summary["window"]["last_undecodable"] = max(
                         failed, key=lambda f: f.timestamp_ms).error
             topics[topic] = summary
+        unknown = {"committed_unknown": committed_unknown} if committed_unknown else {}
         return {"bootstrap_servers": self.servers, "group_id": watch.group_id,
                 "time_ms": now_ms, "window_s": watch.window_s,
-                "rate_window_s": watch.rate_window_s, "topics": topics}
+                "rate_window_s": watch.rate_window_s, **unknown, "topics": topics}
 
 
 @dataclass(frozen=True)
@@ -310,6 +339,9 @@ def render(snapshot: dict, refresh: int | None = None) -> Group:
     title = (f"wirewatch monitor  {snapshot['bootstrap_servers']}  group "
              f"{snapshot['group_id']}  {_utc(snapshot['time_ms'])} UTC")
     parts: list = [Text(title + (f"  #{refresh}" if refresh else ""), style="bold")]
+    if "committed_unknown" in snapshot:
+        parts.append(Text(f"committed offsets and lag unknown: {snapshot['committed_unknown']}",
+                          style="yellow"))
     offsets = Table(title="Offsets and lag", title_justify="left", caption=CAPTION,
                     caption_justify="left")
     for column in ("topic", "partition", "start", "end", "committed", "lag", "written",

@@ -17,17 +17,19 @@ import sys
 import termios
 import time
 import uuid
+from collections.abc import Iterator
 from fcntl import ioctl
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CoordinatorNotAvailableError
 from kafka.structs import OffsetAndMetadata
+from rich.console import Console
 
 from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, article_event_schema, confluent_framed, failed
 from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
+from wirewatch.pipelines import monitor
 from wirewatch.pipelines.cli import main
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, source
 
@@ -123,27 +125,6 @@ def _args(topics: dict) -> list[str]:
             "--dead_letter_topic", topics["dead"], "--latest", "2"]
 
 
-@pytest.fixture(scope="module")
-def bootstrap(kafka_broker) -> str:
-    """The broker's address, once its group coordinator answers. A fresh broker creates its
-    offsets topic on the first group request, and until that is ready the monitor's query of
-    the group's committed offsets fails (``--once`` ends with CoordinatorNotAvailableError), so
-    a test that is the session's first to run the monitor would fail for it."""
-    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                admin.list_group_offsets({"wirewatch": None})
-                return kafka_broker.bootstrap
-            except CoordinatorNotAvailableError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-    finally:
-        admin.close()
-
-
 def test_once_json_snapshot_is_exact(topics, capsys):
     assert main([*_args(topics), "--once", "--json"]) == 0
     snapshot = json.loads(capsys.readouterr().out)
@@ -205,7 +186,7 @@ def test_once_json_snapshot_is_exact(topics, capsys):
     }
 
 
-def test_registry_reads_a_newer_writer_schema(bootstrap, schema_registry, capsys):
+def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, capsys):
     """With ``--schema_registry_url`` an event a newer writer framed (its schema registered
     with the fields in another order, which Avro resolves) is decoded; without it the monitor
     reads the bytes as wirewatch's schema and cannot."""
@@ -213,6 +194,7 @@ def test_registry_reads_a_newer_writer_schema(bootstrap, schema_registry, capsys
     schema = article_event_schema()
     schema["fields"].reverse()
     schema_id = SchemaRegistry(schema_registry.url).register(f"{topic}-value", schema)
+    bootstrap = kafka_broker.bootstrap
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send(topic, confluent_framed(schema_id, schema, article_event("r1", language="sv")))
     producer.flush()
@@ -245,22 +227,22 @@ def _registry_window(bootstrap: str, registry_url: str, value: bytes, capsys) ->
     return json.loads(printed.out)["topics"][topic]["window"]
 
 
-def test_a_schema_id_the_registry_does_not_know_is_undecodable(bootstrap, schema_registry,
+def test_a_schema_id_the_registry_does_not_know_is_undecodable(kafka_broker, schema_registry,
                                                                capsys):
     unknown_id = 987_654_321
     window = _registry_window(
-        bootstrap, schema_registry.url,
+        kafka_broker.bootstrap, schema_registry.url,
         confluent_framed(unknown_id, article_event_schema(), article_event("u1")), capsys)
     assert (window["events"], window["undecodable"]) == (0, 1)
     assert window["last_undecodable"] == (f"BadMessage: schema id {unknown_id} is not in the "
                                           f"Schema Registry {schema_registry.url}")
 
 
-def test_an_unreachable_registry_makes_messages_undecodable_not_a_crash(bootstrap, capsys):
+def test_an_unreachable_registry_makes_messages_undecodable_not_a_crash(kafka_broker, capsys):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    window = _registry_window(bootstrap, url,
+    window = _registry_window(kafka_broker.bootstrap, url,
                               confluent_framed(1, article_event_schema(), article_event("u2")),
                               capsys)
     assert (window["events"], window["undecodable"]) == (0, 1)
@@ -349,6 +331,63 @@ def test_live_view_redraws_under_a_terminal(topics):
                 "2 (33.3%)", "2 (2 opened, 3 joined an earlier one)", "p50 3.0 s  p99 5.0 s",
                 "not_a_feed", "invalid_link happened"):
         assert row in text, row
+
+
+@pytest.fixture
+def fresh_broker(tmp_path) -> Iterator[str]:
+    """A broker of the test's own, just started, with topic ``articles`` (2 messages). Nothing
+    has asked it about a group yet, and it creates its group coordinator (the offsets topic)
+    only on the first such request: the monitor is the first to ask, as for a user who starts
+    the broker and the monitor together. Nothing here waits for the coordinator."""
+    broker = KafkaBroker(tmp_path / "kafka")
+    bootstrap = broker.start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic("articles", 1, 1)])
+        admin.close()
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        for i in range(2):
+            producer.send("articles", b'{"url": "https://x.example/%d"}' % i)
+        producer.flush()
+        producer.close()
+        yield bootstrap
+    finally:
+        broker.stop()
+
+
+def _once_json(bootstrap: str, capsys) -> dict:
+    """``--once --json`` of topic ``articles`` for group GROUP: it exits 0, no traceback."""
+    code = main(["monitor", "--bootstrap_servers", bootstrap, "--group_id", GROUP,
+                 "--input_topic", "articles", "--once", "--json"])
+    printed = capsys.readouterr()
+    assert code == 0 and "Traceback" not in printed.err, printed.err
+    return json.loads(printed.out)
+
+
+def test_once_on_a_fresh_broker_waits_briefly_for_the_group_coordinator(fresh_broker, capsys):
+    """The first group request finds no coordinator (CoordinatorNotAvailableError); the
+    monitor asks again until it answers (within a second here), not exit 1."""
+    snapshot = _once_json(fresh_broker, capsys)
+    assert "committed_unknown" not in snapshot
+    (row,) = snapshot["topics"]["articles"]["partitions"]
+    assert (row["end"], row["committed"], row["lag"]) == (2, None, None)
+
+
+def test_once_without_a_group_coordinator_says_committed_offsets_are_unknown(
+        fresh_broker, monkeypatch, capsys):
+    """A coordinator still not there once the monitor's wait is over (here: no wait, so the
+    fresh broker's first answer) makes the committed offsets unknown, said in --json and in
+    the view --once prints; the rest of the snapshot is there."""
+    monkeypatch.setattr(monitor, "COORDINATOR_WAIT_S", 0.0)
+    snapshot = _once_json(fresh_broker, capsys)
+    assert snapshot["committed_unknown"].startswith(
+        "the group coordinator is not available yet (CoordinatorNotAvailableError, ")
+    (row,) = snapshot["topics"]["articles"]["partitions"]
+    assert (row["end"], row["committed"], row["lag"]) == (2, None, None)
+    console = Console(record=True, width=160)
+    console.print(monitor.render(snapshot))
+    assert ("committed offsets and lag unknown: the group coordinator is not available yet"
+            in console.export_text())
 
 
 def test_live_view_survives_a_broker_restart(tmp_path):
