@@ -70,6 +70,9 @@ CATCH_UP_S = 10.0
 #: is not ready: a broker creates it (its offsets topic) on the first group request it gets, so
 #: one just started answers CoordinatorNotAvailableError for a moment (well under a second here).
 COORDINATOR_WAIT_S = 5.0
+#: How long an unknown schema id, or a Schema Registry that failed, is not asked again: one
+#: that drops requests silently costs one timeout (10 s) per snapshot or so, not one per message.
+REGISTRY_FAILURE_TTL_S = 30.0
 #: Records of each decoded topic kept (and read when the monitor starts) at most.
 MAX_WINDOW_MESSAGES = 10_000
 #: Under the offsets table: what its less obvious columns mean.
@@ -151,7 +154,8 @@ class Watcher:
         self.watch = watch
         self.servers = watch.kafka.bootstrap_servers
         self._kinds = watch.kinds()
-        self._registry = (SchemaRegistry(watch.schema_registry_url)
+        self._registry = (SchemaRegistry(watch.schema_registry_url,
+                                         failure_ttl_s=REGISTRY_FAILURE_TTL_S)
                           if watch.schema_registry_url else None)
         # Two consumers: one assigned to the decoded topics reads their tails; kafka-python
         # then keeps metadata only for what it is assigned, so offsets of every topic are

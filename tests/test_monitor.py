@@ -26,6 +26,7 @@ from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 from rich.console import Console
 
+from tests.counting_server import CountingServer
 from tests.kafka_broker import KafkaBroker
 from tests.made_records import article_event, article_event_schema, confluent_framed, failed
 from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
@@ -212,12 +213,13 @@ def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, cap
     assert misread.get("languages") != read["languages"]
 
 
-def _registry_window(bootstrap: str, registry_url: str, value: bytes, capsys) -> dict:
-    """The monitor's window of a new article-event topic holding ``value``, read with
+def _registry_window(bootstrap: str, registry_url: str, values: list[bytes], capsys) -> dict:
+    """The monitor's window of a new article-event topic holding ``values``, read with
     ``--schema_registry_url registry_url``; nothing on stderr may be a traceback."""
     topic = f"events-{uuid.uuid4().hex[:8]}"
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(topic, value)
+    for value in values:
+        producer.send(topic, value)
     producer.flush()
     producer.close()
     assert main(["monitor", "--bootstrap_servers", bootstrap, "--output_topic", topic,
@@ -232,7 +234,7 @@ def test_a_schema_id_the_registry_does_not_know_is_undecodable(kafka_broker, sch
     unknown_id = 987_654_321
     window = _registry_window(
         kafka_broker.bootstrap, schema_registry.url,
-        confluent_framed(unknown_id, article_event_schema(), article_event("u1")), capsys)
+        [confluent_framed(unknown_id, article_event_schema(), article_event("u1"))], capsys)
     assert (window["events"], window["undecodable"]) == (0, 1)
     assert window["last_undecodable"] == (f"BadMessage: schema id {unknown_id} is not in the "
                                           f"Schema Registry {schema_registry.url}")
@@ -243,11 +245,46 @@ def test_an_unreachable_registry_makes_messages_undecodable_not_a_crash(kafka_br
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     window = _registry_window(kafka_broker.bootstrap, url,
-                              confluent_framed(1, article_event_schema(), article_event("u2")),
+                              [confluent_framed(1, article_event_schema(), article_event("u2"))],
                               capsys)
     assert (window["events"], window["undecodable"]) == (0, 1)
     assert window["last_undecodable"].startswith(
         f"SchemaRegistryError: Schema Registry {url} could not be asked for /schemas/ids/1: ")
+
+
+def test_the_registry_is_asked_once_per_schema_id_found_or_unknown(kafka_broker,
+                                                                    schema_registry, capsys):
+    """Four events of a registered schema and four of an id the registry does not know cost
+    two requests to the real registry (counted by a relay in front of it), not eight."""
+    schema = article_event_schema()
+    known_id = SchemaRegistry(schema_registry.url).register(
+        f"ask-once-{uuid.uuid4().hex[:8]}-value", schema)
+    values = [confluent_framed(schema_id, schema, article_event(f"k{i}"))
+              for schema_id in (known_id, 987_654_322) for i in range(4)]
+    with CountingServer(schema_registry.url) as relay:
+        window = _registry_window(kafka_broker.bootstrap, relay.url, values, capsys)
+    assert (window["events"], window["undecodable"]) == (4, 4)
+    assert window["last_undecodable"] == (f"BadMessage: schema id 987654322 is not in the "
+                                          f"Schema Registry {relay.url}")
+    assert relay.connections == 2
+
+
+def test_a_silent_registry_costs_one_timeout_per_snapshot_not_one_per_message(kafka_broker,
+                                                                             capsys):
+    """A registry that takes connections and never answers: each request waits out the 10 s
+    timeout. Eight events of four schema ids cost one request; all eight are undecodable."""
+    values = [confluent_framed(1 + i % 4, article_event_schema(), article_event(f"s{i}"))
+              for i in range(8)]
+    with CountingServer() as silent:
+        started = time.monotonic()
+        window = _registry_window(kafka_broker.bootstrap, silent.url, values, capsys)
+        took_s = time.monotonic() - started
+    assert (window["events"], window["undecodable"]) == (0, 8)
+    assert window["last_undecodable"].startswith(
+        f"SchemaRegistryError: Schema Registry {silent.url} could not be asked for "
+        f"/schemas/ids/1: ")
+    assert silent.connections == 1
+    assert took_s < 30
 
 
 def test_json_lines_one_per_refresh(topics, capsys):

@@ -7,11 +7,13 @@ from __future__ import annotations
 import copy
 import json
 import struct
+import time
 import urllib.request
 import uuid
 
 import pytest
 
+from tests.counting_server import CountingServer
 from tests.made_records import article_event_schema, confluent_framed
 from wirewatch.connectors.kafka.errors import BadMessage, SchemaRegistryError
 from wirewatch.connectors.kafka.serde import (
@@ -135,3 +137,40 @@ def test_an_unreachable_registry_fails_the_read_instead_of_dead_lettering():
     value = confluent_framed(1, article_event_schema(), _event())
     with pytest.raises(SchemaRegistryError, match=r"127\.0\.0\.1:9"):
         article_from_avro(value, [], WHERE, FETCHED, SchemaRegistry("http://127.0.0.1:9"))
+
+
+def test_an_unknown_id_is_remembered_per_id_only_with_a_failure_ttl(schema_registry):
+    """By default (the Kafka source, whose runner retries) every read asks again; with
+    ``failure_ttl_s`` (the monitor) an id the registry does not know is asked once per TTL."""
+    with CountingServer(schema_registry.url) as relay:
+        asks_each_time = SchemaRegistry(relay.url)
+        remembers = SchemaRegistry(relay.url, failure_ttl_s=0.5)
+        for registry, reads, asked in ((asks_each_time, 3, 3), (remembers, 3, 4)):
+            for _ in range(reads):
+                with pytest.raises(BadMessage, match="schema id 987655 is not in"):
+                    registry.writer_schema(987_655)
+            assert relay.connections == asked
+        with pytest.raises(BadMessage):  # another id is asked
+            remembers.writer_schema(987_656)
+        assert relay.connections == 5
+        time.sleep(0.6)
+        with pytest.raises(BadMessage):  # asked again once the TTL is over
+            remembers.writer_schema(987_655)
+        assert relay.connections == 6
+
+
+def test_a_registry_that_failed_is_not_asked_again_for_any_id_within_the_ttl():
+    """A silent registry: one timeout, then every id fails at once with its error; without a
+    TTL every read waits out the timeout again."""
+    with CountingServer() as silent:
+        remembers = SchemaRegistry(silent.url, timeout_s=0.3, failure_ttl_s=60)
+        for schema_id in (1, 2, 3):
+            with pytest.raises(SchemaRegistryError, match=r"could not be asked for "
+                                                          r"/schemas/ids/1: .*timed out"):
+                remembers.writer_schema(schema_id)
+        assert silent.connections == 1
+        asks_each_time = SchemaRegistry(silent.url, timeout_s=0.3)
+        for schema_id in (1, 1):
+            with pytest.raises(SchemaRegistryError):
+                asks_each_time.writer_schema(schema_id)
+        assert silent.connections == 3

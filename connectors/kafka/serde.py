@@ -25,7 +25,8 @@ added a field with a default, or dropped one that has a default here, is read. A
 names a schema but cannot fetch it, so header-framed values must have wirewatch's own schema;
 without a registry, Confluent-framed values are read as if written with wirewatch's schema.
 A registry that cannot be reached fails the read (the runner retries it); an id it does not
-know, or a writer schema that cannot be resolved, makes the message a dead letter.
+know, or a writer schema that cannot be resolved, makes the message a dead letter. A reader that
+would rather not wait again (the monitor) gives :class:`SchemaRegistry` a ``failure_ttl_s``.
 
 Every way a message can be wrong raises :class:`BadMessage` with a short ``error_type``; an
 unexpected exception while decoding one (``RecursionError``, ``MemoryError``, ...) too, its
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -143,12 +145,23 @@ def _article_from_avro(value: bytes | None, headers: Sequence[tuple[str, bytes]]
 
 class SchemaRegistry:
     """The calls wirewatch needs from a Confluent-compatible Schema Registry: register a
-    schema, fetch one by id."""
+    schema, fetch one by id.
 
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    Schemas fetched by id are kept (an id's schema never changes). With ``failure_ttl_s``,
+    failures are kept for that long too and raised again without asking: an id the registry
+    does not know (per id), and a registry that could not be asked or refused (for every id),
+    so a registry that never answers costs one ``timeout_s`` per TTL, not one per message.
+    Without (the default) each read asks again: for a reader whose runner retries the read.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 10.0,
+                 failure_ttl_s: float | None = None) -> None:
         self.url = url.rstrip("/")
         self._timeout_s = timeout_s
+        self._failure_ttl_s = failure_ttl_s
         self._by_id: dict[int, dict] = {}
+        # schema id (None: the registry itself, any id) -> (monotonic time it expires, error)
+        self._failed: dict[int | None, tuple[float, Exception]] = {}
 
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
         """Register ``schema`` (Avro, as JSON) under ``subject``; return its id. Registering
@@ -170,18 +183,34 @@ class SchemaRegistry:
 
     def writer_schema(self, schema_id: int) -> dict:
         """The parsed schema with id ``schema_id``; :class:`BadMessage` (``unknown_schema``)
-        if the registry has none."""
+        if the registry has none, :class:`SchemaRegistryError` if it failed."""
         if schema_id not in self._by_id:
+            for key in (None, schema_id):  # a failure of the registry, then of this id
+                if key in self._failed:
+                    expires, error = self._failed[key]
+                    if time.monotonic() < expires:
+                        raise error.with_traceback(None)
+                    del self._failed[key]
             try:
-                answer = self._call(f"/schemas/ids/{schema_id}")
-            except urllib.error.HTTPError as e:
-                if e.code == 404:
-                    raise BadMessage("unknown_schema", f"schema id {schema_id} is not in the "
-                                                       f"Schema Registry {self.url}") from None
-                raise SchemaRegistryError(f"Schema Registry {self.url} did not give schema id "
-                                          f"{schema_id}: {_reason(e)}") from None
-            self._by_id[schema_id] = parse_schema(json.loads(answer["schema"]))
+                self._by_id[schema_id] = self._fetch(schema_id)
+            except (BadMessage, SchemaRegistryError) as e:
+                if self._failure_ttl_s is not None:  # counted from the failure, not the ask
+                    key = schema_id if isinstance(e, BadMessage) else None
+                    self._failed[key] = (time.monotonic() + self._failure_ttl_s, e)
+                raise
         return self._by_id[schema_id]
+
+    def _fetch(self, schema_id: int) -> dict:
+        """Ask the registry for schema ``schema_id``, parsed."""
+        try:
+            answer = self._call(f"/schemas/ids/{schema_id}")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                raise BadMessage("unknown_schema", f"schema id {schema_id} is not in the "
+                                                   f"Schema Registry {self.url}") from None
+            raise SchemaRegistryError(f"Schema Registry {self.url} did not give schema id "
+                                      f"{schema_id}: {_reason(e)}") from None
+        return parse_schema(json.loads(answer["schema"]))
 
     def _call(self, path: str, body: bytes | None = None) -> dict:
         """GET ``path`` (POST ``body`` to it); the registry's refusals raise ``HTTPError`` for
