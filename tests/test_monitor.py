@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from fcntl import ioctl
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -370,18 +371,28 @@ def test_live_view_redraws_under_a_terminal(topics):
         assert row in text, row
 
 
-@pytest.fixture
-def fresh_broker(tmp_path) -> Iterator[str]:
-    """A broker of the test's own, just started, with topic ``articles`` (2 messages). Nothing
-    has asked it about a group yet, and it creates its group coordinator (the offsets topic)
-    only on the first such request: the monitor is the first to ask, as for a user who starts
-    the broker and the monitor together. Nothing here waits for the coordinator."""
+def _broker_with_articles_topic(tmp_path: Path) -> tuple[KafkaBroker, str]:
+    """A broker of the test's own, started, with an empty one-partition topic ``articles``."""
     broker = KafkaBroker(tmp_path / "kafka")
     bootstrap = broker.start()
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         admin.create_topics([NewTopic("articles", 1, 1)])
         admin.close()
+    except BaseException:
+        broker.stop()
+        raise
+    return broker, bootstrap
+
+
+@pytest.fixture
+def fresh_broker(tmp_path) -> Iterator[str]:
+    """A broker of the test's own, just started, with topic ``articles`` (2 messages). Nothing
+    has asked it about a group yet, and it creates its group coordinator (the offsets topic)
+    only on the first such request: the monitor is the first to ask, as for a user who starts
+    the broker and the monitor together. Nothing here waits for the coordinator."""
+    broker, bootstrap = _broker_with_articles_topic(tmp_path)
+    try:
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
         for i in range(2):
             producer.send("articles", b'{"url": "https://x.example/%d"}' % i)
@@ -428,12 +439,8 @@ def test_once_without_a_group_coordinator_says_committed_offsets_are_unknown(
 
 
 def test_live_view_survives_a_broker_restart(tmp_path):
-    broker = KafkaBroker(tmp_path / "kafka")
-    bootstrap = broker.start()
+    broker, bootstrap = _broker_with_articles_topic(tmp_path)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        admin.create_topics([NewTopic("articles", 1, 1)])
-        admin.close()
         terminal = _Terminal(["monitor", "--bootstrap_servers", bootstrap,
                               "--input_topic", "articles", "--refresh_s", "0.5"])
         seen = terminal.wait_for(r"#2\s")
