@@ -2,8 +2,9 @@
 
 ``KafkaBroker`` starts one broker in its own directory on a free port; ``kill()`` is a
 SIGKILL (no clean shutdown) and ``start()`` again brings the same broker back on the same
-port with its data. The ``kafka_broker`` fixture (re-exported by ``conftest.py``) is one
-broker for the whole session. If the broker cannot start, the test fails with the script's reason.
+port with its data; ``produce`` and ``read_topic`` write and read a topic. The
+``kafka_broker`` fixture (re-exported by ``conftest.py``) is one broker for the whole session.
+If the broker cannot start, the test fails with the script's reason.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.local_service import LocalService
 
@@ -57,6 +58,18 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         yield broker
     finally:
         broker.stop()
+
+
+def produce(bootstrap: str, topic: str, values: Iterable[bytes],
+            timestamp_ms: int | None = None) -> None:
+    """Send ``values`` to ``topic`` and wait until every replica has them (acks=all)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        for value in values:
+            producer.send(topic, value, timestamp_ms=timestamp_ms)
+        producer.flush()
+    finally:
+        producer.close()
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list:

@@ -28,7 +28,7 @@ from kafka.structs import OffsetAndMetadata
 from rich.console import Console
 
 from tests.counting_server import CountingServer
-from tests.kafka_broker import KafkaBroker
+from tests.kafka_broker import KafkaBroker, produce
 from tests.made_records import article_event, article_event_schema, confluent_framed, failed
 from wirewatch.connectors.kafka.serde import Framing, SchemaRegistry
 from wirewatch.pipelines import monitor
@@ -197,37 +197,32 @@ def test_registry_reads_a_newer_writer_schema(kafka_broker, schema_registry, cap
     schema["fields"].reverse()
     schema_id = SchemaRegistry(schema_registry.url).register(f"{topic}-value", schema)
     bootstrap = kafka_broker.bootstrap
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(topic, confluent_framed(schema_id, schema, article_event("r1", language="sv")))
-    producer.flush()
-    producer.close()
+    produce(bootstrap, topic,
+            [confluent_framed(schema_id, schema, article_event("r1", language="sv"))])
 
-    def window(*extra: str) -> dict:
-        assert main(["monitor", "--bootstrap_servers", bootstrap,
-                     "--output_topic", topic, "--once", "--json", *extra]) == 0
-        return json.loads(capsys.readouterr().out)["topics"][topic]["window"]
-
-    read = window("--schema_registry_url", schema_registry.url)
+    read = _window(bootstrap, topic, capsys, "--schema_registry_url", schema_registry.url)
     assert (read["events"], read["undecodable"]) == (1, 0)
     assert read["languages"] == [{"name": "sv", "count": 1, "share": 1.0}]
-    misread = window()
+    misread = _window(bootstrap, topic, capsys)
     assert misread.get("languages") != read["languages"]
 
 
-def _registry_window(bootstrap: str, registry_url: str, values: list[bytes], capsys) -> dict:
-    """The monitor's window of a new article-event topic holding ``values``, read with
-    ``--schema_registry_url registry_url``; nothing on stderr may be a traceback."""
-    topic = f"events-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    for value in values:
-        producer.send(topic, value)
-    producer.flush()
-    producer.close()
+def _window(bootstrap: str, topic: str, capsys, *extra: str) -> dict:
+    """The window of article-event topic ``topic`` in ``monitor --once --json`` (with ``extra``
+    arguments); nothing on stderr may be a traceback."""
     assert main(["monitor", "--bootstrap_servers", bootstrap, "--output_topic", topic,
-                 "--schema_registry_url", registry_url, "--once", "--json"]) == 0
+                 "--once", "--json", *extra]) == 0
     printed = capsys.readouterr()
     assert "Traceback" not in printed.err, printed.err
     return json.loads(printed.out)["topics"][topic]["window"]
+
+
+def _registry_window(bootstrap: str, registry_url: str, values: list[bytes], capsys) -> dict:
+    """:func:`_window` of a new topic holding ``values``, read with ``--schema_registry_url
+    registry_url``."""
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    produce(bootstrap, topic, values)
+    return _window(bootstrap, topic, capsys, "--schema_registry_url", registry_url)
 
 
 def test_a_schema_id_the_registry_does_not_know_is_undecodable(kafka_broker, schema_registry,
@@ -393,11 +388,7 @@ def fresh_broker(tmp_path) -> Iterator[str]:
     the broker and the monitor together. Nothing here waits for the coordinator."""
     broker, bootstrap = _broker_with_articles_topic(tmp_path)
     try:
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        for i in range(2):
-            producer.send("articles", b'{"url": "https://x.example/%d"}' % i)
-        producer.flush()
-        producer.close()
+        produce(bootstrap, "articles", [b'{"url": "https://x.example/%d"}' % i for i in range(2)])
         yield bootstrap
     finally:
         broker.stop()

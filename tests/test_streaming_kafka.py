@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
+from tests.kafka_broker import produce
 from tests.live_job import LiveJob, stop_problems
 from wirewatch.pipelines import link
 from wirewatch.pipelines.dedupe import INCOMPLETE_NOTE
@@ -35,13 +35,7 @@ def _article(tag: str, i: int, **extra: object) -> bytes:
 
 def _produce(bootstrap: str, topic: str, values: list[bytes],
              timestamp_ms: int | None = None) -> float:
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    try:
-        for value in values:
-            producer.send(topic, value, timestamp_ms=timestamp_ms)
-        producer.flush()
-    finally:
-        producer.close()
+    produce(bootstrap, topic, values, timestamp_ms)
     return time.time()
 
 
