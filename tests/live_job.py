@@ -46,15 +46,18 @@ def errors_in(log: str) -> list[str]:
 _ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (ERROR|CRITICAL) ")
 
 
-def stop_problems(log: str) -> list[str]:
+def stop_problems(log: str, *, any_error: bool = False) -> list[str]:
     """What a job that ended well (finished, or stopped cleanly by Ctrl-C or SIGTERM) must not
     have logged: its ERROR and CRITICAL lines, and the start of each traceback. A traceback is
     found anywhere in a line, not only at its start: Beam's retries log theirs indented
-    (``" Traceback for above exception"``) and a runner quotes a worker's inside its message."""
+    (``" Traceback for above exception"``) and a runner quotes a worker's inside its message.
+    ``any_error``: also any line with " ERROR " anywhere in it (a runner's own lines, a
+    worker's quoted ones), for a job that finished by itself, where a stop excused nothing."""
     lines = log.splitlines()
     return [line if _ERROR_LINE.match(line) else "\n".join(lines[i:i + 8])
             for i, line in enumerate(lines)
-            if _ERROR_LINE.match(line) or "Traceback" in line]
+            if _ERROR_LINE.match(line) or "Traceback" in line
+            or (any_error and " ERROR " in line)]
 
 
 def command_line(pid: int) -> str:
