@@ -16,7 +16,12 @@ and as one JSON-lines archive (``jsonl``, read with ``--input_jsonl``), then tim
   ``Tag`` and ``Link`` replaced by pass-throughs (read, normalise, measure, write);
 - **wirewatch, no tag, no link**: with ``Dedupe``;
 - **wirewatch, no link**: with ``Dedupe`` and ``Tag``;
-- **wirewatch**: the whole ingest pipeline (read, normalise, dedupe, tag, link, write Avro).
+- **wirewatch**: the whole ingest pipeline (read, normalise, dedupe, tag, link, write Avro);
+- **its steps alone, no Beam** (jsonl, 1 process): the same work as the whole pipeline, done by
+  calling the functions each step calls, in one loop over batches of 256 lines (parse, build
+  the event, fingerprint and decide in one ``NearDupIndex``, tag, profile and link in one
+  ``StoryLinker``, write Avro): the ceiling of any runner with one Python worker, and what the
+  runner's own share of the whole pipeline's time is measured against.
 
 Each row adds one step to the row above, so the differences of their CPU seconds per article
 are what each step costs; they are printed below each table (``--modes`` 1 only).
@@ -70,11 +75,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import Article, generate
 from benchmarks.timing import median_seconds
+from wirewatch.connectors.article_json import article_from_json
 from wirewatch.connectors.files import CODECS, DEFAULT_CODEC
 from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.parse import parse_feed
+from wirewatch.core.article import build_event
+from wirewatch.core.language import make_detector
+from wirewatch.core.neardup import NearDupIndex, entries, fingerprint
+from wirewatch.core.stories import StoryLinker, story_profile
+from wirewatch.core.text import compared_text
+from wirewatch.core.topic_model import LearnedTopicTagger
 from wirewatch.pipelines import ingest
-from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema
+from wirewatch.pipelines.tag import _tag
+from wirewatch.schemas.records import ARTICLE_EVENT, parsed_schema, story
 
 _LINE_SCHEMA = {"type": "record", "name": "Line", "fields": [{"name": "line", "type": "string"}]}
 
@@ -155,6 +168,67 @@ class _Pass(beam.DoFn):
         yield event
 
 
+_FETCHED_MS = 1_800_000_000_000
+_BATCH = 256
+
+
+def steps_alone(archive: Path, out: list[dict] | None = None) -> dict[str, float]:
+    """The whole pipeline's work on ``archive`` without Beam: each step's functions, in order,
+    on batches of ``_BATCH`` lines (one index and one linker: what one worker holds). Returns
+    each step's CPU seconds; the article events go to ``out`` if given."""
+    spent: dict[str, float] = {}
+    detector, tagger = make_detector(), LearnedTopicTagger()
+    index, linker = NearDupIndex(), StoryLinker()
+    schema = parsed_schema(ARTICLE_EVENT)
+    where = {"kind": "file", "name": archive.name, "guid": None}
+    with archive.open("rb") as f:
+        lines = f.readlines()
+    clock = time.process_time
+
+    def lap(step: str, since: float) -> float:
+        now = clock()
+        spent[step] = spent.get(step, 0.0) + now - since
+        return now
+
+    for start in range(0, len(lines), _BATCH):
+        t = clock()
+        events = [build_event(article_from_json(line, {**where, "offset": start + i},
+                                                _FETCHED_MS))
+                  for i, line in enumerate(lines[start:start + _BATCH])]
+        t = lap("read + normalise", t)
+        fps = fingerprint([compared_text(e["title"], e["summary"], e["body"]) for e in events])
+        keys, owner, methods = entries(fps, [e["canonical_url"] for e in events],
+                                       [e["dedup"]["content_hash"] for e in events])
+        matches = index.add([e["event_id"] for e in events],
+                            [e["event_time"] for e in events], fps, keys, owner, methods)
+        for event, match in zip(events, matches, strict=True):
+            event["dedup"]["is_duplicate"] = match is not None
+            event["dedup"]["duplicate_of"] = match.event_id if match else None
+        t = lap("dedupe", t)
+        events = _tag(events, detector, tagger)
+        t = lap("tag", t)
+        for event in sorted(events, key=lambda e: (e["event_time"], e["event_id"])):
+            v = linker.link(story_profile(event), event["dedup"]["duplicate_of"])
+            event["story"] = story(v.story_id, v.linked_by, v.similarity)
+        t = lap("link", t)
+        fastavro.writer(io.BytesIO(), schema, events, codec=DEFAULT_CODEC)
+        lap("write", t)
+        if out is not None:
+            out.extend(events)
+    return spent
+
+
+def time_steps_alone(archive: Path, repeats: int) -> tuple[dict[int, tuple[float, float]], str]:
+    """The row of ``steps_alone`` (1 process) and a line of each step's median CPU us an
+    article."""
+    spent: list[dict[str, float]] = []
+    row = {1: median_wall_and_cpu(lambda: spent.append(steps_alone(archive)), repeats)}
+    n = sum(1 for _ in archive.open("rb"))
+    return row, "CPU us per article of its steps alone: " + ", ".join(
+        f"{step} {statistics.median(run[step] for run in spent[1:]) * 1e6 / n:.0f}"
+        for step in spent[0])
+
+
 def _cpu_seconds() -> float:
     """CPU seconds of this process (all threads) and of its waited-for worker processes."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -207,13 +281,15 @@ def codec_table(archive: Path, out: Path, repeats: int) -> None:
 
 
 _STEPS = ("read + normalise + measure + write", "dedupe", "tag", "link")
+_ALONE = "its steps alone, no Beam"
 
 
 def step_costs(rows: dict[str, dict[int, tuple[float, float]]], n: int) -> str:
     """CPU microseconds per article of each step, 1 process: the differences of the rows, each
     adding one step to the one above (the first: the pipeline without its three big steps
     over Beam's read -> write)."""
-    cpu = [by_mode[1][1] for row, by_mode in rows.items() if row != "feedparser alone"]
+    cpu = [by_mode[1][1] for row, by_mode in rows.items()
+           if row not in ("feedparser alone", _ALONE)]
     costs = [(later - earlier) * 1e6 / n for earlier, later in itertools.pairwise(cpu)]
     return "CPU us per article, 1 process: " + ", ".join(
         f"{step} {us:.0f}" for step, us in zip(_STEPS, costs, strict=True))
@@ -286,6 +362,8 @@ def main() -> None:
                 }
                 for row, fn in runs.items():
                     rows.setdefault(row, {})[mode] = median_wall_and_cpu(fn, args.repeats)
+            if name == "jsonl":
+                rows[_ALONE], alone = time_steps_alone(archive, args.repeats)
     print(f"\n{n} articles ({sum(len(a.text) for a in articles) / n:.0f} characters each) in "
           f"{len({a.outlet for a in articles})} feed files or one JSON-lines file, DirectRunner, "
           f"median of {args.repeats} runs after a warm-up; fixed cost of a run (10 articles): "
@@ -306,6 +384,8 @@ def main() -> None:
             print(line)
         if 1 in args.modes:
             print(step_costs(rows, n))
+        if _ALONE in rows:
+            print(alone)
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
