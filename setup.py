@@ -9,7 +9,7 @@ the workers import must be found here.
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 # import name -> source folder
 ROOTS = {
@@ -34,6 +34,14 @@ def _packages() -> dict[str, str]:
 
 PACKAGES = _packages()
 
+# core/data/ and its sub-folders hold models and word lists, no Python, but their names are
+# importable, so setuptools wants them in `packages` (as namespace packages) before it ships
+# their files; each takes every file directly inside it.
+DATA_PACKAGES = {
+    f"wirewatch.core.{sub}": f"core/{sub.replace('.', '/')}"
+    for sub in find_namespace_packages(where="core", include=["data", "data.*"])
+}
+
 setup(
     name="wirewatch",
     version="0.1.0",
@@ -41,12 +49,9 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=list(PACKAGES),
-    package_dir=PACKAGES,
-    package_data={
-        "wirewatch.schemas": ["*.avsc"],
-        "wirewatch.core": ["data/*", "data/**/*"],
-    },
+    packages=[*PACKAGES, *DATA_PACKAGES],
+    package_dir={**PACKAGES, **DATA_PACKAGES},
+    package_data={"wirewatch.schemas": ["*.avsc"], **{name: ["*"] for name in DATA_PACKAGES}},
     include_package_data=True,
     install_requires=[
         "apache-beam==2.77.*",
