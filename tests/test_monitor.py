@@ -268,17 +268,23 @@ def test_the_registry_is_asked_once_per_schema_id_found_or_unknown(kafka_broker,
 def test_a_silent_registry_costs_one_timeout_per_snapshot_not_one_per_message(kafka_broker,
                                                                              capsys):
     """A registry that takes connections and never answers: each request waits out the 10 s
-    timeout. Eight events of four schema ids cost one request; all eight are undecodable."""
+    timeout. Eight events of four schema ids cost one request; all eight are undecodable, the
+    last (id 4, written last) with an error naming its own id and the remembered failure."""
     values = [confluent_framed(1 + i % 4, article_event_schema(), article_event(f"s{i}"))
               for i in range(8)]
+    topic, now_ms = f"events-{uuid.uuid4().hex[:8]}", int(time.time() * 1000)
+    produce(kafka_broker.bootstrap, topic, values[:-1], timestamp_ms=now_ms - 1000)
+    produce(kafka_broker.bootstrap, topic, values[-1:], timestamp_ms=now_ms)
     with CountingServer() as silent:
         started = time.monotonic()
-        window = _registry_window(kafka_broker.bootstrap, silent.url, values, capsys)
+        window = _window(kafka_broker.bootstrap, topic, capsys,
+                         "--schema_registry_url", silent.url)
         took_s = time.monotonic() - started
     assert (window["events"], window["undecodable"]) == (0, 8)
-    assert window["last_undecodable"].startswith(
-        f"SchemaRegistryError: Schema Registry {silent.url} could not be asked for "
-        f"/schemas/ids/1: ")
+    assert re.fullmatch(
+        rf"SchemaRegistryError: schema id 4: the Schema Registry failed \d+ s ago \(Schema "
+        rf"Registry {re.escape(silent.url)} could not be asked for /schemas/ids/1: .*timed out\); "
+        rf"not asked again for \d+ s", window["last_undecodable"]), window["last_undecodable"]
     assert silent.connections == 1
     assert took_s < 30
 

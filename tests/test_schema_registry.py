@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import struct
 import time
 import urllib.request
@@ -160,14 +161,21 @@ def test_an_unknown_id_is_remembered_per_id_only_with_a_failure_ttl(schema_regis
 
 
 def test_a_registry_that_failed_is_not_asked_again_for_any_id_within_the_ttl():
-    """A silent registry: one timeout, then every id fails at once with its error; without a
-    TTL every read waits out the timeout again."""
+    """A silent registry: one timeout, then every id fails at once, its error naming that id
+    and the failure remembered; without a TTL every read waits out the timeout again."""
     with CountingServer() as silent:
         remembers = SchemaRegistry(silent.url, timeout_s=0.3, failure_ttl_s=60)
-        for schema_id in (1, 2, 3):
-            with pytest.raises(SchemaRegistryError, match=r"could not be asked for "
-                                                          r"/schemas/ids/1: .*timed out"):
+        with pytest.raises(SchemaRegistryError, match=r"could not be asked for "
+                                                      r"/schemas/ids/1: .*timed out") as first:
+            remembers.writer_schema(1)
+        for schema_id in (7, 2, 1):
+            with pytest.raises(SchemaRegistryError) as caught:
                 remembers.writer_schema(schema_id)
+            said = re.fullmatch(rf"schema id {schema_id}: the Schema Registry failed (\d+) s "
+                                rf"ago \({re.escape(str(first.value))}\); not asked again for "
+                                rf"(\d+) s", str(caught.value))
+            assert said, caught.value
+            assert int(said[1]) + int(said[2]) == 60  # since the failure, and left of the TTL
         assert silent.connections == 1
         asks_each_time = SchemaRegistry(silent.url, timeout_s=0.3)
         for schema_id in (1, 1):

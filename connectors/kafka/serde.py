@@ -149,8 +149,9 @@ class SchemaRegistry:
 
     Schemas fetched by id are kept (an id's schema never changes). With ``failure_ttl_s``,
     failures are kept for that long too and raised again without asking: an id the registry
-    does not know (per id), and a registry that could not be asked or refused (for every id),
-    so a registry that never answers costs one ``timeout_s`` per TTL, not one per message.
+    does not know (per id), and a registry that could not be asked or refused (for every id,
+    each id's error naming it and the failure), so a registry that never answers costs one
+    ``timeout_s`` per TTL, not one per message.
     Without (the default) each read asks again: for a reader whose runner retries the read.
     """
 
@@ -160,7 +161,7 @@ class SchemaRegistry:
         self._timeout_s = timeout_s
         self._failure_ttl_s = failure_ttl_s
         self._by_id: dict[int, dict] = {}
-        # schema id (None: the registry itself, any id) -> (monotonic time it expires, error)
+        # schema id (None: the registry itself, any id) -> (monotonic time it failed, error)
         self._failed: dict[int | None, tuple[float, Exception]] = {}
 
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
@@ -187,8 +188,14 @@ class SchemaRegistry:
         if schema_id not in self._by_id:
             for key in (None, schema_id):  # a failure of the registry, then of this id
                 if key in self._failed:
-                    expires, error = self._failed[key]
-                    if time.monotonic() < expires:
+                    failed_at, error = self._failed[key]
+                    now = time.monotonic()
+                    if now < failed_at + self._failure_ttl_s:
+                        if key is None:  # the error names the id asked then, not this one
+                            raise SchemaRegistryError(
+                                f"schema id {schema_id}: the Schema Registry failed "
+                                f"{now - failed_at:.0f} s ago ({error}); not asked again for "
+                                f"{failed_at + self._failure_ttl_s - now:.0f} s")
                         raise error.with_traceback(None)
                     del self._failed[key]
             try:
@@ -196,7 +203,7 @@ class SchemaRegistry:
             except (BadMessage, SchemaRegistryError) as e:
                 if self._failure_ttl_s is not None:  # counted from the failure, not the ask
                     key = schema_id if isinstance(e, BadMessage) else None
-                    self._failed[key] = (time.monotonic() + self._failure_ttl_s, e)
+                    self._failed[key] = (time.monotonic(), e)
                 raise
         return self._by_id[schema_id]
 
