@@ -1,13 +1,15 @@
 """Kafka in and out: ``ReadFromKafka`` (source), ``WriteToKafka`` (sink), ``CommitOffsets``.
 
 Formats, framing and keys are described in ``serde`` and ``sink``; connection and security
-settings in ``admin``; the reading model (restrictions, commits, watermarks) in ``source``.
+settings in ``admin``; the reading model (restrictions, watermarks) in ``source``; when offsets
+are committed in ``commit``.
 """
 
 from wirewatch.connectors.kafka.admin import KafkaConfig
+from wirewatch.connectors.kafka.commit import CommitOffsets
 from wirewatch.connectors.kafka.errors import BrokerUnreachable, KafkaConnectorError, UnknownTopic
 from wirewatch.connectors.kafka.sink import WriteToKafka
-from wirewatch.connectors.kafka.source import READ_TO, CommitOffsets, ReadFromKafka
+from wirewatch.connectors.kafka.source import READ_TO, ReadFromKafka
 
 __all__ = [
     "READ_TO",

@@ -1,4 +1,9 @@
-"""``CommitWritten``: commit a streaming read's offsets once every sink has written them.
+"""Committing what a Kafka read consumed, only once it is written.
+
+``CommitWritten`` (streaming) commits a read's offsets as every sink writes them;
+``CommitOffsets`` (bounded) commits a read's end offsets once every sink has finished.
+
+``CommitWritten``:
 
 In: ``Offsets`` records, from the reader (``ReadFromKafka(...)[OFFSETS_READ]``) and from each
 sink (``[OFFSETS_WRITTEN]``). Per partition a :class:`~wirewatch.connectors.offsets.Ledger`
@@ -28,7 +33,7 @@ long as the job, which is all they need: a restarted job starts again from the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -48,7 +53,7 @@ from wirewatch.pipelines.metrics import (
     distribution,
 )
 
-__all__ = ["CommitWritten"]
+__all__ = ["CommitOffsets", "CommitWritten"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +149,49 @@ class CommitWritten(beam.PTransform):
                 | "EverySecond" >> beam.WindowInto(window.GlobalWindows(), **panes)
                 | "PerPartition" >> beam.GroupByKey()
                 | "Commit" >> beam.ParDo(self._fn).with_output_types(tuple[str, int, int]))
+
+
+class _CommitAtEndFn(beam.DoFn):
+    """(topic, partition, end offset) in, once the sinks' side input is ready; the same out,
+    committed."""
+
+    def __init__(self, config: KafkaConfig, group_id: str) -> None:
+        self._config = config
+        self._group_id = group_id
+
+    def process(self, read_to: tuple[str, int, int], written) -> Iterator:
+        topic, partition, offset = read_to
+        client = admin.consumer(self._config, group_id=self._group_id)
+        try:
+            admin.commit(client, {TopicPartition(topic, partition): offset})
+        finally:
+            client.close()
+        counter(OFFSETS_COMMITTED).inc()
+        yield read_to
+
+
+class CommitOffsets(beam.PTransform):
+    """Commit a bounded read's end offsets once the sinks are done.
+
+    In: ``ReadFromKafka(...)[READ_TO]``. ``after``: the PCollections the sinks return; they are
+    a side input of the commit, so no offset is committed before every sink has finished (and
+    none if the run fails). Out: the committed (topic, partition, offset).
+    """
+
+    def __init__(self, config: KafkaConfig, group_id: str,
+                 after: Sequence[beam.PCollection]) -> None:
+        super().__init__()
+        if not group_id:
+            raise ValueError("CommitOffsets needs a group_id")
+        if not after:
+            raise ValueError("CommitOffsets needs the sinks' outputs to wait for")
+        self._config = config
+        self._group_id = group_id
+        self._after = list(after)
+
+    def expand(self, read_to: beam.PCollection) -> beam.PCollection:
+        done = (tuple(self._after)
+                | "SinksDone" >> beam.Flatten()
+                | "Count" >> beam.combiners.Count.Globally())
+        return read_to | "Commit" >> beam.ParDo(
+            _CommitAtEndFn(self._config, self._group_id), beam.pvalue.AsSingleton(done))

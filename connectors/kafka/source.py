@@ -25,7 +25,7 @@ How it reads (after ``apache_beam/transforms/periodicsequence.py``):
   they made durable and ``commit.CommitWritten`` commits, per partition, the offset below which
   every record read is written (commit after write: a crash re-reads what was in flight).
   Bounded: the output ``read_to`` carries (topic, partition, end offset) per finished
-  partition and :class:`CommitOffsets` commits them behind a side input on the sinks' results,
+  partition and ``commit.CommitOffsets`` commits them behind a side input on the sinks' results,
   i.e. only after every sink has flushed; a failed run commits nothing.
 - **Backpressure** (``max_in_flight``, with a ``group_id``): a partition whose next offset is
   ``max_in_flight`` or more past the group's committed offset (asked of the broker at most
@@ -89,13 +89,12 @@ from wirewatch.pipelines.metrics import (
     ARTICLES_READ,
     KAFKA_BROKER_UNAVAILABLE,
     KAFKA_READ_PAUSED,
-    OFFSETS_COMMITTED,
     counter,
 )
 from wirewatch.schemas.records import dead_letter, source
 
 __all__ = ["MAX_BACKLOG", "MAX_IN_FLIGHT", "MAX_OUT_OF_ORDERNESS_S", "OFFSETS_READ", "READ_TO",
-           "UNBOUNDED", "CommitOffsets", "PartitionSpec", "ReadFromKafka"]
+           "UNBOUNDED", "PartitionSpec", "ReadFromKafka"]
 
 log = logging.getLogger(__name__)
 
@@ -609,46 +608,3 @@ class ReadFromKafka(beam.PTransform):
                 | "Topics" >> beam.Create(topics)
                 | "Read" >> beam.ParDo(self._fn).with_outputs(
                     DEAD_LETTERS, READ_TO, OFFSETS_READ, main="events"))
-
-
-class _CommitFn(beam.DoFn):
-    def __init__(self, config: KafkaConfig, group_id: str) -> None:
-        self._config = config
-        self._group_id = group_id
-
-    def process(self, read_to: tuple[str, int, int], written) -> Iterator:
-        topic, partition, offset = read_to
-        client = admin.consumer(self._config, group_id=self._group_id)
-        try:
-            admin.commit(client, {TopicPartition(topic, partition): offset})
-        finally:
-            client.close()
-        counter(OFFSETS_COMMITTED).inc()
-        yield read_to
-
-
-class CommitOffsets(beam.PTransform):
-    """Commit a bounded read's end offsets once the sinks are done.
-
-    In: ``ReadFromKafka(...)[READ_TO]``. ``after``: the PCollections the sinks return; they are
-    a side input of the commit, so no offset is committed before every sink has finished (and
-    none if the run fails). Out: the committed (topic, partition, offset).
-    """
-
-    def __init__(self, config: KafkaConfig, group_id: str,
-                 after: Sequence[beam.PCollection]) -> None:
-        super().__init__()
-        if not group_id:
-            raise ValueError("CommitOffsets needs a group_id")
-        if not after:
-            raise ValueError("CommitOffsets needs the sinks' outputs to wait for")
-        self._config = config
-        self._group_id = group_id
-        self._after = list(after)
-
-    def expand(self, read_to: beam.PCollection) -> beam.PCollection:
-        done = (tuple(self._after)
-                | "SinksDone" >> beam.Flatten()
-                | "Count" >> beam.combiners.Count.Globally())
-        return read_to | "Commit" >> beam.ParDo(
-            _CommitFn(self._config, self._group_id), beam.pvalue.AsSingleton(done))
