@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TypeVar
 
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
@@ -26,6 +29,13 @@ from wirewatch.pipelines.cli import UsageError
 __all__ = ["is_url", "prepare_output"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds a remote --output may take to give its first object (or none), the first time the
+#: run reaches the store. Beam's clients retry for minutes when it cannot be reached (GCS:
+#: 120 s): a check before the run should say so sooner.
+LIST_TIMEOUT_S = 30.0
 
 #: URL scheme -> (the module its Beam filesystem needs, the apache-beam extra installing it).
 #: Beam registers these filesystems even without their client library and then fails on first
@@ -131,9 +141,16 @@ class _RemoteFolder:
         self._listed = {}
         prefix = f"{self._url}/"
         try:
-            if self._filesystem.has_dirs() and not self._filesystem.exists(self._url):
-                return []  # listing a missing folder fails where folders exist (hdfs): empty
-            found = FileSystems.match([f"{prefix}**"])[0].metadata_list
+            # One object first, within a bound: whether the store answers at all (and, mostly,
+            # that the folder is empty); a whole listing may take long on a large folder.
+            if not _within(LIST_TIMEOUT_S, lambda: self._objects(prefix, limit=1)):
+                return []
+            found = self._objects(prefix)
+        except _NoAnswer:
+            raise UsageError(
+                f"--output folder {self._url} could not be listed within {LIST_TIMEOUT_S:g} s: "
+                "check the network, the credentials (for gs://: gcloud auth "
+                "application-default login) and the bucket's name") from None
         except BeamIOError as e:
             raise UsageError(f"cannot list --output folder {self._url}: {e}") from None
         # every object below the folder on an object store, the folder's own entries on hdfs
@@ -141,6 +158,12 @@ class _RemoteFolder:
             name = metadata.path.removeprefix(prefix).split("/", 1)[0]
             self._listed.setdefault(name, []).append(metadata.path)
         return sorted(self._listed)
+
+    def _objects(self, prefix: str, limit: int | None = None) -> list:
+        if self._filesystem.has_dirs() and not self._filesystem.exists(self._url):
+            return []  # listing a missing folder fails where folders exist (hdfs): empty
+        return FileSystems.match([f"{prefix}**"], None if limit is None else [limit])[
+            0].metadata_list
 
     def remove(self, names: list[str]) -> None:
         """Delete what :meth:`entries` found under ``names``."""
@@ -150,6 +173,33 @@ class _RemoteFolder:
         except BeamIOError as e:
             raise UsageError(f"--overwrite: cannot remove {', '.join(names)} from "
                              f"{self._url}: {e}") from None
+
+
+class _NoAnswer(Exception):
+    """A call given a time bound had not returned by then."""
+
+
+def _within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()``'s result or exception, or :class:`_NoAnswer` after ``seconds``. The call
+    runs in a daemon thread, which is left to finish (or not) on its own: the run stops on the
+    usage error anyway, and a stuck client must not hold the process at exit."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as e:  # handed to the caller's thread, whatever it is
+            outcome.append((False, e))
+
+    thread = threading.Thread(target=run, name="output-folder-check", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise _NoAnswer
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _installed(module: str) -> bool:

@@ -10,6 +10,8 @@ The local-folder rules are tested in ``test_cli.py``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -19,6 +21,7 @@ from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.conftest import SAMPLES
+from wirewatch.pipelines import output_folder
 from wirewatch.pipelines.cli import UsageError, main
 from wirewatch.pipelines.output_folder import prepare_output
 
@@ -30,6 +33,9 @@ class _TempDirStore(FileSystem):
     ``<root>/<bucket>/<name>``; only what output preparation uses (list, delete) is there."""
 
     root: Path  # set by the ``store`` fixture
+    #: a listing under ``wwtest://unreachable/`` waits for this, as a client retrying a store
+    #: it cannot reach does
+    reachable = threading.Event()
 
     @classmethod
     def scheme(cls) -> str:
@@ -42,6 +48,8 @@ class _TempDirStore(FileSystem):
         return self.root / url.removeprefix(f"{SCHEME}://")
 
     def _list(self, prefix: str) -> Iterator[FileMetadata]:
+        if prefix.startswith(f"{SCHEME}://unreachable/"):
+            self.reachable.wait(60)
         for file in sorted(self.root.rglob("*")):
             url = f"{SCHEME}://{file.relative_to(self.root).as_posix()}"
             if file.is_file() and url.startswith(prefix):
@@ -132,6 +140,23 @@ def test_an_empty_remote_output_or_append_is_used_as_it_is(store, flags):
 
 
 @pytest.mark.skipif(find_spec("hdfs") is not None, reason="Beam's hdfs filesystem is installed")
+def test_a_store_that_does_not_answer_is_a_usage_error_within_the_bound(store, monkeypatch,
+                                                                        capsys):
+    """Beam's clients retry an unreachable store for minutes (GCS: 120 s); the check says so
+    after ``LIST_TIMEOUT_S`` instead, and does not wait for the stuck listing to exit."""
+    monkeypatch.setattr(output_folder, "LIST_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    try:
+        assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"),
+                     "--output", f"{SCHEME}://unreachable/out"]) == 2
+        took = time.monotonic() - started
+    finally:
+        _TempDirStore.reachable.set()  # the listing left behind ends
+    assert ("--output folder wwtest://unreachable/out could not be listed within 0.5 s: check the "
+            "network, the credentials") in capsys.readouterr().err
+    assert took < 10
+
+
 def test_a_filesystem_that_is_not_installed_says_what_to_install(capsys):
     assert main(["run", "--feeds", str(SAMPLES / "feeds.yaml"),
                  "--output", "hdfs://namenode/out"]) == 2
