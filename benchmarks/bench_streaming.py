@@ -25,6 +25,9 @@ Every ``--interval-s`` (10 s) a row:
   growing ``unwritten`` means offsets committed for articles not written yet;
 - ``job MB`` / ``prism MB``: resident memory of the job's process tree without Prism, and of
   Prism (its process tree), from /proc;
+- ``job cores`` / ``prism cores``: CPU time (user + system, /proc) each used since the row
+  before, per second: 1.00 is one core busy (the job's Python worker cannot use more than
+  about one, Prism runs all Python work of a job in that one process);
 - ``load 1m``: the machine's 1-minute load average (other users of the cores slow the job).
 
 At the end:
@@ -41,7 +44,9 @@ At the end:
 - whether the job failed: it ended by itself, exited non-zero on SIGTERM, or logged an ERROR
   line or a traceback (a SIGTERM is a clean stop: it logs neither);
 - RSS growth of job + Prism over the last 5 minutes of the produce phase (the last half for
-  runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %.
+  runs shorter than 10 minutes), in percent: flat memory after warm-up is < 10 %;
+- CPU ms per article produced, of the job and of Prism, over the last half of the produce
+  (from the rows' CPU samples): what an article costs the worker when it keeps up.
 
 ``--commit-step`` measures only the commit step's ledger, without Kafka or a runner: CPU per
 call to load a partition's ledgers from their state coder, fold reports in and save them,
@@ -78,6 +83,7 @@ from benchmarks.load import (
     FixedRateProducer,
     GroupOffsets,
     OutputCounter,
+    cpu_seconds,
     rss_mb,
     wait_until_written,
 )
@@ -91,7 +97,7 @@ from wirewatch.pipelines.runners import prism_binary
 
 TOPIC, GROUP = "articles", "bench-streaming"
 COLUMNS = ("t", "produced", "committed", "written", "lag", "unwritten", "job MB", "prism MB",
-           "load 1m")
+           "job cores", "prism cores", "load 1m")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -128,7 +134,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Rows:
-    """Prints a row every ``interval_s``; keeps (t, job + Prism RSS) to measure growth."""
+    """Prints a row every ``interval_s``; keeps (t, job + Prism RSS) to measure growth and
+    (t, job CPU s, Prism CPU s) to measure what an article costs."""
 
     def __init__(self, job: LiveJob, producer: FixedRateProducer, counter: OutputCounter,
                  offsets: GroupOffsets, interval_s: float) -> None:
@@ -137,6 +144,7 @@ class Rows:
         self._next = 0.0
         self._prism = str(prism_binary())
         self.rss: list[tuple[float, float]] = []
+        self.cpu: list[tuple[float, float, float]] = []
         print("  ".join(f"{c:>9}" for c in COLUMNS), flush=True)
 
     def __call__(self, now: bool = False) -> None:
@@ -149,16 +157,38 @@ class Rows:
         tree = self._job.tree() if self._job.running() else []
         prism_tree = [pid for prism in tree if command_line(prism).startswith(self._prism)
                       for pid in self._job.tree(prism)]
-        job_mb = rss_mb([pid for pid in tree if pid not in prism_tree])
-        prism_mb = rss_mb(prism_tree)
+        job_pids = [pid for pid in tree if pid not in prism_tree]
+        job_mb, prism_mb = rss_mb(job_pids), rss_mb(prism_tree)
         self.rss.append((t, job_mb + prism_mb))
+        before = self.cpu[-1] if self.cpu else None
+        self.cpu.append((t, cpu_seconds(job_pids), cpu_seconds(prism_tree)))
+        cores = (("-", "-") if before is None or t <= before[0] else
+                 tuple(f"{(now - then) / (t - before[0]):.2f}"
+                       for now, then in zip(self.cpu[-1][1:], before[1:], strict=True)))
         produced = self._producer.acked_count()
         committed = self._offsets.committed_total()
         written = self._counter.written()
         cells = (f"{t:.0f}", produced, "?" if committed is None else committed, written,
                  "?" if committed is None else produced - committed, produced - written,
-                 f"{job_mb:.0f}", f"{prism_mb:.0f}", f"{os.getloadavg()[0]:.1f}")
+                 f"{job_mb:.0f}", f"{prism_mb:.0f}", *cores, f"{os.getloadavg()[0]:.1f}")
         print("  ".join(f"{c:>9}" for c in cells), flush=True)
+
+
+def _cpu_per_article(cpu: list[tuple[float, float, float]], produced: np.ndarray,
+                     start_t: float, end_t: float) -> str:
+    """CPU ms of the job and of Prism per article produced between the first and the last
+    sample of [start_t, end_t] (seconds since the produce began; ``produced``: each article's
+    send time, in the same seconds)."""
+    window = [c for c in cpu if start_t <= c[0] <= end_t]
+    if len(window) < 2:
+        return "n/a (too few samples)"
+    (t0, job0, prism0), (t1, job1, prism1) = window[0], window[-1]
+    n = int(np.count_nonzero((produced > t0) & (produced <= t1)))
+    if n == 0:
+        return "n/a (nothing produced)"
+    return (f"job {1000 * (job1 - job0) / n:.2f} ms, Prism {1000 * (prism1 - prism0) / n:.2f} ms "
+            f"(job {(job1 - job0) / (t1 - t0):.2f} and Prism {(prism1 - prism0) / (t1 - t0):.2f} "
+            f"cores, {n} articles)")
 
 
 def _rate(first_written_s: np.ndarray, start_s: float, end_s: float) -> float:
@@ -310,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{counter.duplicates()}, dead letters {len(counter.dead_letters)}")
         print(f"RSS growth (job + Prism) over the last {window_s:.0f} s of the produce: "
               f"{_growth(rows.rss, produced_s - window_s, produced_s)}")
+        print("CPU per article produced over the last half of the produce: " + _cpu_per_article(
+            rows.cpu, producer.sent_s[acked] - start_s, produced_s / 2, produced_s))
         reason = ("ended by itself" if ended_by_itself else
                   f"exit {exit_code} on SIGTERM" if exit_code != 0 else
                   f"{len(problems)} ERROR lines or tracebacks in its log" if problems else "")

@@ -17,7 +17,8 @@ What a production stream looks like from outside the job, and how to count what 
 - :class:`GroupOffsets`: the consumer group's committed offsets and the topic's end offsets, as
   ``wirewatch monitor`` reads them (admin API, never joining the group);
 - :func:`wait_until_written`: until the output holds what was produced, or provably never will;
-- :func:`rss_mb`: resident memory of processes (e.g. a job's, ``tests.live_job.LiveJob.tree``).
+- :func:`rss_mb`, :func:`cpu_seconds`: resident memory and CPU time used so far of processes
+  (e.g. a job's, ``tests.live_job.LiveJob.tree``).
 
 Example::
 
@@ -32,6 +33,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -50,7 +52,8 @@ from wirewatch.connectors.kafka.admin import check_reachable
 from wirewatch.schemas.records import ARTICLE_EVENT, DEAD_LETTER, read_records
 
 __all__ = ["POISON_KINDS", "ArticleMaker", "DeadLetterSeen", "FixedRateProducer",
-           "GroupOffsets", "OutputCounter", "poison", "rss_mb", "title_index", "wait_until_written"]
+           "GroupOffsets", "OutputCounter", "cpu_seconds", "poison", "rss_mb", "title_index",
+           "wait_until_written"]
 
 TITLE_PREFIX = "Load "
 #: Kinds of poison message, in the order they are interleaved.
@@ -368,3 +371,17 @@ def rss_mb(pids: list[int]) -> float:
         except (OSError, ValueError):
             continue
     return total_kb / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) ``pids`` have used so far, together, in seconds (processes gone
+    meanwhile count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            # fields after the command name, which is in parentheses and may hold spaces
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
