@@ -9,10 +9,10 @@ beside another checkout of wirewatch measured in the same run.
 
 Per article, CPU time of this process (one core), for batches of 1 (a streaming bundle of one),
 10 and 256 (Tag's default batch): the learned topic tagger's ``tag_batch`` (each text in its own
-language) and Tag's ``_tag`` (the cascade's language, then topics, as the pipeline calls them),
-on (a) the held-out topic set's headline + lead (``benchmarks/data/topics/eval.tsv``, 491 short
-texts) and (b) the bench corpus of ``bench_pipeline.py`` (``benchmarks/corpus.py``, seed 7, its
-first 1,000 articles of ~3,000 characters; the learned model reads 300, the keyword fallback
+language) and Tag's ``tag_events`` (the cascade's language, then topics, as the pipeline calls
+them), on (a) the held-out topic set's headline + lead (``benchmarks/data/topics/eval.tsv``, 491
+short texts) and (b) the bench corpus of ``bench_pipeline.py`` (``benchmarks/corpus.py``, seed 7,
+its first 1,000 articles of ~3,000 characters; the learned model reads 300, the keyword fallback
 1,200); below the table, fastText's own predict on the same lines, the floor of topic tagging.
 One process per checkout warms every measurement up once, then the two time one pass of each
 measurement in turns (a second or less each, so both see the same load), ``--repeat`` rounds;
@@ -101,7 +101,10 @@ def _child(pipeline: bool) -> None:
     from wirewatch.core.language import DEFAULT_BACKEND, detection_text, make_detector
     from wirewatch.core.topic_model import MODEL_CHARS, LearnedTopicTagger, features
     from wirewatch.core.topics import topic_text
-    from wirewatch.pipelines.tag import _tag
+    from wirewatch.pipelines import tag
+
+    # checkouts before 2026-12-06 named it _tag
+    tag_events = getattr(tag, "tag_events", None) or tag._tag
 
     tagger, detector = LearnedTopicTagger(), make_detector(DEFAULT_BACKEND)
     model = shipped_model("topics.ftz").f
@@ -110,7 +113,7 @@ def _child(pipeline: bool) -> None:
         texts = [topic_text(e["title"], e["summary"], e["body"]) for e in events]
         runs[f"{corpus}|topics"] = (
             lambda a, b, t=texts, ls=languages: tagger.tag_batch(t[a:b], ls[a:b]), len(texts))
-        runs[f"{corpus}|tag"] = (lambda a, b, es=events: _tag(es[a:b], detector, tagger),
+        runs[f"{corpus}|tag"] = (lambda a, b, es=events: tag_events(es[a:b], detector, tagger),
                                  len(events))
         lines = [detection_text(e["title"], e["summary"] or e["body"]) for e in events]
         runs[f"{corpus}|language"] = (
@@ -126,7 +129,8 @@ def _child(pipeline: bool) -> None:
         runs = _pipeline_runs()
     for run, n in runs.values():  # warm-up: models load, memo tables fill
         run(0, n)
-    print(json.dumps(str(Path(sys.modules[_tag.__module__].__file__).parent.parent)), flush=True)
+    checkout = Path(sys.modules[tag_events.__module__].__file__).parent.parent
+    print(json.dumps(str(checkout)), flush=True)
     for line in sys.stdin:
         corpus, what, batch = line.strip().split("|")
         run, n = runs[f"{corpus}|{what}"]

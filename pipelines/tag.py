@@ -22,10 +22,10 @@ from wirewatch.core.topics import TopicTagger, topic_text
 from wirewatch.pipelines.metrics import counter
 from wirewatch.schemas.records import dead_letter
 
-__all__ = ["Tag"]
+__all__ = ["Tag", "tag_events"]
 
 
-def _tag(events: list[dict], detector: LanguageDetector, tagger: TopicTagger) -> list[dict]:
+def tag_events(events: list[dict], detector: LanguageDetector, tagger: TopicTagger) -> list[dict]:
     """The events with language and topics filled; one detector and one tagger call each."""
     guesses = detector.detect_batch(
         [detection_text(e["title"], e["summary"] or e["body"]) for e in events],
@@ -84,7 +84,7 @@ class _TagBatchFn(beam.DoFn):
         if not pending:
             return
         try:
-            tagged = _tag([p.value for p in pending], self._detector, self._tagger)
+            tagged = tag_events([p.value for p in pending], self._detector, self._tagger)
         except Exception:  # one bad event must not cost its batch: find it one by one
             for p in pending:
                 yield from self._one(p)
@@ -95,7 +95,7 @@ class _TagBatchFn(beam.DoFn):
     def _one(self, pending: WindowedValue) -> Iterator:
         event = pending.value
         try:
-            [tagged] = _tag([event], self._detector, self._tagger)
+            [tagged] = tag_events([event], self._detector, self._tagger)
         except Exception as e:  # keep the article: untagged is better than lost
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, pending.with_value(dead_letter(
                 "tag", f"tagging failed: {e!r}", type(e).__name__,
