@@ -99,20 +99,9 @@ def _check_run_options(args: argparse.Namespace, options: PipelineOptions) -> No
     if args.prometheus_port is not None and not 0 <= args.prometheus_port <= 65535:
         raise UsageError(f"--prometheus_port must be in 0..65535, not {args.prometheus_port}")
     if args.output:
-        _check_output(args, options)
+        from wirewatch.pipelines.output_folder import prepare_output
 
-
-def _check_output(args: argparse.Namespace, options: PipelineOptions) -> None:
-    """``--output`` under ``output_folder``'s rules, except a remote one in a dry run: that
-    submits no job, so nothing is written there, and checking would need the store's
-    credentials (a dry run is how a Dataflow job is built offline)."""
-    from apache_beam.options.pipeline_options import TestOptions
-
-    from wirewatch.pipelines.output_folder import is_url, prepare_output
-
-    if is_url(args.output) and options.view_as(TestOptions).dry_run:
-        return
-    prepare_output(args.output, options, append=args.append, overwrite=args.overwrite)
+        prepare_output(args.output, options, append=args.append, overwrite=args.overwrite)
 
 
 def _metrics(result) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:

@@ -5,7 +5,9 @@ A batch run replaces only its own ``*-of-*`` files and a streaming run adds new 
 this check an output folder silently mixes runs (``inspect`` counted them together). The rules,
 the same for every filesystem: an empty (or missing) folder is used; a non-empty one is refused
 unless ``--append`` (keep what is there) or ``--overwrite`` (remove what an earlier run wrote,
-the folders in ``connectors.files.OUTPUT_FOLDERS``, and nothing else).
+the folders in ``connectors.files.OUTPUT_FOLDERS``, and nothing else). A remote folder is not
+checked in a dry run (``--dry_run``): that submits no job, so nothing is written there, and
+checking would need the store's credentials (a dry run is how a Dataflow job is built offline).
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from typing import TypeVar
 
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from wirewatch.connectors.files import OUTPUT_FOLDERS
 from wirewatch.pipelines.cli import UsageError
 
-__all__ = ["is_url", "prepare_output"]
+__all__ = ["prepare_output"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ _FILESYSTEM_EXTRAS = {
 }
 
 
-def is_url(output: str) -> bool:
+def _is_url(output: str) -> bool:
     """Whether ``output`` names a Beam filesystem by scheme (``gs://b/out``), not a local path."""
     return FileSystems.get_scheme(output) is not None
 
@@ -59,10 +61,13 @@ def prepare_output(output: str, options: PipelineOptions, *, append: bool,
     """Check ``output`` (and create it if local) under the rules in the module docstring;
     :class:`UsageError` saying why and what to do if it cannot be used. ``options``: the run's
     Beam options, which some filesystems (s3, azfs) read their settings from."""
+    remote = _is_url(output)
+    if remote and options.view_as(TestOptions).dry_run:
+        return
     if append and overwrite:
         raise UsageError("--append keeps what is in --output and --overwrite removes it: "
                          "give one of them")
-    folder = _RemoteFolder(output, options) if is_url(output) else _LocalFolder(Path(output))
+    folder = _RemoteFolder(output, options) if remote else _LocalFolder(Path(output))
     if append:
         return
     present = folder.entries()
