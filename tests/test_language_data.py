@@ -1,10 +1,14 @@
-"""The team's news items that train the language judge: well-formed, split in two without
-overlap, and sharing no headline or lead with the held-out sets."""
+"""What trains the language judge: the team's news items (well-formed, split in two without
+overlap, sharing no headline or lead with the held-out sets) and NTREX-128's documents (split
+whole, never a story on both sides)."""
 
 import csv
+import zlib
 from pathlib import Path
 
-from benchmarks.train_language import LABELS, NEWS, news_items
+import pytest
+
+from benchmarks.train_language import LABELS, NEWS, NTREX_FILES, news_items, ntrex_sentences
 
 HERE = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 HELD_OUT = [HERE / "language_headlines.tsv", HERE / "topics" / "eval.tsv"]
@@ -54,3 +58,33 @@ def test_the_language_items_share_nothing_with_the_held_out_sets():
     held_out = _held_out()
     assert [row["title"] for row in _rows(WRITTEN_FOR_LANGUAGE_ID)
             if _norm(row["title"]) in held_out or _norm(row["lead"]) in held_out] == []
+
+
+def _ntrex_clone(root: Path, documents: list[str], lines: list[str]) -> Path:
+    """A folder laid out as a clone of NTREX, with one language (Bosnian)."""
+    (root / "NTREX-128").mkdir(parents=True)
+    (root / "DOCUMENT_IDS.tsv").write_text("\n".join(documents) + "\n", encoding="utf-8")
+    (root / "NTREX-128" / "newstest2019-ref.bos.txt").write_text("\n".join(lines) + "\n",
+                                                                   encoding="utf-8")
+    return root
+
+
+def test_ntrex_documents_fall_whole_on_one_side_and_blank_lines_are_dropped(tmp_path):
+    documents = [f"doc.{n}" for n in range(40) for _ in range(3)]
+    lines = [f"{d} rečenica {i}" if i % 7 else "" for i, d in enumerate(documents)]
+    clone = _ntrex_clone(tmp_path, documents, lines)
+    train, dev = ntrex_sentences(clone, "bs", "train"), ntrex_sentences(clone, "bs", "dev")
+    assert len(train) + len(dev) == sum(1 for line in lines if line)
+    in_dev = {text.split()[0] for text in dev}
+    assert in_dev and in_dev.isdisjoint(text.split()[0] for text in train)
+    assert in_dev == {d for d in documents if zlib.crc32(d.encode()) % 5 == 0}
+
+
+def test_ntrex_lines_that_do_not_match_the_document_ids_stop_the_training(tmp_path):
+    clone = _ntrex_clone(tmp_path, ["doc.1", "doc.1", "doc.2"], ["one", "two"])
+    with pytest.raises(SystemExit, match="2 lines for 3 document ids"):
+        ntrex_sentences(clone, "bs", "train")
+
+
+def test_every_ntrex_language_is_a_label_of_the_judge():
+    assert set(NTREX_FILES) <= set(LABELS)
