@@ -12,8 +12,11 @@ next one (title + lead). By default the 21 languages of ``../shared/data/sib200/
 (``$WIREWATCH_SHARED_DATA``); ``--sib <clone of SIB-200>/data/annotated`` measures every
 language the judge knows. Then the dev split of the team's own news items
 (``train_language.news_items``: headline / headline + lead; the judge trains on the rest), and
-``benchmarks/data/language_headlines.tsv``, 131 headlines with their lead in 41 languages
-written by the team for this benchmark (not news copied from anywhere, never trained on).
+with ``--ntrex <clone of NTREX>``, the dev documents of NTREX-128 (news, the judge's group
+languages; ``train_language.ntrex_sentences``: the judge trains on the other documents), short
+and lead as for SIB-200; and ``benchmarks/data/language_headlines.tsv``, 131 headlines with
+their lead in 41 languages written by the team for this benchmark (not news copied from
+anywhere, never trained on).
 Speed is short texts per CPU-second of this process (one core), the median of ``--repeat`` runs
 after a warm-up, beside the load average.
 
@@ -38,7 +41,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.train_language import LABELS, latin_serbian, news_items, sentences
+from benchmarks.train_language import (
+    LABELS,
+    NTREX_FILES,
+    latin_serbian,
+    news_items,
+    ntrex_sentences,
+    sentences,
+)
 from benchmarks.train_topics import TEAM as TOPIC_TRAIN
 from wirewatch.core.language import AFRICAN, BACKENDS, GROUPS, make_detector
 from wirewatch.core.topic_model import LearnedTopicTagger
@@ -131,6 +141,18 @@ def language_test_set(sib: Path, sample: int | None = None, splits: tuple[str, .
     return out
 
 
+def ntrex_dev(ntrex: Path) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Row name -> (expected code, short texts, leads) from NTREX-128's dev documents, built as
+    ``language_test_set`` builds SIB-200's."""
+    out = {}
+    for label in NTREX_FILES:
+        row = {"sr": "sr (Latn)", "sr-Cyrl": "sr (Cyrl)"}.get(label, label)
+        texts = ntrex_sentences(ntrex, label, "dev")
+        leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
+        out[row] = (label.split("-", 1)[0], [_cut(t) for t in texts], leads)
+    return out
+
+
 def own_headlines() -> dict[str, tuple[str, list[str], list[str]]]:
     """Row name -> (code, headlines, headline + lead) from the team's own set."""
     rows: dict[str, tuple[str, list[str], list[str]]] = {}
@@ -159,13 +181,15 @@ def team_news_dev() -> dict[str, tuple[str, list[str], list[str]]]:
 
 
 def language_table(backends: list[str], repeat: int, sib: Path, sample: int | None,
-                   splits: list[str]) -> None:
+                   splits: list[str], ntrex: Path | None = None) -> None:
     first = "" if sample is None else f", first {sample} a language"
     corpora = {
         f"SIB-200 {split} ({sib}{first})": language_test_set(sib, sample,
                                                             tuple(split.split("+")))
         for split in splits
     }
+    if ntrex is not None:
+        corpora[f"NTREX-128 news, its dev documents ({ntrex})"] = ntrex_dev(ntrex)
     corpora["the team's news items, their dev split (never trained on)"] = team_news_dev()
     corpora[f"own headlines ({OWN_HEADLINES.name}, written by the team)"] = own_headlines()
     for title, data in corpora.items():
@@ -368,6 +392,9 @@ def main() -> None:
     parser.add_argument("--sib", type=Path, default=SIB / "annotated",
                         help="SIB-200's data/annotated folder for the language table (default: "
                         "the 21 languages in ../shared/data; a clone of SIB-200 has them all)")
+    parser.add_argument("--ntrex", type=Path,
+                        help="a clone of NTREX: adds its dev documents (news in the judge's "
+                        "group languages; the judge trains on the others) to the language table")
     parser.add_argument("--split", default="dev+test",
                         help="comma-separated SIB-200 splits for the language table, each its "
                         "own table: dev, test or dev+test (settings are chosen on dev)")
@@ -383,7 +410,10 @@ def main() -> None:
         splits = args.split.split(",")
         if not set(splits) <= {"dev", "test", "dev+test"}:
             parser.error(f"--split: dev, test or dev+test, not {args.split!r}")
-        language_table(backends, args.repeat, args.sib, args.sample, splits)
+        if args.ntrex is not None and not (args.ntrex / "DOCUMENT_IDS.tsv").is_file():
+            parser.error(f"--ntrex: no DOCUMENT_IDS.tsv in {args.ntrex}; give a clone of "
+                         "github.com/MicrosoftTranslator/NTREX")
+        language_table(backends, args.repeat, args.sib, args.sample, splits, args.ntrex)
     if args.topics or both:
         topic_tables(args.repeat)
 
