@@ -81,7 +81,7 @@ from wirewatch.connectors.rss.feedlist import load_feed_list
 from wirewatch.connectors.rss.parse import parse_feed
 from wirewatch.core.article import build_event
 from wirewatch.core.language import make_detector
-from wirewatch.core.neardup import NearDupIndex, entries, fingerprint
+from wirewatch.core.neardup import METHODS, NearDupIndex, entries, fingerprint
 from wirewatch.core.stories import StoryLinker, story_profile
 from wirewatch.core.text import compared_text
 from wirewatch.core.topic_model import LearnedTopicTagger
@@ -203,8 +203,9 @@ def steps_alone(archive: Path, out: list[dict] | None = None) -> dict[str, float
         matches = index.add([e["event_id"] for e in events],
                             [e["event_time"] for e in events], fps, keys, owner, methods)
         for event, match in zip(events, matches, strict=True):
-            event["dedup"]["is_duplicate"] = match is not None
-            event["dedup"]["duplicate_of"] = match.event_id if match else None
+            if match is not None:  # the fields Dedupe's join sets (build_event's are "unique")
+                event["dedup"].update(is_duplicate=True, duplicate_of=match.event_id,
+                                      similarity=match.similarity, method=METHODS[match.method])
         t = lap("dedupe", t)
         events = tag_events(events, detector, tagger)
         t = lap("tag", t)
