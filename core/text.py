@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import unicodedata
 from html.parser import HTMLParser
 
 __all__ = ["clean_html", "collapse_space", "compared_text", "content_hash", "hash_text"]
@@ -96,7 +97,9 @@ def clean_html(markup: str) -> str:
     """Readable text of an HTML fragment: tags and scripts gone, entities decoded.
 
     Block elements become line breaks (one ``\\n`` between paragraphs), runs of spaces become one.
-    Plain text goes through unchanged apart from white space.
+    Plain text goes through unchanged apart from white space and Unicode composition: the text
+    comes out in NFC, a letter and its accents one character however the feed wrote them (some
+    write Yoruba or Vietnamese decomposed, and fastText reads decomposed Yoruba as Russian).
     """
     if not markup:
         return ""
@@ -114,6 +117,8 @@ def clean_html(markup: str) -> str:
         text = _INLINE_SPACE.sub(" ", text)
     if "\n" in text:
         text = _BLANK_LINES.sub("\n", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
     return text.strip()
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 
@@ -275,3 +276,17 @@ def test_judge_scores_each_text_only_under_its_candidates():
     assert answers == alone  # a text's answer does not depend on its neighbours
     assert answers[4] == ("hr", 1.0)
     assert all(label in g for (label, _), g in zip(answers, groups, strict=True))
+
+
+@pytest.mark.parametrize("backend", ["cascade", "fasttext"])
+def test_decomposed_accents_read_as_the_composed_text_does(backend):
+    """fastText reads Yoruba whose accents are separate characters (NFD) as Russian; the
+    detectors see every text composed (NFC), as the models were trained."""
+    composed = ("Ọmọ ẹgbẹ́ ilé ìgbìmọ̀ aṣòfin kan sọ pé inú ẹgbẹ́ náà kò dùn sí àbá tí wọ́n "
+                "gbé kalẹ̀ fún orúkọ tuntun náà.")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert detection_text(decomposed) == unicodedata.normalize("NFC", composed)
+    detector = make_detector(backend)
+    assert detector.detect_batch([decomposed]) == detector.detect_batch([composed])
+    if backend == "cascade":
+        assert detector.detect_batch([decomposed])[0].code == "yo"

@@ -42,6 +42,7 @@ import html
 import math
 import re
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
@@ -285,8 +286,11 @@ def detection_text(title: str | None, lead: str | None = None, max_chars: int = 
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
         text = text[: cut if cut > max_chars // 2 else max_chars]
-    if not text.isascii():  # a lone surrogate (broken UTF-16 upstream) is not text: "?"
-        text = text.encode("utf-8", "replace").decode("utf-8")
+    if not text.isascii():
+        # a lone surrogate (broken UTF-16 upstream) is not text: "?"; and one form of each
+        # accented letter (NFC), as the models were trained on: fastText reads decomposed
+        # Yoruba as Russian
+        text = unicodedata.normalize("NFC", text.encode("utf-8", "replace").decode("utf-8"))
     return text
 
 
