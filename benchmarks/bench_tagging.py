@@ -12,9 +12,9 @@ next one (title + lead). By default the 21 languages of ``../shared/data/sib200/
 (``$WIREWATCH_SHARED_DATA``); ``--sib <clone of SIB-200>/data/annotated`` measures every
 language the judge knows. Then the dev split of the team's own news items
 (``train_language.news_items``: headline / headline + lead; the judge trains on the rest), and
-with ``--ntrex <clone of NTREX>``, the dev documents of NTREX-128 (news, the judge's group
-languages; ``train_language.ntrex_sentences``: the judge trains on the other documents), short
-and lead as for SIB-200; and ``benchmarks/data/language_headlines.tsv``, 131 headlines with
+with ``--ntrex <clone of NTREX>``, the dev documents of NTREX-128 (news in the 62 languages of
+the judge that it has, ``train_language.NTREX_FILES``; the judge trains on the other documents),
+short and lead as for SIB-200; and ``benchmarks/data/language_headlines.tsv``, 131 headlines with
 their lead in 41 languages written by the team for this benchmark (not news copied from
 anywhere, never trained on).
 Speed is short texts per CPU-second of this process (one core), the median of ``--repeat`` runs
@@ -71,6 +71,8 @@ SHARED_LANGUAGES = {
     "zho_Hant": "zh-Hant",
 }
 SHARED_ROWS = frozenset(SHARED_LANGUAGES.values())
+# The judge's two Serbian labels as table rows (both answer ``sr``).
+SERBIAN_ROWS = {"sr": "sr (Latn)", "sr-Cyrl": "sr (Cyrl)"}
 GROUP_ROWS = frozenset({"sr (Latn)", "sr (Cyrl)"} | {c for g in GROUPS.values() for c in g})
 AFRICAN_ROWS = frozenset(AFRICAN)
 
@@ -112,8 +114,8 @@ def _speed(run, texts: list, repeat: int) -> float:
 def _sib_languages(sib: Path) -> dict[str, tuple[str, str]]:
     """Row name -> (expected code, SIB-200 folder), for every language present under ``sib``."""
     rows = {label: (label, flores) for label, flores in LABELS.items()}
-    rows["sr (Latn)"] = rows.pop("sr")
-    rows["sr (Cyrl)"] = ("sr", rows.pop("sr-Cyrl")[1])
+    for label, row in SERBIAN_ROWS.items():
+        rows[row] = ("sr", rows.pop(label)[1])
     rows.update({code: (code, flores) for flores, code in SHARED_LANGUAGES.items()})
     return {row: value for row, value in rows.items() if (sib / value[1]).is_dir()}
 
@@ -126,6 +128,13 @@ def _cut(text: str, limit: int = SHORT_CHARS) -> str:
     return text[: cut if cut > 0 else limit]
 
 
+def _short_and_leads(texts: list[str]) -> tuple[list[str], list[str]]:
+    """Each sentence cut to a headline (``_cut``), and each with the next one as title + lead
+    (the last with the first)."""
+    leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
+    return [_cut(t) for t in texts], leads
+
+
 def language_test_set(sib: Path, sample: int | None = None, splits: tuple[str, ...] = SPLITS
                       ) -> dict[str, tuple[str, list[str], list[str]]]:
     """Row name -> (expected code, short texts, leads) from SIB-200's dev and/or test splits
@@ -136,8 +145,8 @@ def language_test_set(sib: Path, sample: int | None = None, splits: tuple[str, .
         texts = [t for _, t in sorted(s for split in splits for s in sentences(sib, flores, split))]
         if row == "sr (Latn)":
             texts = [latin_serbian(t) for t in texts]
-        leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
-        out[row] = (code, [_cut(t) for t in texts][:sample], leads[:sample])
+        short, leads = _short_and_leads(texts)
+        out[row] = (code, short[:sample], leads[:sample])
     return out
 
 
@@ -146,10 +155,8 @@ def ntrex_dev(ntrex: Path) -> dict[str, tuple[str, list[str], list[str]]]:
     ``language_test_set`` builds SIB-200's."""
     out = {}
     for label in NTREX_FILES:
-        row = {"sr": "sr (Latn)", "sr-Cyrl": "sr (Cyrl)"}.get(label, label)
-        texts = ntrex_sentences(ntrex, label, "dev")
-        leads = [f"{t} {n}" for t, n in zip(texts, texts[1:] + texts[:1], strict=True)]
-        out[row] = (label.split("-", 1)[0], [_cut(t) for t in texts], leads)
+        short, leads = _short_and_leads(ntrex_sentences(ntrex, label, "dev"))
+        out[SERBIAN_ROWS.get(label, label)] = (label.split("-", 1)[0], short, leads)
     return out
 
 
@@ -393,8 +400,8 @@ def main() -> None:
                         help="SIB-200's data/annotated folder for the language table (default: "
                         "the 21 languages in ../shared/data; a clone of SIB-200 has them all)")
     parser.add_argument("--ntrex", type=Path,
-                        help="a clone of NTREX: adds its dev documents (news in the judge's "
-                        "group languages; the judge trains on the others) to the language table")
+                        help="a clone of NTREX: adds its dev documents (news in 62 of the judge's "
+                        "languages; the judge trains on the others) to the language table")
     parser.add_argument("--split", default="dev+test",
                         help="comma-separated SIB-200 splits for the language table, each its "
                         "own table: dev, test or dev+test (settings are chosen on dev)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import sys
 import unicodedata
@@ -137,12 +138,18 @@ def sentences(sib: Path, folder: str, split: str) -> list[tuple[int, str]]:
         return [(int(r[0]), unquote(r[2])) for r in rows if r[0] != "index_id"]
 
 
+@functools.cache
+def _ntrex_documents(ntrex: Path) -> tuple[str, ...]:
+    """The document id of each line of every NTREX-128 file (read once, not once a language)."""
+    return tuple((ntrex / "DOCUMENT_IDS.tsv").read_text(encoding="utf-8").splitlines())
+
+
 def ntrex_sentences(ntrex: Path, label: str, split: str) -> list[str]:
     """The sentences of one NTREX-128 language (``NTREX_FILES``) in ``split``, in file order:
     "dev" is the documents whose id's CRC-32 is 0 mod 5 (29 of 123, 445 sentences), which
     ``bench_tagging.py`` measures on, "train" the rest. A whole document falls on one side, so
     no story is on both."""
-    documents = (ntrex / "DOCUMENT_IDS.tsv").read_text(encoding="utf-8").splitlines()
+    documents = _ntrex_documents(ntrex)
     path = ntrex / "NTREX-128" / f"newstest2019-ref.{NTREX_FILES[label]}.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     if len(lines) != len(documents):
